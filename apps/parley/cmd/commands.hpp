@@ -1,0 +1,19 @@
+#pragma once
+// Every subcommand registers its options on the root app and hands back what runs it. run() is
+// called only after a successful parse and returns the process exit status.
+
+#include <functional>
+
+#include <CLI/CLI.hpp>
+
+namespace parley::cmd {
+
+struct Subcommand {
+  CLI::App* app;
+  std::function<int()> run;
+};
+
+Subcommand connect_command(CLI::App& root);
+Subcommand listen_command(CLI::App& root);
+
+}  // namespace parley::cmd

@@ -1,0 +1,52 @@
+#pragma once
+// What `connect` and `listen` share: the netcat options, their translation into library options,
+// and the top-level error policy (one "parley: ..." line on stderr, exit 0/1/2 as ncat).
+
+#include <chrono>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "parley/endpoint.hpp"
+#include "parley/relay.hpp"
+
+namespace parley::cmd {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitNetwork = 1;
+inline constexpr int kExitUsage = 2;
+
+struct NetcatOptions {
+  std::vector<std::string> args;  // Positionals: HOST PORT, HOST:PORT, [V6]:PORT, or PORT.
+  bool ipv4 = false, ipv6 = false, numeric = false, udp = false, crlf = false;
+  std::string unix_path;
+  std::string source;             // -s: local address.
+  int port_option = -1;           // -p: source port (connect) or listen port (listen).
+  std::chrono::milliseconds wait{0}, idle{0};
+  bool send_only = false, recv_only = false, no_shutdown = false;
+  int verbose = 0;
+};
+
+// Adds the options both subcommands have, with their exclusion rules.
+void add_common_options(CLI::App& app, NetcatOptions& o, bool listening);
+
+Family family_of(const NetcatOptions& o);
+RelayOptions relay_options_of(const NetcatOptions& o);
+
+// Prints "parley: <text>" on stderr.
+template <typename... Args>
+void say(fmt::format_string<Args...> format, Args&&... args) {
+  fmt::print(stderr, "parley: {}\n", fmt::format(format, std::forward<Args>(args)...));
+}
+
+// Exit status for a failure: 1 for network errors, 2 for everything else.
+int exit_code_for(const std::error_code& ec);
+
+// Prints the -v exit line ("6 bytes sent, 12 bytes received in 0.06 seconds.") and turns the
+// relay's outcome into an exit status, with one line for a failure.
+int finish_relay(const NetcatOptions& o, const RelayResult& r, std::chrono::steady_clock::time_point start);
+
+}  // namespace parley::cmd

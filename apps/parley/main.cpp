@@ -1,0 +1,77 @@
+// parley: one binary, many subcommands. main() only wires the command line to the subcommands and
+// turns parse errors into exit status 2; each subcommand's run() owns its own errors.
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "args.hpp"
+#include "cmd/commands.hpp"
+#include "parley/version.hpp"
+
+namespace {
+
+// A program started with fd 0, 1 or 2 closed would hand that number to its first socket and then
+// read from or write to the socket by accident; park /dev/null there instead (a closed stdin then
+// reads as EOF at once).
+void ensure_standard_fds() {
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (fcntl(fd, F_GETFD) == -1) {
+      int n = open("/dev/null", O_RDWR);
+      if (n >= 0 && n != fd) {
+        dup2(n, fd);
+        close(n);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ensure_standard_fds();
+  // Writes to a closed socket or pipe report EPIPE instead of killing the process.
+  signal(SIGPIPE, SIG_IGN);
+
+  CLI::App app{"parley: netcat, echo server, line client, socket lister and load tester in one.",
+               "parley"};
+  app.set_version_flag("--version", std::string("parley ") + parley::kVersion);
+  app.require_subcommand(1);
+  app.footer(
+      "netcat habits work too: 'parley HOST PORT' connects, 'parley -l PORT' listens.\n"
+      "Run 'parley COMMAND --help' for a command's options.");
+  std::vector<parley::cmd::Subcommand> commands = {parley::cmd::connect_command(app),
+                                                   parley::cmd::listen_command(app)};
+
+  std::vector<std::string> names;
+  for (const auto& c : commands) names.push_back(c.app->get_name());
+  std::string unknown;
+  auto args = parley::normalize_args(std::vector<std::string>(argv + 1, argv + argc), names, &unknown);
+  if (!unknown.empty()) {
+    fmt::print(stderr, "parley: unknown command '{}'. Commands: {}. See parley --help.\n", unknown,
+               fmt::join(names, ", "));
+    return 2;
+  }
+  if (args.empty()) {
+    fmt::print(stderr, "{}", app.help());
+    return 2;
+  }
+  try {
+    std::reverse(args.begin(), args.end());  // CLI11 takes a reversed vector.
+    app.parse(args);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);
+    std::string where;
+    for (const auto& c : commands)
+      if (c.app->parsed()) where = c.app->get_name() + ": ";
+    fmt::print(stderr, "parley: {}{}\nRun 'parley {}--help' for usage.\n", where, e.what(),
+               where.empty() ? "" : where.substr(0, where.size() - 2) + " ");
+    return 2;
+  }
+  for (const auto& c : commands)
+    if (c.app->parsed()) return c.run();
+  return 2;
+}

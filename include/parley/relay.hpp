@@ -1,0 +1,67 @@
+#pragma once
+// The stdin/stdout relay: moves bytes between a local input/output pair (normally fd 0 and 1) and
+// one socket until the conversation is over, with netcat's end-of-stream rules done right:
+//   * input EOF  -> shutdown(SHUT_WR) on the socket (unless --no-shutdown), keep receiving;
+//   * peer EOF   -> flush, and finish; if the input is a file or pipe that still has data, keep
+//                   sending it first, so a server that half-closes early still gets the upload;
+//   * input already closed or /dev/null -> immediate EOF, never a busy loop.
+// Stream sockets use zero-copy paths where the kernel has them (sendfile from files, splice to and
+// from pipes, splice through a private pipe otherwise) and fall back to read/write.
+//
+// Threading: relay_stream() blocks; it runs each direction on its own thread and joins both
+// before it returns. The descriptors stay owned by the caller. relay_datagram() is single-threaded.
+
+#include <sys/socket.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <system_error>
+
+#include "parley/endpoint.hpp"
+
+namespace parley {
+
+struct RelayOptions {
+  bool send = true;             // Read input and send it (false: --recv-only).
+  bool receive = true;          // Receive and write output (false: --send-only).
+  bool shutdown_on_eof = true;  // Half-close the socket at input EOF (false: --no-shutdown).
+  bool crlf = false;            // -C: send LF as CRLF.
+  // -i: end when nothing moved in either direction for this long. Zero: never.
+  std::chrono::milliseconds idle_timeout{0};
+  // Datagram only: after input EOF, end once the peer has been quiet this long (UDP has no EOF).
+  std::optional<std::chrono::milliseconds> linger_after_eof;
+};
+
+enum class RelayEnd {
+  finished,       // Both directions ended normally (EOF), or the output was closed by its reader.
+  idle_timeout,   // -i expired.
+  network_error,  // The socket failed: reset, refused, unreachable.
+  local_error,    // Reading the input or writing the output failed.
+};
+
+struct RelayResult {
+  std::uint64_t sent = 0;
+  std::uint64_t received = 0;
+  RelayEnd end = RelayEnd::finished;
+  std::error_code error;  // Set for the *_error ends.
+};
+
+RelayResult relay_stream(int in_fd, int out_fd, int sock_fd, const RelayOptions& options);
+
+// Datagram relay on a UDP socket. Connected socket: one peer. Unconnected (multi_peer): every
+// datagram from any peer goes to the output, input is sent to every peer seen so far (at most
+// max_peers; datagrams from further peers are dropped), and on_new_peer is called once per peer.
+struct DatagramPeers {
+  std::size_t max_peers = 100;
+  std::function<void(const SocketAddress&)> on_new_peer;
+};
+RelayResult relay_datagram(int in_fd, int out_fd, int sock_fd, const RelayOptions& options,
+                           DatagramPeers* multi_peer = nullptr);
+
+// Converts LF to CRLF, leaving existing CRLF alone. prev_cr carries the "last byte was CR"
+// state across chunks. Exposed for tests.
+std::size_t lf_to_crlf(const char* in, std::size_t n, char* out, bool* prev_cr);
+
+}  // namespace parley

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs everything parley needs to build, test and benchmark on Debian 12.
+# Idempotent: packages already present are skipped, so a second run costs one dpkg query.
+set -euo pipefail
+
+packages=(
+  # Toolchain and build.
+  build-essential cmake ninja-build ccache pkg-config clang-format
+  # Libraries parley links against or compiles in.
+  libasio-dev libcli11-dev libfmt-dev libssl-dev libedit-dev nlohmann-json3-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # Real peers and tools the tests and benchmarks drive.
+  ncat socat netcat-openbsd tmux iproute2 iperf3 procps psmisc net-tools
+  python3 openssl coreutils util-linux
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  sudo="sudo"
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,66 @@
+#include "parley/errors.hpp"
+
+#include <cerrno>
+
+namespace parley {
+namespace {
+
+class Category final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "parley"; }
+  std::string message(int value) const override {
+    switch (static_cast<Errc>(value)) {
+      case Errc::name_not_resolved:
+        return "name not resolved";
+      case Errc::no_address_of_family:
+        return "no address of the requested family";
+      case Errc::bad_port:
+        return "port must be a number from 0 to 65535";
+      case Errc::bad_endpoint:
+        return "malformed endpoint";
+      case Errc::timed_out:
+        return "timed out";
+      case Errc::path_too_long:
+        return "Unix socket path too long";
+    }
+    return "unknown parley error";
+  }
+};
+
+}  // namespace
+
+const std::error_category& parley_category() noexcept {
+  static const Category category;
+  return category;
+}
+
+std::error_code last_error() noexcept { return {errno, std::system_category()}; }
+
+std::string describe(const std::error_code& ec) { return ec.message(); }
+
+bool is_network_error(const std::error_code& ec) noexcept {
+  if (ec.category() == parley_category()) {
+    auto e = static_cast<Errc>(ec.value());
+    // A name that does not resolve is reported like a usage error (exit 2), as ncat does.
+    return e == Errc::timed_out;
+  }
+  if (ec.category() != std::system_category()) return false;
+  switch (ec.value()) {
+    case ECONNREFUSED:
+    case ECONNRESET:
+    case ECONNABORTED:
+    case ETIMEDOUT:
+    case EHOSTUNREACH:
+    case ENETUNREACH:
+    case ENETDOWN:
+    case EHOSTDOWN:
+    case EPIPE:
+    case EADDRNOTAVAIL:
+    case ENOENT:  // A Unix socket path with nobody behind it.
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace parley

@@ -1,0 +1,128 @@
+#include <poll.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "parley/errors.hpp"
+#include "parley/relay.hpp"
+
+namespace parley {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// The largest UDP payload over IPv4; larger reads from the input are split into several datagrams.
+constexpr std::size_t kMaxDatagram = 65507;
+
+bool same_address(const SocketAddress& a, const SocketAddress& b) {
+  return a.size() == b.size() && std::memcmp(a.get(), b.get(), a.size()) == 0;
+}
+
+int timeout_until(Clock::time_point deadline) {
+  if (deadline == Clock::time_point::max()) return -1;
+  auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
+  return static_cast<int>(std::max<long long>(0, std::min<long long>(left, 3'600'000)));
+}
+
+}  // namespace
+
+RelayResult relay_datagram(int in_fd, int out_fd, int sock_fd, const RelayOptions& options,
+                           DatagramPeers* multi_peer) {
+  RelayResult result;
+  auto buf = std::make_unique<char[]>(kMaxDatagram * 2 + 1);
+  std::vector<SocketAddress> peers;
+  bool input_open = options.send;
+  bool prev_cr = false;
+  auto last_activity = Clock::now();
+
+  auto fail = [&](RelayEnd end, std::error_code ec) {
+    result.end = end;
+    result.error = ec;
+    return result;
+  };
+
+  for (;;) {
+    auto deadline = Clock::time_point::max();
+    if (options.idle_timeout.count() > 0) deadline = last_activity + options.idle_timeout;
+    if (!input_open && options.send && options.linger_after_eof)
+      deadline = std::min(deadline, last_activity + *options.linger_after_eof);
+    if (!input_open && options.send && !options.receive) return result;  // --send-only: done.
+
+    pollfd fds[2] = {{sock_fd, POLLIN, 0}, {input_open ? in_fd : -1, POLLIN, 0}};
+    int n = ::poll(fds, 2, timeout_until(deadline));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail(RelayEnd::local_error, last_error());
+    if (n == 0) {
+      if (input_open || !options.linger_after_eof || Clock::now() - last_activity < *options.linger_after_eof)
+        return fail(RelayEnd::idle_timeout, make_error_code(Errc::timed_out));
+      return result;  // Quiet long enough after the input ended.
+    }
+
+    if (fds[0].revents != 0) {
+      SocketAddress from;
+      *from.size_ptr() = SocketAddress::capacity();
+      ssize_t r = ::recvfrom(sock_fd, buf.get(), kMaxDatagram, 0, from.get(), from.size_ptr());
+      if (r < 0 && errno != EINTR && errno != EAGAIN)
+        return fail(RelayEnd::network_error, last_error());
+      if (r >= 0) {
+        bool accept = true;
+        if (multi_peer != nullptr) {
+          bool known = false;
+          for (const auto& p : peers) known |= same_address(p, from);
+          if (!known && peers.size() < multi_peer->max_peers) {
+            peers.push_back(from);
+            if (multi_peer->on_new_peer) multi_peer->on_new_peer(from);
+          } else if (!known) {
+            accept = false;
+          }
+        }
+        if (accept) {
+          last_activity = Clock::now();
+          result.received += static_cast<std::uint64_t>(r);
+          if (options.receive && r > 0) {
+            const char* p = buf.get();
+            std::size_t left = static_cast<std::size_t>(r);
+            while (left > 0) {
+              ssize_t w = ::write(out_fd, p, left);
+              if (w < 0 && errno == EINTR) continue;
+              if (w < 0 && errno == EPIPE) return result;  // Reader of the output went away.
+              if (w < 0) return fail(RelayEnd::local_error, last_error());
+              p += w;
+              left -= static_cast<std::size_t>(w);
+            }
+          }
+        }
+      }
+    }
+
+    if (input_open && fds[1].revents != 0) {
+      ssize_t r = ::read(in_fd, buf.get(), options.crlf ? kMaxDatagram / 2 : kMaxDatagram);
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) return fail(RelayEnd::local_error, last_error());
+      if (r == 0) {
+        input_open = false;
+        last_activity = Clock::now();
+        continue;
+      }
+      const char* data = buf.get();
+      std::size_t len = static_cast<std::size_t>(r);
+      if (options.crlf) {
+        len = lf_to_crlf(buf.get(), len, buf.get() + kMaxDatagram, &prev_cr);
+        data = buf.get() + kMaxDatagram;
+      }
+      last_activity = Clock::now();
+      if (multi_peer == nullptr) {
+        if (::send(sock_fd, data, len, 0) < 0) return fail(RelayEnd::network_error, last_error());
+        result.sent += len;
+      } else {
+        for (const auto& p : peers) {
+          if (::sendto(sock_fd, data, len, 0, p.get(), p.size()) >= 0) result.sent += len;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace parley
