@@ -29,12 +29,15 @@ struct DirectionEnd {
 // Shared between the coordinator and both direction threads.
 class Session {
  public:
-  Session() : wake_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) { touch(); }
+  Session() : wake_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) { touch(true); }
 
-  void touch() { last_activity_.store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed); }
-  Clock::time_point last_activity() const {
-    return Clock::time_point(Clock::duration(last_activity_.load(std::memory_order_relaxed)));
+  void touch(bool upload) {
+    auto now = Clock::now().time_since_epoch().count();
+    last_activity_.store(now, std::memory_order_relaxed);
+    if (upload) last_upload_.store(now, std::memory_order_relaxed);
   }
+  Clock::time_point last_activity() const { return load(last_activity_); }
+  Clock::time_point last_upload() const { return load(last_upload_); }
   int wake_fd() const { return wake_.get(); }
   void stop() {
     stopping_.store(true);
@@ -61,7 +64,11 @@ class Session {
  private:
   Fd wake_;
   std::atomic<bool> stopping_{false};
+  static Clock::time_point load(const std::atomic<Clock::rep>& a) {
+    return Clock::time_point(Clock::duration(a.load(std::memory_order_relaxed)));
+  }
   std::atomic<Clock::rep> last_activity_{0};
+  std::atomic<Clock::rep> last_upload_{0};
   std::mutex mutex_;
   std::condition_variable changed_;
 };
@@ -79,15 +86,15 @@ bool wait_readable(Session& s, int src) {
 }
 
 // Runs one direction until EOF, failure or stop. Counts bytes into *counter.
-DirectionEnd run_direction(Session& s, int src, int dst, bool crlf, std::atomic<std::uint64_t>* counter,
-                           const std::function<void()>& on_eof) {
+DirectionEnd run_direction(Session& s, int src, int dst, bool crlf, bool upload,
+                           std::atomic<std::uint64_t>* counter, const std::function<void()>& on_eof) {
   detail::Pump pump(src, dst, crlf);
   for (;;) {
     if (!wait_readable(s, src)) return {false, false, true, {}};
     detail::Step step = pump.step();
     if (step.moved > 0) {
       counter->fetch_add(step.moved, std::memory_order_relaxed);
-      s.touch();
+      s.touch(upload);
     }
     if (step.error) return {false, false, false, step};
     if (step.moved == 0) {
@@ -121,14 +128,14 @@ RelayResult relay_stream(int in_fd, int out_fd, int sock_fd, const RelayOptions&
       auto half_close = [&] {
         if (options.shutdown_on_eof) ::shutdown(sock_fd, SHUT_WR);
       };
-      session.finish(&up, run_direction(session, in_fd, sock_fd, options.crlf, &sent, half_close));
+      session.finish(&up, run_direction(session, in_fd, sock_fd, options.crlf, true, &sent, half_close));
     });
   } else {
     up.done = up.eof = true;
   }
   if (options.receive) {
     down_thread = std::jthread([&] {
-      session.finish(&down, run_direction(session, sock_fd, out_fd, false, &received, nullptr));
+      session.finish(&down, run_direction(session, sock_fd, out_fd, false, false, &received, nullptr));
     });
   } else {
     down.done = down.eof = true;
@@ -145,9 +152,16 @@ RelayResult relay_stream(int in_fd, int out_fd, int sock_fd, const RelayOptions&
     auto deadline = Clock::now() + std::chrono::hours(1);
     if (options.idle_timeout.count() > 0) deadline = session.last_activity() + options.idle_timeout;
     bool up_done, down_done;
+    bool draining;  // The peer closed; the upload goes on while the input keeps coming.
+    {
+      std::lock_guard lock(session.mutex());
+      draining = down.done && down.eof && options.receive && !up.done;
+    }
+    if (draining) deadline = std::min(deadline, session.last_upload() + options.drain_quiet);
     {
       session.wait_until([&] { return (up.done && down.done) || (down.done && !down.eof) ||
-                                      (up.done && !up.eof) || (down.done && !up.done && end_with_peer); },
+                                      (up.done && !up.eof) || (down.done && !up.done && end_with_peer) ||
+                                      (options.receive && down.done && !draining); },
                          deadline);
       std::lock_guard lock(session.mutex());
       up_done = up.done;
@@ -155,6 +169,10 @@ RelayResult relay_stream(int in_fd, int out_fd, int sock_fd, const RelayOptions&
     }
     if (up_done && down_done) break;
     if ((up_done && !up.eof) || (down_done && !down.eof) || (down_done && end_with_peer)) {
+      stop_all();
+      break;
+    }
+    if (draining && Clock::now() - session.last_upload() >= options.drain_quiet) {
       stop_all();
       break;
     }

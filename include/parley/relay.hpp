@@ -2,8 +2,9 @@
 // The stdin/stdout relay: moves bytes between a local input/output pair (normally fd 0 and 1) and
 // one socket until the conversation is over, with netcat's end-of-stream rules done right:
 //   * input EOF  -> shutdown(SHUT_WR) on the socket (unless --no-shutdown), keep receiving;
-//   * peer EOF   -> flush, and finish; if the input is a file or pipe that still has data, keep
-//                   sending it first, so a server that half-closes early still gets the upload;
+//   * peer EOF   -> flush, and finish; if the input is a file or pipe that is still sending, keep
+//                   sending until it ends or pauses for drain_quiet, so a server that half-closes
+//                   early still gets the whole upload, yet a silent pipe does not hold us forever;
 //   * input already closed or /dev/null -> immediate EOF, never a busy loop.
 // Stream sockets use zero-copy paths where the kernel has them (sendfile from files, splice to and
 // from pipes, splice through a private pipe otherwise) and fall back to read/write.
@@ -30,6 +31,9 @@ struct RelayOptions {
   bool crlf = false;            // -C: send LF as CRLF.
   // -i: end when nothing moved in either direction for this long. Zero: never.
   std::chrono::milliseconds idle_timeout{0};
+  // After the peer closed: how long a still-open, non-terminal input may stay silent before the
+  // relay gives up waiting for more of it.
+  std::chrono::milliseconds drain_quiet{1000};
   // Datagram only: after input EOF, end once the peer has been quiet this long (UDP has no EOF).
   std::optional<std::chrono::milliseconds> linger_after_eof;
 };

@@ -1,0 +1,122 @@
+# Shared helpers for the black-box tests. Each test script sources this, calls `check NAME CMD...`
+# for every case, and ends with `finish`. Everything runs on loopback or inside network namespaces
+# the test itself creates; every wait is bounded.
+set -u
+PARLEY=${PARLEY:?PARLEY must point at the parley binary}
+WORK=$(mktemp -d /tmp/parley-test.XXXXXX)
+PASSED=0
+FAILED=0
+BG_PIDS=()
+
+cleanup() {
+  for pid in "${BG_PIDS[@]}"; do kill "$pid" 2>/dev/null; done
+  wait 2>/dev/null
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+fail() { echo "    FAIL: $*" >&2; return 1; }
+
+# check NAME FUNCTION [ARGS...]: runs one case and counts it.
+check() {
+  local name=$1
+  shift
+  if "$@"; then
+    echo "ok   $name"
+    PASSED=$((PASSED + 1))
+  else
+    echo "FAIL $name"
+    FAILED=$((FAILED + 1))
+  fi
+}
+
+finish() {
+  echo "$PASSED passed, $FAILED failed"
+  [ "$FAILED" -eq 0 ]
+}
+
+bg() {
+  "$@" &
+  BG_PIDS+=($!)
+}
+
+# wait_for_line FILE REGEX [SECONDS]: waits until FILE has a line matching REGEX.
+wait_for_line() {
+  local file=$1 regex=$2 limit=${3:-10}
+  local deadline=$((SECONDS + limit))
+  while [ $SECONDS -lt "$deadline" ]; do
+    grep -Eq -- "$regex" "$file" 2>/dev/null && return 0
+    sleep 0.05
+  done
+  fail "no line matching '$regex' in $file within ${limit}s: $(cat "$file" 2>/dev/null)"
+}
+
+# port_from FILE: the port of the first "Listening on ...:PORT" line parley printed.
+port_from() { grep -m1 -Eo 'Listening on .*:[0-9]+' "$1" | grep -Eo '[0-9]+$'; }
+
+# start_parley_listen NAME ARGS...: starts `parley listen -v ARGS` in the background with stdout in
+# $WORK/NAME.out and stderr in $WORK/NAME.err; sets LPID and LPORT.
+start_parley_listen() {
+  local name=$1
+  shift
+  # <&0: a background job would otherwise get /dev/null as stdin instead of the caller's.
+  "$PARLEY" listen -v "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" <&0 &
+  LPID=$!
+  BG_PIDS+=("$LPID")
+  wait_for_line "$WORK/$name.err" 'Listening on' || return 1
+  LPORT=$(port_from "$WORK/$name.err")
+}
+
+# free_port: a TCP port nobody listens on right now (the kernel picks it).
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# wait_port PORT [tcp|udp]: waits until something listens on 127.0.0.1:PORT.
+wait_port() {
+  local port=$1 proto=${2:-tcp} flag=-ltn
+  [ "$proto" = udp ] && flag=-lun
+  local deadline=$((SECONDS + 10))
+  while [ $SECONDS -lt $deadline ]; do
+    ss -H "$flag" "sport = :$port" 2>/dev/null | grep -q . && return 0
+    sleep 0.05
+  done
+  fail "nothing listens on port $port"
+}
+
+# wait_exit PID SECONDS: waits for a background process; returns its exit status, or fails if it
+# is still running after SECONDS (and kills it).
+wait_exit() {
+  local pid=$1 limit=$2
+  local deadline=$((SECONDS + limit))
+  while kill -0 "$pid" 2>/dev/null; do
+    if [ $SECONDS -ge "$deadline" ]; then
+      kill "$pid" 2>/dev/null
+      fail "process $pid still running after ${limit}s"
+      return 124
+    fi
+    sleep 0.05
+  done
+  wait "$pid"
+}
+
+sha() { sha256sum "$1" | cut -d' ' -f1; }
+
+assert_eq() {
+  [ "$1" == "$2" ] || fail "${3:-values differ}: expected [$1], got [$2]"
+}
+
+# expect_exit CODE STDERR_LINE CMD...: runs CMD, checks its exit status and that its stderr
+# contains STDERR_LINE exactly as one line (empty: not checked).
+expect_exit() {
+  local code=$1 line=$2
+  shift 2
+  local rc=0
+  timeout 20 "$@" >"$WORK/expect.out" 2>"$WORK/expect.err" </dev/null || rc=$?
+  [ "$rc" -eq "$code" ] || { fail "exit $rc, expected $code: $* -- $(cat "$WORK/expect.err")"; return 1; }
+  if [ -n "$line" ] && ! grep -qxF -- "$line" "$WORK/expect.err"; then
+    fail "stderr lacks [$line]: $(cat "$WORK/expect.err")"
+    return 1
+  fi
+}
+
+# have TOOL: true when the program exists (interop peers are installed by scripts/install-deps.sh).
+have() { command -v "$1" >/dev/null 2>&1; }

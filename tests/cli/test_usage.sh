@@ -1,0 +1,95 @@
+# Command-line handling: help, version, netcat habits, and every kind of bad input gets one clear
+# line and exit status 2 (usage) -- never a stack trace.
+source "$(dirname "$0")/lib.sh"
+
+help_exits_zero() {
+  "$PARLEY" --help >"$WORK/h" && grep -q "connect" "$WORK/h" && grep -q "listen" "$WORK/h" &&
+    "$PARLEY" connect --help | grep -q -- "--send-only" && "$PARLEY" listen --help | grep -q -- "--keep-open"
+}
+version() { [ "$("$PARLEY" --version)" = "parley 0.1.0" ]; }
+no_args() { expect_exit 2 "" "$PARLEY" && grep -q "Usage" "$WORK/expect.err"; }
+
+bad_port() { expect_exit 2 "parley: connect: port must be a number from 0 to 65535" "$PARLEY" connect localhost 70000; }
+bad_port_colon() { expect_exit 2 "parley: connect: port must be a number from 0 to 65535" "$PARLEY" localhost:70000; }
+bad_listen_port() { expect_exit 2 "parley: listen: port must be a number from 0 to 65535" "$PARLEY" -l 70000; }
+unknown_flag() {
+  expect_exit 2 "parley: connect: The following argument was not expected: --bogus" "$PARLEY" connect --bogus localhost 1
+}
+unknown_command() {
+  expect_exit 2 "parley: unknown command 'lisen'. Commands: connect, listen. See parley --help." "$PARLEY" lisen
+}
+families_conflict() { expect_exit 2 "parley: connect: -4 excludes -6" "$PARLEY" connect -4 -6 localhost 1; }
+send_recv_conflict() {
+  expect_exit 2 "parley: listen: --send-only excludes --recv-only" "$PARLEY" listen --send-only --recv-only 1
+}
+unix_udp_conflict() { expect_exit 2 "parley: connect: --udp excludes --unixsock" "$PARLEY" connect -U /tmp/x -u; }
+bad_time() { expect_exit 2 "" "$PARLEY" connect -w 5x localhost 1 && grep -q "is not a time" "$WORK/expect.err"; }
+listen_with_remote_host() {
+  expect_exit 2 "parley: listen: the address to listen on must be a local IP address; to connect to a host, use 'parley connect HOST PORT'" \
+    "$PARLEY" -l example.org 80
+}
+connect_with_l() {
+  expect_exit 2 "parley: connect: -l listens; use 'parley listen PORT' (or 'parley -l PORT')" "$PARLEY" connect -l localhost 1
+}
+missing_target() {
+  expect_exit 2 "parley: connect: say where to: HOST PORT, HOST:PORT or -U PATH (see parley connect --help)" "$PARLEY" connect -v
+}
+port_twice() {
+  expect_exit 2 "parley: listen: give the port once, as PORT, ADDR PORT, ADDR:PORT or -p PORT" "$PARLEY" listen -p 1 2
+}
+name_not_resolved() {
+  expect_exit 2 "parley: connect to example.invalid:80: name not resolved" "$PARLEY" connect example.invalid 80
+}
+numeric_only() {
+  expect_exit 2 "parley: connect to localhost:80: name not resolved" "$PARLEY" connect -n localhost 80
+}
+refused() {
+  local port
+  port=$(free_port)
+  expect_exit 1 "parley: connect to 127.0.0.1:$port: Connection refused" "$PARLEY" 127.0.0.1 "$port"
+}
+refused_v6_brackets() {
+  local port
+  port=$(free_port)
+  expect_exit 1 "parley: connect to [::1]:$port: Connection refused" "$PARLEY" connect "[::1]:$port"
+}
+port_in_use() {
+  start_parley_listen busy 127.0.0.1 0 || return 1
+  expect_exit 2 "parley: cannot listen: Address already in use" "$PARLEY" listen 127.0.0.1 "$LPORT"
+}
+combined_short_flags() {
+  # -lvk: listen, verbose, keep open -- all in one group, netcat style; -v -v counts.
+  "$PARLEY" -lvk -v 127.0.0.1 0 >/dev/null 2>"$WORK/lvk.err" </dev/null &
+  local pid=$!
+  BG_PIDS+=($pid)
+  wait_for_line "$WORK/lvk.err" '^parley: Listening on 127.0.0.1:[0-9]+$' || return 1
+  local port
+  port=$(port_from "$WORK/lvk.err")
+  echo one | "$PARLEY" 127.0.0.1 "$port" && echo two | "$PARLEY" 127.0.0.1 "$port" || return 1
+  wait_for_line "$WORK/lvk.err" 'Connection from 127.0.0.1:[0-9]+ closed' || return 1
+  kill -0 $pid  # Still running after two clients: -k took effect.
+}
+
+check "--help exits 0 and teaches" help_exits_zero
+check "--version" version
+check "no arguments: usage, exit 2" no_args
+check "port 70000" bad_port
+check "host:70000" bad_port_colon
+check "listen port 70000" bad_listen_port
+check "unknown flag" unknown_flag
+check "unknown command" unknown_command
+check "-4 with -6" families_conflict
+check "--send-only with --recv-only" send_recv_conflict
+check "-U with -u" unix_udp_conflict
+check "malformed time" bad_time
+check "-l with a host to connect to" listen_with_remote_host
+check "connect -l" connect_with_l
+check "no target" missing_target
+check "port given twice" port_twice
+check "name not resolved: exit 2" name_not_resolved
+check "-n refuses names" numeric_only
+check "connection refused: exit 1" refused
+check "[v6]:port form" refused_v6_brackets
+check "port in use" port_in_use
+check "combined short flags -lvk -v" combined_short_flags
+finish
