@@ -35,8 +35,9 @@ finish() {
   [ "$FAILED" -eq 0 ]
 }
 
+# bg CMD...: runs CMD in the background (killed at exit), keeping the caller's stdin.
 bg() {
-  "$@" &
+  "$@" <&0 &
   BG_PIDS+=($!)
 }
 

@@ -1,0 +1,88 @@
+# UDP (-u) and Unix sockets (-U) for connect and listen.
+source "$(dirname "$0")/lib.sh"
+
+udp_roundtrip() {
+  start_parley_listen u1 -u 127.0.0.1 0 < <(sleep 0.3; echo pong; sleep 4) || return 1
+  local out
+  out=$(echo ping | timeout 5 "$PARLEY" connect -u 127.0.0.1 "$LPORT") || return 1
+  assert_eq "pong" "$out" "client got" || return 1
+  wait_for_line "$WORK/u1.out" '^ping$' || return 1
+  grep -Eqx 'parley: Connection from 127\.0\.0\.1:[0-9]+\.' "$WORK/u1.err" || fail "no peer line"
+}
+
+udp_refused() {
+  local port
+  port=$(free_port)
+  # The ICMP port-unreachable comes back as ECONNREFUSED on the connected socket.
+  expect_exit 1 "parley: Connection refused." sh -c "echo x | '$PARLEY' connect -u -i 2s 127.0.0.1 $port"
+}
+
+udp_keep_open_many_peers() {
+  mkfifo "$WORK/uin"
+  exec 8<>"$WORK/uin"
+  start_parley_listen uk -u -k 127.0.0.1 0 <&8 || return 1
+  local i
+  for i in 1 2; do
+    "$PARLEY" connect -u -i 3s 127.0.0.1 "$LPORT" >"$WORK/uc$i.out" < <(echo "hello $i"; sleep 3) &
+    BG_PIDS+=($!)
+  done
+  wait_for_line "$WORK/uk.out" '^hello 1$' && wait_for_line "$WORK/uk.out" '^hello 2$' || return 1
+  echo "all of you" >&8
+  for i in 1 2; do wait_for_line "$WORK/uc$i.out" '^all of you$' || return 1; done
+  exec 8>&-
+}
+
+udp_binary_datagram() {
+  head -c 1400 /dev/urandom >"$WORK/dgram"
+  start_parley_listen ub -u 127.0.0.1 0 </dev/null || return 1
+  timeout 5 "$PARLEY" connect -u 127.0.0.1 "$LPORT" <"$WORK/dgram" || return 1
+  sleep 0.2
+  assert_eq "$(sha "$WORK/dgram")" "$(sha "$WORK/ub.out")" "datagram bytes"
+}
+
+unix_roundtrip() {
+  local path="$WORK/s.sock"
+  "$PARLEY" listen -v -U "$path" >"$WORK/x.out" 2>"$WORK/x.err" < <(echo "from server") &
+  local pid=$!
+  wait_for_line "$WORK/x.err" "^parley: Listening on $path\$" || return 1
+  local out
+  out=$(echo "from client" | timeout 5 "$PARLEY" connect -U "$path") || return 1
+  assert_eq "from server" "$out" || return 1
+  wait_exit $pid 5 || return 1
+  assert_eq "from client" "$(cat "$WORK/x.out")" || return 1
+  [ ! -e "$path" ] || fail "socket file left behind"
+}
+
+unix_stale_file_replaced_live_one_refused() {
+  local path="$WORK/stale.sock"
+  python3 -c "import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])" "$path"
+  [ -S "$path" ] || fail "no stale socket made" || return 1
+  "$PARLEY" listen -v -U "$path" >/dev/null 2>"$WORK/st.err" </dev/null &
+  local pid=$!
+  BG_PIDS+=($pid)
+  wait_for_line "$WORK/st.err" "Listening on" || return 1
+  expect_exit 2 "parley: cannot listen: Address already in use" "$PARLEY" listen -U "$path"
+}
+
+unix_socat_interop() {
+  local path="$WORK/so.sock"
+  "$PARLEY" listen -v -U "$path" >"$WORK/so.out" 2>"$WORK/so.err" </dev/null &
+  local pid=$!
+  wait_for_line "$WORK/so.err" "Listening on" || return 1
+  echo "via socat" | timeout 5 socat - UNIX-CONNECT:"$path" || return 1
+  wait_exit $pid 5 && assert_eq "via socat" "$(cat "$WORK/so.out")"
+}
+
+unix_connect_missing() {
+  expect_exit 1 "parley: connect to $WORK/none.sock: No such file or directory" "$PARLEY" connect -U "$WORK/none.sock"
+}
+
+check "UDP: datagram each way" udp_roundtrip
+check "UDP: refused port, exit 1" udp_refused
+check "UDP -k: two peers, broadcast" udp_keep_open_many_peers
+check "UDP: binary datagram intact" udp_binary_datagram
+check "Unix: both ways, file removed at exit" unix_roundtrip
+check "Unix: stale file replaced, live one refused" unix_stale_file_replaced_live_one_refused
+check "Unix: socat client" unix_socat_interop
+check "Unix: missing path, exit 1" unix_connect_missing
+finish
