@@ -64,7 +64,8 @@ Result<Fd> open_socket(int family, int socktype) {
 Result<Connection> connect_any(const std::vector<SocketAddress>& addresses,
                                const ConnectOptions& options) {
   const auto start = Clock::now();
-  const auto deadline = options.timeout.count() > 0 ? start + options.timeout : Clock::time_point::max();
+  const auto deadline =
+      options.timeout.count() > 0 ? start + options.timeout : Clock::time_point::max();
   std::error_code last = make_error_code(Errc::name_not_resolved);
   std::vector<Attempt> running;
   std::size_t next = 0;

@@ -18,11 +18,16 @@ Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
   double value = std::strtod(number.c_str(), &end);
   if (end != number.c_str() + number.size() || !std::isfinite(value)) return invalid;
   double scale = 0;
-  if (unit.empty() || unit == "s") scale = 1000;
-  else if (unit == "ms") scale = 1;
-  else if (unit == "m") scale = 60'000;
-  else if (unit == "h") scale = 3'600'000;
-  else return invalid;
+  if (unit.empty() || unit == "s")
+    scale = 1000;
+  else if (unit == "ms")
+    scale = 1;
+  else if (unit == "m")
+    scale = 60'000;
+  else if (unit == "h")
+    scale = 3'600'000;
+  else
+    return invalid;
   double ms = value * scale;
   if (ms > 1e12) return invalid;  // Over 30 years: a typo, not a timeout.
   return std::chrono::milliseconds(static_cast<long long>(std::llround(ms)));

@@ -114,12 +114,15 @@ std::string SocketAddress::host_string() const {
   } else if (family() == AF_INET6) {
     const auto& addr = reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr;
     // A dual-stack socket sees IPv4 peers as ::ffff:a.b.c.d; show them as the IPv4 they are.
-    if (IN6_IS_ADDR_V4MAPPED(&addr)) inet_ntop(AF_INET, &addr.s6_addr[12], buf, sizeof(buf));
-    else inet_ntop(AF_INET6, &addr, buf, sizeof(buf));
+    if (IN6_IS_ADDR_V4MAPPED(&addr))
+      inet_ntop(AF_INET, &addr.s6_addr[12], buf, sizeof(buf));
+    else
+      inet_ntop(AF_INET6, &addr, buf, sizeof(buf));
   } else if (family() == AF_UNIX) {
     const auto* sun = reinterpret_cast<const sockaddr_un*>(&storage_);
     if (len_ <= offsetof(sockaddr_un, sun_path)) return "(unnamed)";
-    return std::string(sun->sun_path, strnlen(sun->sun_path, len_ - offsetof(sockaddr_un, sun_path)));
+    return std::string(sun->sun_path,
+                       strnlen(sun->sun_path, len_ - offsetof(sockaddr_un, sun_path)));
   }
   return buf;
 }

@@ -34,9 +34,13 @@ const std::error_category& parley_category() noexcept {
   return category;
 }
 
-std::error_code last_error() noexcept { return {errno, std::system_category()}; }
+std::error_code last_error() noexcept {
+  return {errno, std::system_category()};
+}
 
-std::string describe(const std::error_code& ec) { return ec.message(); }
+std::string describe(const std::error_code& ec) {
+  return ec.message();
+}
 
 bool is_network_error(const std::error_code& ec) noexcept {
   if (ec.category() == parley_category()) {

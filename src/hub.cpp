@@ -36,7 +36,10 @@ struct Client {
 class Hub {
  public:
   Hub(asio::io_context& io, int in_fd, int out_fd, const HubOptions& options)
-      : io_(io), in_fd_(in_fd), out_fd_(out_fd), options_(options),
+      : io_(io),
+        in_fd_(in_fd),
+        out_fd_(out_fd),
+        options_(options),
         wake_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
 
   void log(std::string_view line) const {
@@ -47,7 +50,8 @@ class Hub {
     for (;;) {
       SocketAddress peer;
       asio::generic::stream_protocol::endpoint ep;
-      auto [ec, socket] = co_await acceptor.async_accept(ep, asio::experimental::as_tuple(use_awaitable));
+      auto [ec, socket] =
+          co_await acceptor.async_accept(ep, asio::experimental::as_tuple(use_awaitable));
       if (ec == asio::error::operation_aborted) co_return;
       if (ec) {
         // Out of descriptors and similar: wait a little instead of spinning on the error.
@@ -82,7 +86,8 @@ class Hub {
       std::size_t n = 0;
       if (options_.idle_timeout.count() > 0) {
         idle.expires_after(options_.idle_timeout);
-        auto which = co_await (client->socket.async_read_some(asio::buffer(buffer), asio::redirect_error(use_awaitable, ec)) ||
+        auto which = co_await (client->socket.async_read_some(
+                                   asio::buffer(buffer), asio::redirect_error(use_awaitable, ec)) ||
                                idle.async_wait(use_awaitable));
         if (which.index() == 1) {
           log(fmt::format("Idle timeout expired for {}.", client->peer.to_string()));
@@ -90,11 +95,13 @@ class Hub {
         }
         n = std::get<0>(which);
       } else {
-        n = co_await client->socket.async_read_some(asio::buffer(buffer), asio::redirect_error(use_awaitable, ec));
+        n = co_await client->socket.async_read_some(asio::buffer(buffer),
+                                                    asio::redirect_error(use_awaitable, ec));
       }
       if (ec) {
         if (ec != asio::error::eof && ec != asio::error::operation_aborted)
-          log(fmt::format("Connection from {} failed: {}.", client->peer.to_string(), ec.message()));
+          log(fmt::format("Connection from {} failed: {}.", client->peer.to_string(),
+                          ec.message()));
         break;
       }
       result_.received += n;
@@ -184,7 +191,8 @@ class Hub {
 
 }  // namespace
 
-HubResult run_hub(std::vector<Listener>& listeners, int in_fd, int out_fd, const HubOptions& options) {
+HubResult run_hub(std::vector<Listener>& listeners, int in_fd, int out_fd,
+                  const HubOptions& options) {
   asio::io_context io(1);
   Hub hub(io, in_fd, out_fd, options);
   std::vector<std::unique_ptr<Acceptor>> acceptors;

@@ -86,7 +86,7 @@ Result<std::vector<Listener>> open_listeners(const std::string& host, std::uint1
 Result<Listener> open_unix_listener(const std::string& path, int socktype) {
   auto address = SocketAddress::unix_path(path);
   if (!address) return address.error();
-  struct stat st{};
+  struct stat st {};
   if (lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) return std::make_error_code(std::errc::file_exists);
     // A socket file: replace it only if no server answers there any more.

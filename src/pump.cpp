@@ -18,7 +18,7 @@ constexpr std::size_t kChunk = 1 << 20;
 constexpr std::size_t kCopyBuffer = 256 << 10;
 
 mode_t file_type(int fd) {
-  struct stat st{};
+  struct stat st {};
   if (fstat(fd, &st) != 0) return 0;
   return st.st_mode & S_IFMT;
 }
@@ -32,11 +32,14 @@ Method choose(int src, int dst, bool crlf) {
   return Method::copy;
 }
 
-bool unsupported(int err) { return err == EINVAL || err == ENOSYS || err == EOPNOTSUPP; }
+bool unsupported(int err) {
+  return err == EINVAL || err == ENOSYS || err == EOPNOTSUPP;
+}
 
 }  // namespace
 
-Pump::Pump(int src, int dst, bool crlf) : src_(src), dst_(dst), crlf_(crlf), method_(choose(src, dst, crlf)) {
+Pump::Pump(int src, int dst, bool crlf)
+    : src_(src), dst_(dst), crlf_(crlf), method_(choose(src, dst, crlf)) {
   if (method_ == Method::splice_via_pipe) {
     int p[2];
     if (pipe2(p, O_CLOEXEC) == 0) {
@@ -92,7 +95,8 @@ Step Pump::splice_via_pipe_step() {
   if (in == 0) return {};
   std::size_t left = static_cast<std::size_t>(in), done = 0;
   while (left > 0) {
-    ssize_t out = ::splice(pipe_r_.get(), nullptr, dst_, nullptr, left, SPLICE_F_MOVE | SPLICE_F_MORE);
+    ssize_t out =
+        ::splice(pipe_r_.get(), nullptr, dst_, nullptr, left, SPLICE_F_MOVE | SPLICE_F_MORE);
     if (out < 0 && errno == EINTR) continue;
     if (out < 0 && unsupported(errno)) {
       // The destination cannot take spliced pages (a terminal, an O_APPEND file): empty the
@@ -109,7 +113,8 @@ Step Pump::splice_via_pipe_step() {
       }
       return {done, {}, false};
     }
-    if (out <= 0) return {done, out < 0 ? last_error() : make_error_code(std::errc::broken_pipe), true};
+    if (out <= 0)
+      return {done, out < 0 ? last_error() : make_error_code(std::errc::broken_pipe), true};
     left -= static_cast<std::size_t>(out);
     done += static_cast<std::size_t>(out);
   }

@@ -11,9 +11,9 @@
 namespace parley::detail {
 
 struct Step {
-  std::size_t moved = 0;     // Bytes written to the destination; 0 with no error means EOF.
-  std::error_code error;     // Failure, if any.
-  bool write_failed = false; // The error came from the destination, not the source.
+  std::size_t moved = 0;      // Bytes written to the destination; 0 with no error means EOF.
+  std::error_code error;      // Failure, if any.
+  bool write_failed = false;  // The error came from the destination, not the source.
 };
 
 enum class Method { sendfile, splice, splice_via_pipe, copy };

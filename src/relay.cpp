@@ -21,9 +21,9 @@ using Clock = std::chrono::steady_clock;
 // What one direction reports when its thread ends.
 struct DirectionEnd {
   bool done = false;
-  bool eof = false;            // Source reached EOF.
-  bool stopped = false;        // Asked to stop by the coordinator.
-  detail::Step failure;        // Set when it failed.
+  bool eof = false;      // Source reached EOF.
+  bool stopped = false;  // Asked to stop by the coordinator.
+  detail::Step failure;  // Set when it failed.
 };
 
 // Shared between the coordinator and both direction threads.
@@ -87,7 +87,8 @@ bool wait_readable(Session& s, int src) {
 
 // Runs one direction until EOF, failure or stop. Counts bytes into *counter.
 DirectionEnd run_direction(Session& s, int src, int dst, bool crlf, bool upload,
-                           std::atomic<std::uint64_t>* counter, const std::function<void()>& on_eof) {
+                           std::atomic<std::uint64_t>* counter,
+                           const std::function<void()>& on_eof) {
   detail::Pump pump(src, dst, crlf);
   for (;;) {
     if (!wait_readable(s, src)) return {false, false, true, {}};
@@ -109,7 +110,9 @@ void set_blocking(int fd) {
   if (flags >= 0 && (flags & O_NONBLOCK)) fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
 }
 
-bool is_interactive(int fd) { return isatty(fd) == 1; }
+bool is_interactive(int fd) {
+  return isatty(fd) == 1;
+}
 
 }  // namespace
 
@@ -128,14 +131,16 @@ RelayResult relay_stream(int in_fd, int out_fd, int sock_fd, const RelayOptions&
       auto half_close = [&] {
         if (options.shutdown_on_eof) ::shutdown(sock_fd, SHUT_WR);
       };
-      session.finish(&up, run_direction(session, in_fd, sock_fd, options.crlf, true, &sent, half_close));
+      session.finish(&up,
+                     run_direction(session, in_fd, sock_fd, options.crlf, true, &sent, half_close));
     });
   } else {
     up.done = up.eof = true;
   }
   if (options.receive) {
     down_thread = std::jthread([&] {
-      session.finish(&down, run_direction(session, sock_fd, out_fd, false, false, &received, nullptr));
+      session.finish(&down,
+                     run_direction(session, sock_fd, out_fd, false, false, &received, nullptr));
     });
   } else {
     down.done = down.eof = true;
@@ -159,10 +164,13 @@ RelayResult relay_stream(int in_fd, int out_fd, int sock_fd, const RelayOptions&
     }
     if (draining) deadline = std::min(deadline, session.last_upload() + options.drain_quiet);
     {
-      session.wait_until([&] { return (up.done && down.done) || (down.done && !down.eof) ||
-                                      (up.done && !up.eof) || (down.done && !up.done && end_with_peer) ||
-                                      (options.receive && down.done && !draining); },
-                         deadline);
+      session.wait_until(
+          [&] {
+            return (up.done && down.done) || (down.done && !down.eof) || (up.done && !up.eof) ||
+                   (down.done && !up.done && end_with_peer) ||
+                   (options.receive && down.done && !draining);
+          },
+          deadline);
       std::lock_guard lock(session.mutex());
       up_done = up.done;
       down_done = down.done;
@@ -176,7 +184,8 @@ RelayResult relay_stream(int in_fd, int out_fd, int sock_fd, const RelayOptions&
       stop_all();
       break;
     }
-    if (options.idle_timeout.count() > 0 && Clock::now() - session.last_activity() >= options.idle_timeout) {
+    if (options.idle_timeout.count() > 0 &&
+        Clock::now() - session.last_activity() >= options.idle_timeout) {
       result.end = RelayEnd::idle_timeout;
       result.error = make_error_code(Errc::timed_out);
       stop_all();

@@ -55,7 +55,8 @@ RelayResult relay_datagram(int in_fd, int out_fd, int sock_fd, const RelayOption
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return fail(RelayEnd::local_error, last_error());
     if (n == 0) {
-      if (input_open || !options.linger_after_eof || Clock::now() - last_activity < *options.linger_after_eof)
+      if (input_open || !options.linger_after_eof ||
+          Clock::now() - last_activity < *options.linger_after_eof)
         return fail(RelayEnd::idle_timeout, make_error_code(Errc::timed_out));
       return result;  // Quiet long enough after the input ended.
     }

@@ -10,6 +10,7 @@ namespace parley {
 // args excludes the program name. known: the subcommand names. Returns the rewritten arguments;
 // sets *unknown to the offending word when the first word looks like a mistyped subcommand.
 std::vector<std::string> normalize_args(std::vector<std::string> args,
-                                        const std::vector<std::string>& known, std::string* unknown);
+                                        const std::vector<std::string>& known,
+                                        std::string* unknown);
 
 }  // namespace parley

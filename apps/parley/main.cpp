@@ -5,8 +5,8 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include "args.hpp"
 #include "cmd/commands.hpp"
@@ -49,7 +49,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> names;
   for (const auto& c : commands) names.push_back(c.app->get_name());
   std::string unknown;
-  auto args = parley::normalize_args(std::vector<std::string>(argv + 1, argv + argc), names, &unknown);
+  auto args =
+      parley::normalize_args(std::vector<std::string>(argv + 1, argv + argc), names, &unknown);
   if (!unknown.empty()) {
     fmt::print(stderr, "parley: unknown command '{}'. Commands: {}. See parley --help.\n", unknown,
                fmt::join(names, ", "));

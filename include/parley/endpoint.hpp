@@ -63,12 +63,12 @@ struct ResolveOptions {
   Family family = Family::any;
   bool numeric_only = false;  // -n: never ask DNS.
   int socktype = SOCK_STREAM;
-  bool passive = false;       // For binding: empty host means the wildcard address.
+  bool passive = false;  // For binding: empty host means the wildcard address.
 };
 
 // Resolves host and port into addresses ordered for connecting: the resolver's preferred order
-// (RFC 6724), then interleaved by family as RFC 8305 §4 asks, so a Happy Eyeballs connect alternates
-// IPv6 and IPv4. Errors: Errc::name_not_resolved, Errc::no_address_of_family.
+// (RFC 6724), then interleaved by family as RFC 8305 §4 asks, so a Happy Eyeballs connect
+// alternates IPv6 and IPv4. Errors: Errc::name_not_resolved, Errc::no_address_of_family.
 Result<std::vector<SocketAddress>> resolve(const std::string& host, std::uint16_t port,
                                            const ResolveOptions& options);
 

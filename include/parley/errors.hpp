@@ -10,12 +10,12 @@
 namespace parley {
 
 enum class Errc {
-  name_not_resolved = 1,   // getaddrinfo found no address for the name.
-  no_address_of_family,    // The name resolved, but not to the requested family (-4/-6).
-  bad_port,                // Port is not a number in 0..65535.
-  bad_endpoint,            // The endpoint text cannot be split into host and port.
-  timed_out,               // A parley-measured timeout (-w, -i) expired.
-  path_too_long,           // A Unix socket path does not fit in sockaddr_un.
+  name_not_resolved = 1,  // getaddrinfo found no address for the name.
+  no_address_of_family,   // The name resolved, but not to the requested family (-4/-6).
+  bad_port,               // Port is not a number in 0..65535.
+  bad_endpoint,           // The endpoint text cannot be split into host and port.
+  timed_out,              // A parley-measured timeout (-w, -i) expired.
+  path_too_long,          // A Unix socket path does not fit in sockaddr_un.
 };
 
 const std::error_category& parley_category() noexcept;

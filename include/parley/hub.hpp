@@ -36,6 +36,7 @@ struct HubResult {
   std::error_code error;       // Set when the hub stopped on a local failure.
 };
 
-HubResult run_hub(std::vector<Listener>& listeners, int in_fd, int out_fd, const HubOptions& options);
+HubResult run_hub(std::vector<Listener>& listeners, int in_fd, int out_fd,
+                  const HubOptions& options);
 
 }  // namespace parley

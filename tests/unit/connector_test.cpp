@@ -88,8 +88,8 @@ TEST(ConnectAny, StaggersPastAnAddressThatDoesNotAnswer) {
   auto took = std::chrono::steady_clock::now() - start;
   ASSERT_TRUE(c) << c.error().message();
   EXPECT_EQ(c->peer.port(), good->front().local.port());
-  EXPECT_GE(took, 90ms);   // Waited one stagger for the first attempt...
-  EXPECT_LT(took, 2s);     // ...but not for its SYN timeout.
+  EXPECT_GE(took, 90ms);  // Waited one stagger for the first attempt...
+  EXPECT_LT(took, 2s);    // ...but not for its SYN timeout.
 }
 
 TEST(Listeners, PortZeroGivesBothFamiliesOnePort) {

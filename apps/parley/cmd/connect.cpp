@@ -74,8 +74,10 @@ int run_connect(const ConnectArgs& o) {
   std::string target;
   auto conn = open_connection(o, &target);
   if (!conn) {
-    if (target.empty()) say("connect: {}", describe(conn.error()));
-    else say("connect to {}: {}", target, describe(conn.error()));
+    if (target.empty())
+      say("connect: {}", describe(conn.error()));
+    else
+      say("connect to {}: {}", target, describe(conn.error()));
     return exit_code_for(conn.error());
   }
   if (o.verbose > 0) {
@@ -97,7 +99,8 @@ int run_connect(const ConnectArgs& o) {
 
 Subcommand connect_command(CLI::App& root) {
   auto o = std::make_shared<ConnectArgs>();
-  auto* app = root.add_subcommand("connect", "Connect to a server and relay stdin/stdout (netcat client)");
+  auto* app =
+      root.add_subcommand("connect", "Connect to a server and relay stdin/stdout (netcat client)");
   app->footer(
       "Examples:\n"
       "  parley connect example.org 80          (or: parley example.org 80)\n"

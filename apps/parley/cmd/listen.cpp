@@ -159,7 +159,8 @@ int run_listen(const ListenArgs& o) {
     ho.idle_timeout = o.idle;
     if (o.verbose > 0) ho.log = [](std::string_view line) { say("{}", line); };
     HubResult h = run_hub(*listeners, STDIN_FILENO, STDOUT_FILENO, ho);
-    RelayResult r{h.sent, h.received, h.error ? RelayEnd::local_error : RelayEnd::finished, h.error};
+    RelayResult r{h.sent, h.received, h.error ? RelayEnd::local_error : RelayEnd::finished,
+                  h.error};
     return finish_relay(o, r, start);
   }
   if (o.udp) {
@@ -168,8 +169,11 @@ int run_listen(const ListenArgs& o) {
       DatagramPeers peers;
       peers.max_peers = o.max_clients;
       if (o.verbose > 0)
-        peers.on_new_peer = [](const SocketAddress& a) { say("Connection from {}.", a.to_string()); };
-      return finish_relay(o, relay_datagram(STDIN_FILENO, STDOUT_FILENO, l.fd.get(), relay, &peers), start);
+        peers.on_new_peer = [](const SocketAddress& a) {
+          say("Connection from {}.", a.to_string());
+        };
+      return finish_relay(o, relay_datagram(STDIN_FILENO, STDOUT_FILENO, l.fd.get(), relay, &peers),
+                          start);
     }
     auto conn = first_datagram_peer(l);
     if (!conn) {
@@ -177,7 +181,8 @@ int run_listen(const ListenArgs& o) {
       return exit_code_for(conn.error());
     }
     if (o.verbose > 0) say("Connection from {}.", peer_name(*conn));
-    return finish_relay(o, relay_datagram(STDIN_FILENO, STDOUT_FILENO, conn->fd.get(), relay), start);
+    return finish_relay(o, relay_datagram(STDIN_FILENO, STDOUT_FILENO, conn->fd.get(), relay),
+                        start);
   }
   auto conn = accept_first(*listeners);
   if (!conn) {
@@ -193,7 +198,8 @@ int run_listen(const ListenArgs& o) {
 
 Subcommand listen_command(CLI::App& root) {
   auto o = std::make_shared<ListenArgs>();
-  auto* app = root.add_subcommand("listen", "Wait for clients and relay stdin/stdout (netcat server)");
+  auto* app =
+      root.add_subcommand("listen", "Wait for clients and relay stdin/stdout (netcat server)");
   app->footer(
       "Examples:\n"
       "  parley listen 12345                     one client, then exit (or: parley -l 12345)\n"
@@ -204,8 +210,10 @@ Subcommand listen_command(CLI::App& root) {
       "Exit status: 0 ok, 1 network error, 2 usage or local error.");
   app->add_option("address", o->args, "[ADDR] PORT, or ADDR:PORT")->expected(0, 2);
   add_common_options(*app, *o, true);
-  app->add_flag("-l,--listen", o->listen_flag, "Listen (the default here; accepted for netcat habits)");
-  app->add_flag("-k,--keep-open", o->keep_open, "Accept many clients, one after another and at once");
+  app->add_flag("-l,--listen", o->listen_flag,
+                "Listen (the default here; accepted for netcat habits)");
+  app->add_flag("-k,--keep-open", o->keep_open,
+                "Accept many clients, one after another and at once");
   app->add_option("-m,--max-conns", o->max_clients, "With -k: most clients at once (default 100)")
       ->check(CLI::Range(1, 1000000));
   return {app, [o] { return run_listen(*o); }};

@@ -11,9 +11,7 @@ CLI::Option* add_duration(CLI::App& app, const std::string& name, std::chrono::m
                           const std::string& help) {
   return app
       .add_option_function<std::string>(
-          name,
-          [&out](const std::string& text) { out = *parse_duration(text); },
-          help)
+          name, [&out](const std::string& text) { out = *parse_duration(text); }, help)
       ->type_name("TIME")
       ->check(CLI::Validator(
           [](std::string& text) -> std::string {
@@ -40,14 +38,14 @@ void add_common_options(CLI::App& app, NetcatOptions& o, bool listening) {
   unix_opt->excludes(v4);
   unix_opt->excludes(v6);
   app.add_flag("-C,--crlf", o.crlf, "Send LF line endings as CRLF");
-  auto* source = app.add_option("-s,--source", o.source,
-                                listening ? "Local address to listen on"
-                                          : "Local address to connect from")
-                     ->type_name("ADDR");
+  auto* source =
+      app.add_option("-s,--source", o.source,
+                     listening ? "Local address to listen on" : "Local address to connect from")
+          ->type_name("ADDR");
   source->excludes(unix_opt);
-  app.add_option("-p,--source-port", o.port_option,
-                 listening ? "Port to listen on (same as the PORT argument)"
-                           : "Local port to connect from")
+  app.add_option(
+         "-p,--source-port", o.port_option,
+         listening ? "Port to listen on (same as the PORT argument)" : "Local port to connect from")
       ->type_name("PORT")
       ->check(CLI::Range(0, 65535))
       ->excludes(unix_opt);

@@ -7,8 +7,8 @@
 #include <system_error>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include "parley/endpoint.hpp"
 #include "parley/relay.hpp"
@@ -23,8 +23,8 @@ struct NetcatOptions {
   std::vector<std::string> args;  // Positionals: HOST PORT, HOST:PORT, [V6]:PORT, or PORT.
   bool ipv4 = false, ipv6 = false, numeric = false, udp = false, crlf = false;
   std::string unix_path;
-  std::string source;             // -s: local address.
-  int port_option = -1;           // -p: source port (connect) or listen port (listen).
+  std::string source;    // -s: local address.
+  int port_option = -1;  // -p: source port (connect) or listen port (listen).
   std::chrono::milliseconds wait{0}, idle{0};
   bool send_only = false, recv_only = false, no_shutdown = false;
   int verbose = 0;
@@ -47,6 +47,7 @@ int exit_code_for(const std::error_code& ec);
 
 // Prints the -v exit line ("6 bytes sent, 12 bytes received in 0.06 seconds.") and turns the
 // relay's outcome into an exit status, with one line for a failure.
-int finish_relay(const NetcatOptions& o, const RelayResult& r, std::chrono::steady_clock::time_point start);
+int finish_relay(const NetcatOptions& o, const RelayResult& r,
+                 std::chrono::steady_clock::time_point start);
 
 }  // namespace parley::cmd
