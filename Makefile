@@ -18,7 +18,7 @@ build: deps
 
 # The main job: the multi-client server on port 12345 with connection logging.
 run: build
-	$(PARLEY) listen -v -k 12345
+	$(PARLEY) echo 12345
 
 test: build
 	ctest --preset $(PRESET) -j $(JOBS)
@@ -31,6 +31,7 @@ test-tsan:
 
 bench: build
 	bash bench/bulk.sh $(PARLEY)
+	bash bench/echo.sh $(PARLEY)
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')

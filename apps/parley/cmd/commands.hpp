@@ -15,5 +15,6 @@ struct Subcommand {
 
 Subcommand connect_command(CLI::App& root);
 Subcommand listen_command(CLI::App& root);
+Subcommand echo_command(CLI::App& root);
 
 }  // namespace parley::cmd

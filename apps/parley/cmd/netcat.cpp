@@ -4,11 +4,9 @@
 #include "parley/errors.hpp"
 
 namespace parley::cmd {
-namespace {
-
 // Accepts "500ms", "2s", "1.5m", "1h" or plain seconds and stores milliseconds.
-CLI::Option* add_duration(CLI::App& app, const std::string& name, std::chrono::milliseconds& out,
-                          const std::string& help) {
+CLI::Option* add_duration_option(CLI::App& app, const std::string& name,
+                                 std::chrono::milliseconds& out, const std::string& help) {
   return app
       .add_option_function<std::string>(
           name, [&out](const std::string& text) { out = *parse_duration(text); }, help)
@@ -19,10 +17,8 @@ CLI::Option* add_duration(CLI::App& app, const std::string& name, std::chrono::m
             if (!d) return "'" + text + "' is not a time (use 500ms, 2s, 1m, 1h)";
             return {};
           },
-          "TIME"));
+          ""));
 }
-
-}  // namespace
 
 void add_common_options(CLI::App& app, NetcatOptions& o, bool listening) {
   auto* v4 = app.add_flag("-4", o.ipv4, "Use IPv4 only");
@@ -49,8 +45,8 @@ void add_common_options(CLI::App& app, NetcatOptions& o, bool listening) {
       ->type_name("PORT")
       ->check(CLI::Range(0, 65535))
       ->excludes(unix_opt);
-  add_duration(app, "-w,--wait", o.wait, "Connect timeout");
-  add_duration(app, "-i,--idle-timeout", o.idle, "End after this long with no data either way");
+  add_duration_option(app, "-w,--wait", o.wait, "Connect timeout");
+  add_duration_option(app, "-i,--idle-timeout", o.idle, "End after this long with no data either way");
   auto* send_only = app.add_flag("--send-only", o.send_only, "Only send; ignore what arrives");
   auto* recv_only = app.add_flag("--recv-only", o.recv_only, "Only receive; never read stdin");
   send_only->excludes(recv_only);

@@ -30,6 +30,10 @@ struct NetcatOptions {
   int verbose = 0;
 };
 
+// Adds an option taking a time ("500ms", "2s", "1m", "1h", plain seconds).
+CLI::Option* add_duration_option(CLI::App& app, const std::string& name,
+                                 std::chrono::milliseconds& out, const std::string& help);
+
 // Adds the options both subcommands have, with their exclusion rules.
 void add_common_options(CLI::App& app, NetcatOptions& o, bool listening);
 

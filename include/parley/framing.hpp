@@ -1,0 +1,53 @@
+#pragma once
+// Framing for line protocols: splitting a byte stream into lines (LF or CRLF) with a bound on line
+// length, and reply templates such as "You told me: {line}". Used by `parley echo --lines`.
+// Not thread-safe; one instance per connection (LineBuffer) or shared read-only (ReplyTemplate).
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "parley/result.hpp"
+
+namespace parley {
+
+// A parsed reply template. Fields: {line} the line without its end-of-line, {peer} the client's
+// address, {n} the message number on this connection (from 1), {len} the line's length in bytes.
+// "{{" and "}}" are literal braces.
+class ReplyTemplate {
+ public:
+  // Errors: std::errc::invalid_argument for an unknown field or an unmatched brace.
+  static Result<ReplyTemplate> parse(std::string_view text);
+  // Appends the reply for one line, without an end-of-line, to out.
+  void render(std::string& out, std::string_view line, std::string_view peer,
+              std::uint64_t n) const;
+
+ private:
+  enum class Kind { literal, line, peer, n, len };
+  struct Part {
+    Kind kind;
+    std::string text;
+  };
+  std::vector<Part> parts_;
+};
+
+// Collects bytes until whole lines are available. Holds memory only while a line is incomplete,
+// and never more than max_line bytes.
+class LineBuffer {
+ public:
+  using OnLine = void (*)(void* context, std::string_view line, std::string_view eol);
+  explicit LineBuffer(std::size_t max_line) : max_line_(max_line) {}
+
+  // Calls on_line for every complete line in what was buffered plus data, in order. Returns false
+  // (after delivering the lines before it) when a line grows past max_line without ending.
+  bool feed(std::string_view data, OnLine on_line, void* context);
+  bool has_partial() const { return !partial_.empty(); }
+  std::size_t max_line() const { return max_line_; }
+
+ private:
+  std::size_t max_line_;
+  std::string partial_;
+};
+
+}  // namespace parley

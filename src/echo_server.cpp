@@ -1,0 +1,194 @@
+// EchoServer: opens every worker's sockets, runs one worker per thread, stops and reports.
+
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+
+#include <thread>
+
+#include "echo_internal.hpp"
+#include "parley/connector.hpp"
+#include "parley/errors.hpp"
+#include "parley/listener.hpp"
+
+namespace parley {
+
+struct EchoServer::Impl {
+  echo::Shared shared;
+  std::vector<SocketAddress> addresses;
+  std::vector<std::unique_ptr<echo::Worker>> workers;
+  std::vector<std::thread> threads;
+};
+
+namespace {
+
+// A port held by another program must be reported as in use, yet SO_REUSEPORT would happily
+// share it with any process of the same user. So first bind once without SO_REUSEPORT.
+std::error_code probe_free(const SocketAddress& address, int socktype) {
+  auto fd = open_socket(address.family(), socktype);
+  if (!fd) return fd.error();
+  int one = 1;
+  setsockopt(fd->get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (address.family() == AF_INET6) setsockopt(fd->get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+  if (::bind(fd->get(), address.get(), address.size()) != 0) return last_error();
+  return {};
+}
+
+// Opens one set of listeners per worker on the same addresses and ports.
+Result<std::vector<std::vector<Fd>>> open_sockets(const EchoConfig& config,
+                                                  std::vector<SocketAddress>* bound) {
+  ListenOptions lo;
+  lo.socktype = config.udp ? SOCK_DGRAM : SOCK_STREAM;
+  lo.reuse_port = true;
+  lo.numeric_only = true;
+  std::vector<std::string> hosts = config.bind.empty() ? std::vector<std::string>{""} : config.bind;
+  std::vector<std::vector<Fd>> per_worker(config.threads);
+  for (const auto& host : hosts) {
+    lo.numeric_only = host != "localhost";
+    std::uint16_t port = config.port;
+    if (port != 0) {
+      auto targets = host.empty() ? std::vector<SocketAddress>{SocketAddress::any(AF_INET6, port),
+                                                                SocketAddress::any(AF_INET, port)}
+                                  : resolve(host, port, {Family::any, lo.numeric_only, lo.socktype, true}).value();
+      for (const auto& t : targets) {
+        auto ec = probe_free(t, lo.socktype);
+        if (ec && ec.value() != EAFNOSUPPORT && ec.value() != EADDRNOTAVAIL) return ec;
+      }
+    }
+    for (unsigned w = 0; w < config.threads; ++w) {
+      auto listeners = open_listeners(host, port, lo);
+      if (!listeners) return listeners.error();
+      port = listeners->front().local.port();  // Port 0: the rest follow the first choice.
+      for (auto& l : *listeners) {
+        if (w == 0) bound->push_back(l.local);
+        per_worker[w].push_back(std::move(l.fd));
+      }
+    }
+  }
+  return per_worker;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<EchoServer>> EchoServer::open(const EchoConfig& config) {
+  auto impl = std::make_unique<Impl>();
+  impl->shared.config = config;
+  impl->shared.config.threads = std::max(1u, config.threads);
+  auto reply = ReplyTemplate::parse(config.reply);
+  if (!reply) return reply.error();
+  impl->shared.reply = std::move(*reply);
+  if (!config.bind.empty()) {
+    for (const auto& host : config.bind) {
+      auto ok = resolve(host, 0, {Family::any, host != "localhost", SOCK_STREAM, true});
+      if (!ok) return ok.error();
+    }
+  }
+  auto sockets = open_sockets(impl->shared.config, &impl->addresses);
+  if (!sockets) return sockets.error();
+  for (auto& fds : *sockets)
+    impl->workers.push_back(std::make_unique<echo::Worker>(impl->shared, std::move(fds)));
+  return std::unique_ptr<EchoServer>(new EchoServer(std::move(impl)));
+}
+
+EchoServer::EchoServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+EchoServer::~EchoServer() {
+  if (!impl_->threads.empty()) {
+    stop(false);
+    wait();
+  }
+}
+
+const std::vector<SocketAddress>& EchoServer::local_addresses() const { return impl_->addresses; }
+
+void EchoServer::start() {
+  for (auto& w : impl_->workers) impl_->threads.emplace_back([worker = w.get()] { worker->run(); });
+}
+
+void EchoServer::stop(bool graceful) {
+  auto& shared = impl_->shared;
+  if (graceful && shared.phase.load() == echo::Phase::running) {
+    shared.drain_deadline = echo::Clock::now() + shared.config.drain_timeout;
+    shared.phase.store(echo::Phase::draining);
+  } else {
+    shared.phase.store(echo::Phase::closing);
+  }
+  for (auto& w : impl_->workers) w->wake();
+}
+
+bool EchoServer::finished() const {
+  for (const auto& w : impl_->workers)
+    if (!w->done()) return false;
+  return true;
+}
+
+void EchoServer::wait() {
+  for (auto& t : impl_->threads)
+    if (t.joinable()) t.join();
+  impl_->threads.clear();
+}
+
+EchoStats EchoServer::stats() const {
+  EchoStats s;
+  for (const auto& w : impl_->workers) {
+    const auto& ws = w->stats();
+    s.active += ws.active.get();
+    s.total += ws.total.get();
+    s.refused += ws.refused.get();
+    s.bytes_in += ws.bytes_in.get();
+    s.bytes_out += ws.bytes_out.get();
+    s.messages += ws.messages.get();
+  }
+  return s;
+}
+
+std::vector<SocketAddress> interface_addresses(std::uint16_t port, bool v4, bool v6,
+                                               std::vector<std::string>* names) {
+  std::vector<SocketAddress> out, loopback;
+  std::vector<std::string> out_names, loop_names;
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) return out;
+  for (ifaddrs* i = list; i != nullptr; i = i->ifa_next) {
+    if (i->ifa_addr == nullptr || !(i->ifa_flags & IFF_UP)) continue;
+    int family = i->ifa_addr->sa_family;
+    if (!((family == AF_INET && v4) || (family == AF_INET6 && v6))) continue;
+    SocketAddress a(i->ifa_addr, family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6));
+    if (family == AF_INET6 &&
+        IN6_IS_ADDR_LINKLOCAL(&reinterpret_cast<const sockaddr_in6*>(a.get())->sin6_addr))
+      continue;  // Needs a %interface suffix to be usable; not what a classmate would type.
+    a.set_port(port);
+    bool is_loop = (i->ifa_flags & IFF_LOOPBACK) != 0;
+    (is_loop ? loopback : out).push_back(a);
+    (is_loop ? loop_names : out_names).push_back(i->ifa_name);
+  }
+  freeifaddrs(list);
+  out.insert(out.end(), loopback.begin(), loopback.end());
+  out_names.insert(out_names.end(), loop_names.begin(), loop_names.end());
+  if (names != nullptr) *names = std::move(out_names);
+  return out;
+}
+
+std::string escape_bytes(std::string_view data, std::size_t limit) {
+  std::string out;
+  static const char* hex = "0123456789abcdef";
+  for (std::size_t i = 0; i < data.size(); ++i) {
+    if (out.size() >= limit) {
+      out += "...";
+      break;
+    }
+    auto c = static_cast<unsigned char>(data[i]);
+    if (c == '\n') out += "\\n";
+    else if (c == '\r') out += "\\r";
+    else if (c == '\t') out += "\\t";
+    else if (c == '\\') out += "\\\\";
+    else if (c >= 0x20 && c < 0x7f) out += static_cast<char>(c);
+    else {
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+}  // namespace parley

@@ -1,0 +1,89 @@
+#include "parley/framing.hpp"
+
+#include <cstring>
+
+namespace parley {
+
+Result<ReplyTemplate> ReplyTemplate::parse(std::string_view text) {
+  const auto invalid = std::make_error_code(std::errc::invalid_argument);
+  ReplyTemplate t;
+  std::string literal;
+  auto flush = [&] {
+    if (!literal.empty()) t.parts_.push_back({Kind::literal, std::move(literal)});
+    literal.clear();
+  };
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if ((c == '{' || c == '}') && i + 1 < text.size() && text[i + 1] == c) {
+      literal += c;
+      ++i;
+      continue;
+    }
+    if (c == '}') return invalid;
+    if (c != '{') {
+      literal += c;
+      continue;
+    }
+    auto close = text.find('}', i);
+    if (close == std::string_view::npos) return invalid;
+    std::string_view name = text.substr(i + 1, close - i - 1);
+    Kind kind;
+    if (name == "line") kind = Kind::line;
+    else if (name == "peer") kind = Kind::peer;
+    else if (name == "n") kind = Kind::n;
+    else if (name == "len") kind = Kind::len;
+    else return invalid;
+    flush();
+    t.parts_.push_back({kind, {}});
+    i = close;
+  }
+  flush();
+  return t;
+}
+
+void ReplyTemplate::render(std::string& out, std::string_view line, std::string_view peer,
+                           std::uint64_t n) const {
+  for (const auto& p : parts_) {
+    switch (p.kind) {
+      case Kind::literal: out += p.text; break;
+      case Kind::line: out += line; break;
+      case Kind::peer: out += peer; break;
+      case Kind::n: out += std::to_string(n); break;
+      case Kind::len: out += std::to_string(line.size()); break;
+    }
+  }
+}
+
+bool LineBuffer::feed(std::string_view data, OnLine on_line, void* context) {
+  while (!data.empty()) {
+    const char* nl = static_cast<const char*>(std::memchr(data.data(), '\n', data.size()));
+    if (nl == nullptr) {
+      if (partial_.size() + data.size() > max_line_) return false;
+      partial_.append(data);
+      return true;
+    }
+    std::size_t take = static_cast<std::size_t>(nl - data.data());
+    std::string_view line = data.substr(0, take);
+    if (!partial_.empty()) {
+      if (partial_.size() + take > max_line_) return false;
+      partial_.append(line);
+      line = partial_;
+    } else if (take > max_line_) {
+      return false;
+    }
+    std::string_view eol = "\n";
+    if (!line.empty() && line.back() == '\r') {
+      line.remove_suffix(1);
+      eol = "\r\n";
+    }
+    on_line(context, line, eol);
+    if (!partial_.empty()) {
+      partial_.clear();
+      partial_.shrink_to_fit();  // An idle connection holds no buffer.
+    }
+    data.remove_prefix(take + 1);
+  }
+  return true;
+}
+
+}  // namespace parley
