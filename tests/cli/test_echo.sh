@@ -1,0 +1,160 @@
+# parley echo, black-box: byte-exact echo, UDP, line mode and its limits, max-conns, idle timeout,
+# graceful drain on SIGTERM, out-of-descriptors recovery, and every resource released.
+source "$(dirname "$0")/lib.sh"
+
+# start_echo NAME ARGS...: parley echo on 127.0.0.1, port 0; sets EPID and EPORT.
+start_echo() {
+  local name=$1
+  shift
+  "$PARLEY" echo -p 0 --bind 127.0.0.1 "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" </dev/null &
+  EPID=$!
+  BG_PIDS+=("$EPID")
+  wait_for_line "$WORK/$name.err" 'Listening on' || return 1
+  EPORT=$(port_from "$WORK/$name.err")
+}
+
+# A python client for small exchanges: sends its arguments' bytes, half-closes, prints the answer.
+exchange() {
+  python3 - "$@" <<'PY'
+import socket, sys
+port, data = int(sys.argv[1]), sys.argv[2].encode().decode('unicode_escape').encode('latin-1')
+s = socket.create_connection(("127.0.0.1", port), timeout=5)
+s.sendall(data); s.shutdown(socket.SHUT_WR)
+out = b""
+while True:
+    b = s.recv(65536)
+    if not b: break
+    out += b
+sys.stdout.buffer.write(out)
+PY
+}
+
+echo_exact_small() {
+  start_echo e1 || return 1
+  assert_eq "Hallo" "$(echo Hallo | timeout 5 "$PARLEY" connect 127.0.0.1 "$EPORT")" || return 1
+  wait_for_line "$WORK/e1.err" '127\.0\.0\.1:[0-9]+ connected$' || return 1
+  wait_for_line "$WORK/e1.err" 'closed \(closed by peer\): 6 bytes in, 6 out, [0-9.]+ s$'
+}
+
+echo_binary_10mb() {
+  start_echo e2 --threads 2 || return 1
+  head -c $((10 << 20)) /dev/urandom >"$WORK/bin"
+  timeout 20 "$PARLEY" connect 127.0.0.1 "$EPORT" <"$WORK/bin" >"$WORK/bin.back" || return 1
+  assert_eq "$(sha "$WORK/bin")" "$(sha "$WORK/bin.back")" "echoed bytes"
+}
+
+udp_echo() {
+  start_echo u -u || return 1
+  head -c 1000 /dev/urandom >"$WORK/dg"
+  timeout 5 "$PARLEY" connect -u 127.0.0.1 "$EPORT" <"$WORK/dg" >"$WORK/dg.back" || return 1
+  assert_eq "$(sha "$WORK/dg")" "$(sha "$WORK/dg.back")" "datagram" || return 1
+  local out
+  out=$(python3 -c "
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3)
+for m in (b'one', b'two', b'three'):
+    s.sendto(m, ('127.0.0.1', $EPORT)); print(s.recvfrom(100)[0].decode())")
+  assert_eq $'one\ntwo\nthree' "$out" "one datagram back per datagram"
+}
+
+line_mode_fields() {
+  start_echo l --lines --reply 'You told me: {line} [#{n} {len}B from {peer}]' || return 1
+  local out
+  out=$(exchange "$EPORT" 'Hallo\r\nserver\nlast') || return 1
+  local peer
+  peer=$(grep -Eo '127\.0\.0\.1:[0-9]+ connected' "$WORK/l.err" | head -1 | cut -d' ' -f1)
+  assert_eq "You told me: Hallo [#1 5B from $peer]"$'\r\n'"You told me: server [#2 6B from $peer]"$'\n'"You told me: last [#3 4B from $peer]"$'\n' "$out"$'\n' "replies" || return 1
+  # The seed's other server, one flag away; literal braces.
+  start_echo l2 --lines --reply 'server got: {{{line}}}' || return 1
+  assert_eq "server got: {Hallo}" "$(exchange "$EPORT" 'Hallo\n')"
+}
+
+line_split_across_reads() {
+  start_echo ls --lines --reply '<{line}>' || return 1
+  local out
+  out=$(python3 -c "
+import socket, time
+s = socket.create_connection(('127.0.0.1', $EPORT))
+for piece in (b'hel', b'lo\nwor', b'ld\n'):
+    s.sendall(piece); time.sleep(0.1)
+s.shutdown(socket.SHUT_WR)
+print(s.makefile('rb').read().decode(), end='')")
+  assert_eq $'<hello>\n<world>' "$out"
+}
+
+oversized_line() {
+  start_echo big --lines --max-line 1000 || return 1
+  local out
+  out=$(python3 -c "
+import socket
+s = socket.create_connection(('127.0.0.1', $EPORT)); s.settimeout(5)
+s.sendall(b'ok\n' + b'x' * 5000)
+data = b''
+while True:
+    b = s.recv(65536)
+    if not b: break
+    data += b
+print(data.decode(), end='')")
+  assert_eq $'ok\nerror: line longer than 1000 bytes; closing' "$out" || return 1
+  wait_for_line "$WORK/big.err" 'closed \(line too long\)'
+}
+
+bad_template() {
+  expect_exit 2 "parley: echo: --reply: unknown field or unmatched brace (fields: {line} {peer} {n} {len})" \
+    "$PARLEY" echo -p 0 --lines --reply 'hi {nope}'
+}
+
+reply_needs_lines() { expect_exit 2 "parley: echo: --reply requires --lines" "$PARLEY" echo --reply x; }
+
+max_conns_refusal() {
+  start_echo mc --max-conns 2 || return 1
+  local i
+  for i in 1 2; do
+    "$PARLEY" connect 127.0.0.1 "$EPORT" >/dev/null < <(sleep 4) &
+    BG_PIDS+=($!)
+  done
+  wait_for_line "$WORK/mc.err" 'connected$' || return 1
+  sleep 0.3
+  local out
+  out=$(timeout 5 "$PARLEY" connect --recv-only 127.0.0.1 "$EPORT") || return 1
+  assert_eq "error: server full (2 connections), try again later" "$out" || return 1
+  wait_for_line "$WORK/mc.err" 'refused: server full \(2 connections\)$'
+}
+
+idle_timeout() {
+  start_echo it --idle-timeout 300ms || return 1
+  local start=$SECONDS
+  timeout 5 "$PARLEY" connect 127.0.0.1 "$EPORT" < <(sleep 4) >/dev/null &
+  wait_exit $! 3 || return 1
+  wait_for_line "$WORK/it.err" 'closed \(idle timeout\)'
+}
+
+sigterm_summary() {
+  start_echo st || return 1
+  echo hi | timeout 5 "$PARLEY" connect 127.0.0.1 "$EPORT" >/dev/null || return 1
+  kill -TERM "$EPID"
+  local rc=0
+  wait_exit "$EPID" 5 || rc=$?
+  assert_eq 0 "$rc" "exit status" || return 1
+  grep -Eq '^parley: 1 connections served \(0 refused\), 3 bytes in, 3 bytes out, 1 messages in [0-9.]+ s\.$' "$WORK/st.err" ||
+    fail "summary: $(cat "$WORK/st.err")"
+}
+
+port_in_use() {
+  start_echo pu || return 1
+  expect_exit 2 "parley: cannot listen: Address already in use" "$PARLEY" echo -p "$EPORT" --bind 127.0.0.1
+}
+
+check "echo: bytes back exactly, logged" echo_exact_small
+check "echo: 10 MiB binary, 2 threads" echo_binary_10mb
+check "UDP echo" udp_echo
+check "line mode: {line} {n} {len} {peer}, CRLF and LF" line_mode_fields
+check "line mode: line split over reads" line_split_across_reads
+check "line mode: oversized line" oversized_line
+check "bad reply template: exit 2" bad_template
+check "--reply needs --lines" reply_needs_lines
+check "--max-conns: one-line refusal" max_conns_refusal
+check "--idle-timeout" idle_timeout
+check "SIGTERM: summary, exit 0" sigterm_summary
+check "port in use (even with SO_REUSEPORT)" port_in_use
+finish
