@@ -124,7 +124,6 @@ void Worker::on_writable(Conn& c) {
   if (c.close_after) return close_conn(c, "line too long");
   if (c.peer_done) return close_conn(c, "closed by peer");
   set_interest(c, EPOLLIN);
-  if (draining_) drain_conn(c);
 }
 
 void Worker::close_conn(Conn& c, const char* reason) {
@@ -141,26 +140,23 @@ void Worker::close_conn(Conn& c, const char* reason) {
   delete &c;
 }
 
-// Graceful stop: no new clients; every connection gets what it already sent echoed, then closes.
+// Graceful stop: no new clients. Connections go on being echoed until they fall quiet (nothing
+// pending, nothing received for kDrainQuiet), so whatever a client already sent comes back, even
+// a large upload still arriving; --drain-timeout bounds the whole stop.
 void Worker::begin_drain() {
   draining_ = true;
   for (auto& s : slots_) {
     if (s->kind == Kind::listener || s->kind == Kind::udp) s->fd.reset();
   }
-  for (std::size_t i = conns_.size(); i-- > 0;) {
-    if (i < conns_.size() && conns_[i]->pending.empty()) drain_conn(*conns_[i]);
-  }
+  close_quiet();
 }
 
-// Echoes whatever the client's socket still holds; closes once nothing is left either way.
-void Worker::drain_conn(Conn& c) {
-  for (;;) {
-    std::uint64_t before = c.in;
-    if (!on_readable(c)) return;
-    if (!c.pending.empty()) return;  // Waiting for the client to read; on_writable resumes.
-    if (c.in == before) break;       // Nothing more to read right now.
+void Worker::close_quiet() {
+  for (std::size_t i = conns_.size(); i-- > 0;) {
+    if (i >= conns_.size()) continue;
+    Conn& c = *conns_[i];
+    if (c.pending.empty() && now_ - c.last_active >= kDrainQuiet) close_conn(c, "server stopping");
   }
-  close_conn(c, "server stopping");
 }
 
 void Worker::sweep_idle() {

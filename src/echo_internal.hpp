@@ -20,6 +20,8 @@ using Clock = std::chrono::steady_clock;
 
 inline constexpr std::size_t kReadBuffer = 64 << 10;  // One per worker, shared by its clients.
 inline constexpr int kBurst = 64;  // Accepts or datagrams per wakeup, for fairness.
+// While stopping, a connection with nothing in flight for this long is done.
+inline constexpr std::chrono::milliseconds kDrainQuiet{100};
 
 // Counters written by one worker only and read by the reporter: a relaxed load and store is
 // enough (no read-modify-write, so no locked instruction on the hot path).
@@ -72,7 +74,7 @@ class Worker {
   bool on_readable(Conn& c);
   void on_writable(Conn& c);
   bool send_or_queue(Conn& c, const char* data, std::size_t n);
-  void drain_conn(Conn& c);
+  void close_quiet();
   void set_interest(Conn& c, std::uint32_t events);
   void close_conn(Conn& c, const char* reason);
   void begin_drain();

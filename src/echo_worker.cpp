@@ -56,7 +56,7 @@ int Worker::next_timeout_ms() const {
   auto next = Clock::time_point::max();
   if (shared_.config.idle_timeout.count() > 0) next = next_sweep_;
   if (accept_paused_) next = std::min(next, accept_paused_until_);
-  if (draining_) next = std::min(next, shared_.drain_deadline);
+  if (draining_) next = std::min({next, shared_.drain_deadline, now_ + kDrainQuiet / 2});
   if (next == Clock::time_point::max()) return -1;
   auto ms = std::chrono::ceil<std::chrono::milliseconds>(next - now_).count();
   return static_cast<int>(std::clamp<long long>(ms, 0, 60'000));
@@ -95,6 +95,7 @@ void Worker::run() {
       }
     }
     if (accept_paused_ && now_ >= accept_paused_until_ && !draining_) resume_accepting();
+    if (draining_) close_quiet();
     if (idle.count() > 0 && now_ >= next_sweep_) {
       sweep_idle();
       next_sweep_ = now_ + sweep_every;
