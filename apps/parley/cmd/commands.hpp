@@ -16,5 +16,6 @@ struct Subcommand {
 Subcommand connect_command(CLI::App& root);
 Subcommand listen_command(CLI::App& root);
 Subcommand echo_command(CLI::App& root);
+Subcommand conns_command(CLI::App& root);
 
 }  // namespace parley::cmd
