@@ -109,8 +109,18 @@ void SocketAddress::set_port(std::uint16_t port) noexcept {
 std::string SocketAddress::host_string() const {
   char buf[INET6_ADDRSTRLEN] = {};
   if (family() == AF_INET) {
-    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr, buf,
-              sizeof(buf));
+    // By hand: glibc's inet_ntop goes through sprintf, which dominated listing 20,000 sockets.
+    const auto* b = reinterpret_cast<const unsigned char*>(
+        &reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr);
+    char* p = buf;
+    for (int i = 0; i < 4; ++i) {
+      unsigned v = b[i];
+      if (v >= 100) *p++ = static_cast<char>('0' + v / 100);
+      if (v >= 10) *p++ = static_cast<char>('0' + v / 10 % 10);
+      *p++ = static_cast<char>('0' + v % 10);
+      if (i < 3) *p++ = '.';
+    }
+    *p = '\0';
   } else if (family() == AF_INET6) {
     const auto& addr = reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr;
     // A dual-stack socket sees IPv4 peers as ::ffff:a.b.c.d; show them as the IPv4 they are.

@@ -117,6 +117,7 @@ void parse_unix(const nlmsghdr* h, std::vector<SocketRecord>* out) {
 // Walks a dump answer. Errors: the kernel's NLMSG_ERROR code.
 std::error_code parse_dump(const std::string& bytes, Proto proto, std::vector<SocketRecord>* out) {
   int len = static_cast<int>(bytes.size());
+  out->reserve(out->size() + bytes.size() / NLMSG_LENGTH(sizeof(inet_diag_msg)));
   for (const auto* h = reinterpret_cast<const nlmsghdr*>(bytes.data()); NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
     if (h->nlmsg_type == NLMSG_DONE) return {};
     if (h->nlmsg_type == NLMSG_ERROR) {
@@ -188,7 +189,8 @@ NetlinkExchange live_netlink() {
                  sizeof(kernel)) < 0)
       return last_error();
     std::string all;
-    std::vector<char> buf(1 << 16);
+    all.reserve(1 << 20);
+    std::vector<char> buf(1 << 17);
     for (;;) {
       ssize_t n = ::recv(fd.get(), buf.data(), buf.size(), 0);
       if (n < 0) {

@@ -4,8 +4,11 @@
 #include <netinet/in.h>
 
 #include <algorithm>
+#include <array>
+#include <cstring>
 #include <map>
 #include <tuple>
+#include <unordered_map>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -21,10 +24,39 @@ bool is_wildcard(const SocketAddress& a) {
   return false;
 }
 
+// The address bytes (4 or 16, zero-padded; Unix: none), for cheap comparisons.
+std::array<std::uint8_t, 16> raw(const SocketAddress& a) {
+  std::array<std::uint8_t, 16> out{};
+  if (a.family() == AF_INET)
+    std::memcpy(out.data(), &reinterpret_cast<const sockaddr_in*>(a.get())->sin_addr, 4);
+  else if (a.family() == AF_INET6)
+    std::memcpy(out.data(), &reinterpret_cast<const sockaddr_in6*>(a.get())->sin6_addr, 16);
+  return out;
+}
+
+// Sort key computed once per record: comparing strings made sorting 20,000 sockets dominate.
+struct Key {
+  int proto;
+  std::uint16_t port;
+  int family;
+  std::array<std::uint8_t, 16> addr;
+  std::string path;  // Unix sockets only.
+  std::uint16_t peer_port;
+  std::array<std::uint8_t, 16> peer;
+  std::uint64_t inode;
+  auto tie() const { return std::tie(proto, port, family, addr, path, peer, peer_port, inode); }
+  bool operator<(const Key& o) const { return tie() < o.tie(); }
+};
+
+Key key_of(const SocketRecord& r) {
+  return {static_cast<int>(r.proto), r.local.port(), r.local.family(), raw(r.local),
+          r.is_unix() ? r.local.host_string() : std::string(), r.peer.port(), raw(r.peer), r.inode};
+}
+
 // How well a listener matches a connection's local address: 2 exact, 1 wildcard, 0 not at all.
 int match(const SocketRecord& listener, const SocketRecord& conn) {
   if (listener.proto != conn.proto || listener.local.port() != conn.local.port()) return 0;
-  if (listener.local.host_string() == conn.local.host_string()) return 2;
+  if (listener.local.family() == conn.local.family() && raw(listener.local) == raw(conn.local)) return 2;
   if (!is_wildcard(listener.local)) return 0;
   // [::] also takes IPv4 clients unless IPV6_V6ONLY; 0.0.0.0 only IPv4.
   if (listener.local.family() == conn.local.family() || listener.local.family() == AF_INET6) return 1;
@@ -88,23 +120,24 @@ std::string proto_name(Proto p) {
 }
 
 std::vector<Row> group_rows(const std::vector<SocketRecord>& records) {
-  auto key = [](const SocketRecord* r) {
-    return std::make_tuple(static_cast<int>(r->proto), r->local.port(), r->local.family(),
-                           r->local.to_string(), r->peer.to_string(), r->inode);
-  };
-  std::vector<const SocketRecord*> listeners, others;
-  for (const auto& r : records) (r.state == kListen ? listeners : others).push_back(&r);
-  std::sort(listeners.begin(), listeners.end(), [&](auto* a, auto* b) { return key(a) < key(b); });
-  std::sort(others.begin(), others.end(), [&](auto* a, auto* b) { return key(a) < key(b); });
+  std::vector<std::pair<Key, const SocketRecord*>> listeners, others;
+  for (const auto& r : records) (r.state == kListen ? listeners : others).emplace_back(key_of(r), &r);
+  auto by_key = [](const auto& a, const auto& b) { return a.first < b.first; };
+  std::sort(listeners.begin(), listeners.end(), by_key);
+  std::sort(others.begin(), others.end(), by_key);
+  std::unordered_multimap<std::uint16_t, std::size_t> by_port;  // TCP listeners by port.
+  for (std::size_t i = 0; i < listeners.size(); ++i)
+    if (listeners[i].second->proto == Proto::tcp) by_port.emplace(listeners[i].second->local.port(), i);
   std::vector<std::vector<const SocketRecord*>> children(listeners.size());
   std::vector<const SocketRecord*> rest;
-  for (const auto* c : others) {
+  for (const auto& [k, c] : others) {
     int best = 0;
     std::size_t at = 0;
     if (c->proto == Proto::tcp) {
-      for (std::size_t i = 0; i < listeners.size(); ++i) {
-        int m = match(*listeners[i], *c);
-        if (m > best) best = m, at = i;
+      auto [lo, hi] = by_port.equal_range(c->local.port());
+      for (auto it = lo; it != hi; ++it) {
+        int m = match(*listeners[it->second].second, *c);
+        if (m > best || (m == best && m > 0 && it->second < at)) best = m, at = it->second;
       }
     }
     if (best > 0) children[at].push_back(c);
@@ -112,7 +145,7 @@ std::vector<Row> group_rows(const std::vector<SocketRecord>& records) {
   }
   std::vector<Row> rows;
   for (std::size_t i = 0; i < listeners.size(); ++i) {
-    rows.push_back({listeners[i], false, {}});
+    rows.push_back({listeners[i].second, false, {}});
     for (const auto* c : children[i]) rows.push_back({c, true, {}});
   }
   for (const auto* r : rest) rows.push_back({r, false, {}});
@@ -121,7 +154,6 @@ std::vector<Row> group_rows(const std::vector<SocketRecord>& records) {
 
 std::string render_table(const std::vector<Row>& rows, const ViewOptions& v,
                          const std::vector<char>* marks) {
-  std::vector<std::vector<std::string>> cells;
   std::vector<std::string> header;
   if (marks) header.push_back("");
   if (v.show_proto) header.push_back("Proto");
@@ -131,40 +163,47 @@ std::string render_table(const std::vector<Row>& rows, const ViewOptions& v,
     header.push_back("Inode");
   }
   if (v.show_process) header.push_back("Process");
-  cells.push_back(header);
+  const std::size_t cols = header.size();
+  // One flat vector of cells: with 20,000 sockets, per-row vectors and per-cell formatting
+  // cost more than reading the table from the kernel.
+  std::vector<std::string> cells(header);
+  cells.reserve(cols * (rows.size() + 1));
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const SocketRecord& r = *rows[i].socket;
-    std::vector<std::string> line;
-    if (marks) line.push_back(std::string(1, (*marks)[i]));
-    if (v.show_proto) line.push_back(proto_name(r.proto));
-    line.push_back(std::string(rows[i].grouped ? "  " : "") + state_name(r.state));
-    line.push_back(std::to_string(r.recv_q));
-    line.push_back(std::to_string(r.send_q));
-    line.push_back(local_text(r, v.resolve));
-    line.push_back(peer_text(r, v.resolve));
+    if (marks) cells.emplace_back(1, (*marks)[i]);
+    if (v.show_proto) cells.push_back(proto_name(r.proto));
+    cells.push_back(std::string(rows[i].grouped ? "  " : "") + state_name(r.state));
+    cells.push_back(std::to_string(r.recv_q));
+    cells.push_back(std::to_string(r.send_q));
+    cells.push_back(local_text(r, v.resolve));
+    cells.push_back(peer_text(r, v.resolve));
     if (v.show_ext) {
-      line.push_back(std::to_string(r.uid));
-      line.push_back(std::to_string(r.inode));
+      cells.push_back(std::to_string(r.uid));
+      cells.push_back(std::to_string(r.inode));
     }
-    if (v.show_process) line.push_back(owners_text(rows[i].owners));
-    cells.push_back(std::move(line));
+    if (v.show_process) cells.push_back(owners_text(rows[i].owners));
   }
-  std::vector<std::size_t> width(header.size(), 0);
-  for (const auto& line : cells)
-    for (std::size_t c = 0; c < line.size(); ++c) width[c] = std::max(width[c], line[c].size());
+  std::vector<std::size_t> width(cols, 0);
+  std::vector<bool> right(cols, false);
+  std::size_t total = 0;
+  for (std::size_t c = 0; c < cols; ++c) right[c] = header[c] == "Recv-Q" || header[c] == "Send-Q";
+  for (std::size_t i = 0; i < cells.size(); ++i) width[i % cols] = std::max(width[i % cols], cells[i].size());
+  for (auto w : width) total += w + 2;
   std::string out;
-  for (std::size_t i = 0; i < cells.size(); ++i) {
-    std::string text;
-    for (std::size_t c = 0; c < cells[i].size(); ++c) {
-      bool last = c + 1 == cells[i].size();
-      bool numeric = header[c] == "Recv-Q" || header[c] == "Send-Q";
-      text += numeric ? fmt::format("{:>{}}", cells[i][c], width[c]) : last ? cells[i][c] : fmt::format("{:<{}}", cells[i][c], width[c]);
-      if (!last) text += "  ";
+  out.reserve(total * (rows.size() + 1));
+  for (std::size_t row = 0; row * cols < cells.size(); ++row) {
+    std::size_t start = out.size();
+    for (std::size_t c = 0; c < cols; ++c) {
+      const std::string& cell = cells[row * cols + c];
+      std::size_t pad = width[c] - cell.size();
+      if (right[c]) out.append(pad, ' ');
+      out += cell;
+      if (c + 1 < cols) out.append((right[c] ? 0 : pad) + 2, ' ');
     }
-    while (!text.empty() && text.back() == ' ') text.pop_back();
-    out += text + "\n";
-    if (i > 0 && v.show_info && rows[i - 1].socket->info)
-      out += "      " + info_text(*rows[i - 1].socket->info) + "\n";
+    while (out.size() > start && out.back() == ' ') out.pop_back();
+    out += '\n';
+    if (row > 0 && v.show_info && rows[row - 1].socket->info)
+      out += "      " + info_text(*rows[row - 1].socket->info) + "\n";
   }
   return out;
 }
