@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "parley/echo_server.hpp"
+#include "counter.hpp"
 #include "parley/fd.hpp"
 
 namespace parley::echo {
@@ -23,16 +24,7 @@ inline constexpr int kBurst = 64;  // Accepts or datagrams per wakeup, for fairn
 // While stopping, a connection with nothing in flight for this long is done.
 inline constexpr std::chrono::milliseconds kDrainQuiet{100};
 
-// Counters written by one worker only and read by the reporter: a relaxed load and store is
-// enough (no read-modify-write, so no locked instruction on the hot path).
-struct Counter {
-  std::atomic<std::uint64_t> value{0};
-  void add(std::uint64_t n) {
-    value.store(value.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
-  }
-  void sub(std::uint64_t n) { add(~n + 1); }  // Wraps, like the reader's subtraction.
-  std::uint64_t get() const { return value.load(std::memory_order_relaxed); }
-};
+using detail::Counter;
 
 struct WorkerStats {
   Counter active, total, refused, bytes_in, bytes_out, messages;

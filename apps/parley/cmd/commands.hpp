@@ -17,5 +17,6 @@ Subcommand connect_command(CLI::App& root);
 Subcommand listen_command(CLI::App& root);
 Subcommand echo_command(CLI::App& root);
 Subcommand conns_command(CLI::App& root);
+Subcommand bench_command(CLI::App& root);
 
 }  // namespace parley::cmd

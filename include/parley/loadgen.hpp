@@ -1,0 +1,70 @@
+#pragma once
+// The load generator behind `parley bench`: many connections against one TCP server, driven by
+// one epoll loop per thread (share-nothing, like the echo server), counting round trips, bytes
+// and errors by kind, and recording latency in per-thread histograms merged at the end.
+//
+// Threading: create/start/stop/progress/wait from one controlling thread; workers run on their
+// own threads. progress() may be called any time (relaxed counters); wait() joins and merges.
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+
+#include "parley/endpoint.hpp"
+#include "parley/histogram.hpp"
+#include "parley/result.hpp"
+
+namespace parley {
+
+enum class BenchMode { pingpong, stream, connect, hold };
+
+enum class ErrorKind : int { refused, reset, timeout, mismatch, closed_early, other, count };
+const char* error_kind_name(ErrorKind kind);
+
+struct LoadConfig {
+  BenchMode mode = BenchMode::pingpong;
+  SocketAddress target;
+  unsigned connections = 1;
+  std::size_t size = 64;          // Message size (pingpong, connect) or write size (stream).
+  std::chrono::milliseconds duration{10'000};
+  std::uint64_t count = 0;        // Stop after this many round trips (0: run for duration).
+  unsigned threads = 1;
+  double connect_rate = 0;        // New connections per second (0: all at once).
+  double rate = 0;                // Requests per second in all (0: closed loop, as fast as answered).
+  bool verify = false;            // Compare every answer byte with what was sent.
+  bool lines = false;             // Messages end with LF; an answer is one line.
+  std::chrono::milliseconds timeout{5'000};  // For connecting and for each answer.
+};
+
+struct LoadProgress {
+  std::uint64_t round_trips = 0, bytes_sent = 0, bytes_received = 0, open = 0, errors = 0;
+};
+
+struct LoadResult {
+  std::chrono::nanoseconds elapsed{0};
+  std::uint64_t round_trips = 0, bytes_sent = 0, bytes_received = 0;
+  std::uint64_t opened = 0, open_at_end = 0, peak_open = 0;
+  std::array<std::uint64_t, static_cast<int>(ErrorKind::count)> errors{};
+  Histogram latency;  // Nanoseconds; with a rate, measured from each request's intended time.
+  std::uint64_t total_errors() const;
+};
+
+class LoadGenerator {
+ public:
+  static Result<std::unique_ptr<LoadGenerator>> create(const LoadConfig& config);
+  ~LoadGenerator();
+  void start();
+  void stop();  // Any time; workers finish their current step and close.
+  bool finished() const;
+  LoadProgress progress() const;
+  LoadResult wait();
+
+  struct Impl;
+
+ private:
+  explicit LoadGenerator(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace parley

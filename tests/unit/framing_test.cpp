@@ -1,0 +1,50 @@
+#include "parley/framing.hpp"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace parley {
+namespace {
+
+struct Lines {
+  std::vector<std::string> got;
+  static void on(void* self, std::string_view line, std::string_view eol) {
+    static_cast<Lines*>(self)->got.push_back(std::string(line) + "|" + std::string(eol == "\n" ? "LF" : "CRLF"));
+  }
+};
+
+TEST(LineBuffer, SplitsAcrossFeedsAndEndings) {
+  LineBuffer b(100);
+  Lines l;
+  EXPECT_TRUE(b.feed("hel", Lines::on, &l));
+  EXPECT_TRUE(b.has_partial());
+  EXPECT_TRUE(b.feed("lo\r", Lines::on, &l));
+  EXPECT_TRUE(b.feed("\nworld\nx", Lines::on, &l));
+  EXPECT_EQ(l.got, (std::vector<std::string>{"hello|CRLF", "world|LF"}));
+  EXPECT_TRUE(b.has_partial());
+}
+
+TEST(LineBuffer, RejectsLongLines) {
+  LineBuffer b(4);
+  Lines l;
+  EXPECT_TRUE(b.feed("abcd\n", Lines::on, &l));
+  EXPECT_FALSE(b.feed("abcde\n", Lines::on, &l));
+  LineBuffer c(4);
+  EXPECT_TRUE(c.feed("ab", Lines::on, &l));
+  EXPECT_FALSE(c.feed("cde", Lines::on, &l));
+}
+
+TEST(ReplyTemplate, FieldsAndBraces) {
+  auto t = ReplyTemplate::parse("You told me: {line} ({len}, #{n}, {peer}) {{x}}");
+  ASSERT_TRUE(t);
+  std::string out;
+  t->render(out, "Hallo", "1.2.3.4:5", 7);
+  EXPECT_EQ(out, "You told me: Hallo (5, #7, 1.2.3.4:5) {x}");
+  EXPECT_FALSE(ReplyTemplate::parse("{nope}"));
+  EXPECT_FALSE(ReplyTemplate::parse("{line"));
+  EXPECT_FALSE(ReplyTemplate::parse("x}"));
+}
+
+}  // namespace
+}  // namespace parley
