@@ -168,27 +168,4 @@ std::vector<SocketAddress> interface_addresses(std::uint16_t port, bool v4, bool
   return out;
 }
 
-std::string escape_bytes(std::string_view data, std::size_t limit) {
-  std::string out;
-  static const char* hex = "0123456789abcdef";
-  for (std::size_t i = 0; i < data.size(); ++i) {
-    if (out.size() >= limit) {
-      out += "...";
-      break;
-    }
-    auto c = static_cast<unsigned char>(data[i]);
-    if (c == '\n') out += "\\n";
-    else if (c == '\r') out += "\\r";
-    else if (c == '\t') out += "\\t";
-    else if (c == '\\') out += "\\\\";
-    else if (c >= 0x20 && c < 0x7f) out += static_cast<char>(c);
-    else {
-      out += "\\x";
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
-
 }  // namespace parley

@@ -86,4 +86,44 @@ bool LineBuffer::feed(std::string_view data, OnLine on_line, void* context) {
   return true;
 }
 
+namespace {
+
+// Length of the valid UTF-8 sequence (2..4 bytes) starting at data[i], or 0.
+std::size_t utf8_length(std::string_view data, std::size_t i) {
+  auto b = static_cast<unsigned char>(data[i]);
+  std::size_t n = (b & 0xE0) == 0xC0 ? 2 : (b & 0xF0) == 0xE0 ? 3 : (b & 0xF8) == 0xF0 ? 4 : 0;
+  if (n == 0 || b == 0xC0 || b == 0xC1 || b > 0xF4 || i + n > data.size()) return 0;
+  for (std::size_t k = 1; k < n; ++k)
+    if ((static_cast<unsigned char>(data[i + k]) & 0xC0) != 0x80) return 0;
+  return n;
+}
+
+}  // namespace
+
+std::string escape_bytes(std::string_view data, std::size_t limit) {
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (std::size_t i = 0; i < data.size(); ++i) {
+    if (out.size() >= limit) {
+      out += "...";
+      break;
+    }
+    auto c = static_cast<unsigned char>(data[i]);
+    if (c == '\n') out += "\\n";
+    else if (c == '\r') out += "\\r";
+    else if (c == '\t') out += "\\t";
+    else if (c == '\\') out += "\\\\";
+    else if (c >= 0x20 && c < 0x7f) out += static_cast<char>(c);
+    else if (std::size_t n = c >= 0x80 ? utf8_length(data, i) : 0) {
+      out.append(data.substr(i, n));
+      i += n - 1;
+    } else {
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
 }  // namespace parley

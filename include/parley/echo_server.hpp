@@ -80,7 +80,4 @@ class EchoServer {
 std::vector<SocketAddress> interface_addresses(std::uint16_t port, bool v4, bool v6,
                                                std::vector<std::string>* names);
 
-// Escapes bytes for a log line: printable ASCII as is, \n \r \t, others as \xNN.
-std::string escape_bytes(std::string_view data, std::size_t limit = 200);
-
 }  // namespace parley

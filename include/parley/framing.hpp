@@ -50,4 +50,9 @@ class LineBuffer {
   std::string partial_;
 };
 
+// Makes bytes safe to show on a terminal or in a log line: printable ASCII and valid UTF-8 as
+// they are, \n \r \t \\ as escapes, every other byte as \xNN (so a NUL or an escape sequence
+// from the network can never reach the terminal raw). Output stops after `limit` bytes with "...".
+std::string escape_bytes(std::string_view data, std::size_t limit = 200);
+
 }  // namespace parley

@@ -46,5 +46,12 @@ TEST(ReplyTemplate, FieldsAndBraces) {
   EXPECT_FALSE(ReplyTemplate::parse("x}"));
 }
 
+TEST(EscapeBytes, ControlBytesEscapedUtf8Kept) {
+  EXPECT_EQ(escape_bytes(std::string("a\0b\x1b[2J\n", 8)), "a\\x00b\\x1b[2J\\n");
+  EXPECT_EQ(escape_bytes("grüß dich"), "grüß dich");
+  EXPECT_EQ(escape_bytes("\xff\xc3"), "\\xff\\xc3");
+  EXPECT_EQ(escape_bytes("abcdef", 3), "abc...");
+}
+
 }  // namespace
 }  // namespace parley
