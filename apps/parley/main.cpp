@@ -47,6 +47,7 @@ int main(int argc, char** argv) {
                                                    parley::cmd::listen_command(app),
                                                    parley::cmd::echo_command(app),
                                                    parley::cmd::conns_command(app),
+                                                   parley::cmd::talk_command(app),
                                                    parley::cmd::bench_command(app)};
 
   std::vector<std::string> names;

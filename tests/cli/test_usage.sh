@@ -16,7 +16,7 @@ unknown_flag() {
   expect_exit 2 "parley: connect: The following argument was not expected: --bogus" "$PARLEY" connect --bogus localhost 1
 }
 unknown_command() {
-  expect_exit 2 "parley: unknown command 'lisen'. Commands: connect, listen, echo, conns, bench. See parley --help." "$PARLEY" lisen
+  expect_exit 2 "parley: unknown command 'lisen'. Commands: connect, listen, echo, conns, talk, bench. See parley --help." "$PARLEY" lisen
 }
 families_conflict() { expect_exit 2 "parley: connect: -4 excludes -6" "$PARLEY" connect -4 -6 localhost 1; }
 send_recv_conflict() {

@@ -18,5 +18,6 @@ Subcommand listen_command(CLI::App& root);
 Subcommand echo_command(CLI::App& root);
 Subcommand conns_command(CLI::App& root);
 Subcommand bench_command(CLI::App& root);
+Subcommand talk_command(CLI::App& root);
 
 }  // namespace parley::cmd
