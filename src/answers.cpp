@@ -55,7 +55,8 @@ void AnswerCollector::expect(Clock::time_point sent) {
 
 void AnswerCollector::complete(std::size_t take, std::size_t skip, Clock::time_point now,
                                std::vector<Event>& out) {
-  out.push_back({Event::Kind::answer, std::string(strip_eol(std::string_view(pending_).substr(0, take))), now - sent_});
+  out.push_back({Event::Kind::answer,
+                 std::string(strip_eol(std::string_view(pending_).substr(0, take))), now - sent_});
   pending_.erase(0, take + skip);
   waiting_ = false;
 }
@@ -78,7 +79,9 @@ void AnswerCollector::feed(std::string_view data, Clock::time_point now, std::ve
 void AnswerCollector::emit_unsolicited_lines(std::vector<Event>& out) {
   std::size_t nl;
   while ((nl = pending_.find('\n')) != std::string::npos) {
-    out.push_back({Event::Kind::unsolicited, std::string(strip_eol(std::string_view(pending_).substr(0, nl + 1))), {}});
+    out.push_back({Event::Kind::unsolicited,
+                   std::string(strip_eol(std::string_view(pending_).substr(0, nl + 1))),
+                   {}});
     pending_.erase(0, nl + 1);
   }
 }

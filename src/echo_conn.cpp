@@ -189,7 +189,8 @@ void Worker::on_udp(Slot& slot) {
         std::uint64_t count = 0;
         LineBuffer lines(shared_.config.max_line);
         LineContext ctx{&shared_, &out_, &count, name};
-        if (!lines.feed(reply, reply_line, &ctx) || lines.has_partial()) lines.feed("\n", reply_line, &ctx);
+        if (!lines.feed(reply, reply_line, &ctx) || lines.has_partial())
+          lines.feed("\n", reply_line, &ctx);
         reply = out_;
       }
     }

@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "parley/echo_server.hpp"
 #include "counter.hpp"
+#include "parley/echo_server.hpp"
 #include "parley/fd.hpp"
 
 namespace parley::echo {

@@ -29,7 +29,8 @@ std::error_code probe_free(const SocketAddress& address, int socktype) {
   if (!fd) return fd.error();
   int one = 1;
   setsockopt(fd->get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  if (address.family() == AF_INET6) setsockopt(fd->get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+  if (address.family() == AF_INET6)
+    setsockopt(fd->get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
   if (::bind(fd->get(), address.get(), address.size()) != 0) return last_error();
   return {};
 }
@@ -47,9 +48,11 @@ Result<std::vector<std::vector<Fd>>> open_sockets(const EchoConfig& config,
     lo.numeric_only = host != "localhost";
     std::uint16_t port = config.port;
     if (port != 0) {
-      auto targets = host.empty() ? std::vector<SocketAddress>{SocketAddress::any(AF_INET6, port),
-                                                                SocketAddress::any(AF_INET, port)}
-                                  : resolve(host, port, {Family::any, lo.numeric_only, lo.socktype, true}).value();
+      auto targets =
+          host.empty()
+              ? std::vector<SocketAddress>{SocketAddress::any(AF_INET6, port),
+                                           SocketAddress::any(AF_INET, port)}
+              : resolve(host, port, {Family::any, lo.numeric_only, lo.socktype, true}).value();
       for (const auto& t : targets) {
         auto ec = probe_free(t, lo.socktype);
         if (ec && ec.value() != EAFNOSUPPORT && ec.value() != EADDRNOTAVAIL) return ec;
@@ -99,7 +102,9 @@ EchoServer::~EchoServer() {
   }
 }
 
-const std::vector<SocketAddress>& EchoServer::local_addresses() const { return impl_->addresses; }
+const std::vector<SocketAddress>& EchoServer::local_addresses() const {
+  return impl_->addresses;
+}
 
 void EchoServer::start() {
   for (auto& w : impl_->workers) impl_->threads.emplace_back([worker = w.get()] { worker->run(); });

@@ -66,8 +66,8 @@ void Worker::run() {
   epoll_event events[256];
   now_ = Clock::now();
   auto idle = shared_.config.idle_timeout;
-  auto sweep_every = std::clamp<Clock::duration>(idle / 4, std::chrono::milliseconds(20),
-                                                 std::chrono::seconds(1));
+  auto sweep_every =
+      std::clamp<Clock::duration>(idle / 4, std::chrono::milliseconds(20), std::chrono::seconds(1));
   next_sweep_ = now_ + sweep_every;
   for (;;) {
     Phase phase = shared_.phase.load();
@@ -83,8 +83,10 @@ void Worker::run() {
       std::uint32_t ev = events[i].events;
       if (handle->kind == Kind::conn) {
         Conn& c = *static_cast<Conn*>(handle);
-        if ((c.events & EPOLLIN) && (ev & (EPOLLIN | EPOLLERR | EPOLLHUP))) on_readable(c);
-        else if ((c.events & EPOLLOUT) && (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))) on_writable(c);
+        if ((c.events & EPOLLIN) && (ev & (EPOLLIN | EPOLLERR | EPOLLHUP)))
+          on_readable(c);
+        else if ((c.events & EPOLLOUT) && (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+          on_writable(c);
       } else if (handle->kind == Kind::listener) {
         on_listener(*static_cast<Slot*>(handle));
       } else if (handle->kind == Kind::udp) {

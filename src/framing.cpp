@@ -28,11 +28,16 @@ Result<ReplyTemplate> ReplyTemplate::parse(std::string_view text) {
     if (close == std::string_view::npos) return invalid;
     std::string_view name = text.substr(i + 1, close - i - 1);
     Kind kind;
-    if (name == "line") kind = Kind::line;
-    else if (name == "peer") kind = Kind::peer;
-    else if (name == "n") kind = Kind::n;
-    else if (name == "len") kind = Kind::len;
-    else return invalid;
+    if (name == "line")
+      kind = Kind::line;
+    else if (name == "peer")
+      kind = Kind::peer;
+    else if (name == "n")
+      kind = Kind::n;
+    else if (name == "len")
+      kind = Kind::len;
+    else
+      return invalid;
     flush();
     t.parts_.push_back({kind, {}});
     i = close;
@@ -45,11 +50,21 @@ void ReplyTemplate::render(std::string& out, std::string_view line, std::string_
                            std::uint64_t n) const {
   for (const auto& p : parts_) {
     switch (p.kind) {
-      case Kind::literal: out += p.text; break;
-      case Kind::line: out += line; break;
-      case Kind::peer: out += peer; break;
-      case Kind::n: out += std::to_string(n); break;
-      case Kind::len: out += std::to_string(line.size()); break;
+      case Kind::literal:
+        out += p.text;
+        break;
+      case Kind::line:
+        out += line;
+        break;
+      case Kind::peer:
+        out += peer;
+        break;
+      case Kind::n:
+        out += std::to_string(n);
+        break;
+      case Kind::len:
+        out += std::to_string(line.size());
+        break;
     }
   }
 }
@@ -109,11 +124,16 @@ std::string escape_bytes(std::string_view data, std::size_t limit) {
       break;
     }
     auto c = static_cast<unsigned char>(data[i]);
-    if (c == '\n') out += "\\n";
-    else if (c == '\r') out += "\\r";
-    else if (c == '\t') out += "\\t";
-    else if (c == '\\') out += "\\\\";
-    else if (c >= 0x20 && c < 0x7f) out += static_cast<char>(c);
+    if (c == '\n')
+      out += "\\n";
+    else if (c == '\r')
+      out += "\\r";
+    else if (c == '\t')
+      out += "\\t";
+    else if (c == '\\')
+      out += "\\\\";
+    else if (c >= 0x20 && c < 0x7f)
+      out += static_cast<char>(c);
     else if (std::size_t n = c >= 0x80 ? utf8_length(data, i) : 0) {
       out.append(data.substr(i, n));
       i += n - 1;

@@ -11,13 +11,20 @@ namespace parley {
 
 const char* error_kind_name(ErrorKind kind) {
   switch (kind) {
-    case ErrorKind::refused: return "refused";
-    case ErrorKind::reset: return "reset";
-    case ErrorKind::timeout: return "timeout";
-    case ErrorKind::mismatch: return "mismatch";
-    case ErrorKind::closed_early: return "closed early";
-    case ErrorKind::other: return "other";
-    case ErrorKind::count: break;
+    case ErrorKind::refused:
+      return "refused";
+    case ErrorKind::reset:
+      return "reset";
+    case ErrorKind::timeout:
+      return "timeout";
+    case ErrorKind::mismatch:
+      return "mismatch";
+    case ErrorKind::closed_early:
+      return "closed early";
+    case ErrorKind::other:
+      return "other";
+    case ErrorKind::count:
+      break;
   }
   return "?";
 }
@@ -51,13 +58,15 @@ Result<std::unique_ptr<LoadGenerator>> LoadGenerator::create(const LoadConfig& c
   impl->pattern = std::make_unique<char[]>(2 * load::kPattern);
   char* p = impl->pattern.get();
   for (std::size_t i = 0; i < load::kPattern; ++i)
-    p[i] = c.lines ? static_cast<char>('a' + (i % 26)) : static_cast<char>((i * 131 + i / 251) & 0xff);
+    p[i] =
+        c.lines ? static_cast<char>('a' + (i % 26)) : static_cast<char>((i * 131 + i / 251) & 0xff);
   if (c.lines && c.size > 0 && c.size <= load::kPattern) p[c.size - 1] = '\n';
   std::memcpy(p + load::kPattern, p, load::kPattern);
   std::vector<std::vector<unsigned>> ids(c.threads);
   for (unsigned i = 0; i < c.connections; ++i) ids[i % c.threads].push_back(i);
   for (auto& share : ids)
-    impl->workers.push_back(std::make_unique<load::Worker>(impl->shared, std::move(share), impl->pattern.get()));
+    impl->workers.push_back(
+        std::make_unique<load::Worker>(impl->shared, std::move(share), impl->pattern.get()));
   return std::unique_ptr<LoadGenerator>(new LoadGenerator(std::move(impl)));
 }
 
@@ -76,7 +85,9 @@ void LoadGenerator::start() {
   for (auto& w : impl_->workers) impl_->threads.emplace_back([worker = w.get()] { worker->run(); });
 }
 
-void LoadGenerator::stop() { impl_->shared.stop.store(true); }
+void LoadGenerator::stop() {
+  impl_->shared.stop.store(true);
+}
 
 bool LoadGenerator::finished() const {
   for (const auto& w : impl_->workers)
@@ -101,7 +112,8 @@ LoadResult LoadGenerator::wait() {
   for (auto& t : impl_->threads)
     if (t.joinable()) t.join();
   LoadResult r;
-  r.elapsed = std::chrono::nanoseconds(std::min(load::now_ns(), impl_->shared.end_ns) - impl_->shared.start_ns);
+  r.elapsed = std::chrono::nanoseconds(std::min(load::now_ns(), impl_->shared.end_ns) -
+                                       impl_->shared.start_ns);
   for (const auto& w : impl_->workers) {
     const auto& c = w->counters();
     r.round_trips += c.round_trips.get();
@@ -110,7 +122,8 @@ LoadResult LoadGenerator::wait() {
     r.opened += c.opened.get();
     r.open_at_end += w->open_at_end();
     r.peak_open += w->peak_open();
-    for (int k = 0; k < static_cast<int>(ErrorKind::count); ++k) r.errors[static_cast<std::size_t>(k)] += c.by_kind[static_cast<std::size_t>(k)].get();
+    for (int k = 0; k < static_cast<int>(ErrorKind::count); ++k)
+      r.errors[static_cast<std::size_t>(k)] += c.by_kind[static_cast<std::size_t>(k)].get();
     r.latency.merge(w->latency());
   }
   return r;

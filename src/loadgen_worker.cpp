@@ -20,11 +20,15 @@ constexpr std::size_t kReadBuffer = 256 << 10;
 
 ErrorKind kind_of(int err) {
   switch (err) {
-    case ECONNREFUSED: return ErrorKind::refused;
+    case ECONNREFUSED:
+      return ErrorKind::refused;
     case ECONNRESET:
-    case EPIPE: return ErrorKind::reset;
-    case ETIMEDOUT: return ErrorKind::timeout;
-    default: return ErrorKind::other;
+    case EPIPE:
+      return ErrorKind::reset;
+    case ETIMEDOUT:
+      return ErrorKind::timeout;
+    default:
+      return ErrorKind::other;
   }
 }
 
@@ -49,7 +53,8 @@ Worker::Worker(Shared& shared, std::vector<unsigned> ids, const char* pattern)
   }
   // With a fixed request rate each connection sends every interval, offset by its id so the
   // requests are spread evenly instead of arriving in bursts.
-  if (config_.rate > 0) interval_ns_ = static_cast<std::int64_t>(1e9 * config_.connections / config_.rate);
+  if (config_.rate > 0)
+    interval_ns_ = static_cast<std::int64_t>(1e9 * config_.connections / config_.rate);
 }
 
 void Worker::run() {
@@ -73,8 +78,10 @@ void Worker::run() {
       Due d = timers_.top();
       timers_.pop();
       Conn& c = conns_[d.conn];
-      if (d.what == Timer::open && c.fd < 0) open(c);
-      else if (d.what == Timer::send && c.fd >= 0 && !c.awaiting && !c.connecting) send_request(c, c.next_intended);
+      if (d.what == Timer::open && c.fd < 0)
+        open(c);
+      else if (d.what == Timer::send && c.fd >= 0 && !c.awaiting && !c.connecting)
+        send_request(c, c.next_intended);
     }
     if (now_ >= next_sweep) {
       sweep_timeouts();
@@ -132,7 +139,8 @@ void Worker::on_connected(Conn& c) {
     case BenchMode::pingpong:
       if (interval_ns_ > 0) {
         c.next_intended = now_ + interval_ns_ * c.id / config_.connections;
-        timers_.push({c.next_intended, static_cast<std::uint32_t>(&c - conns_.data()), Timer::send});
+        timers_.push(
+            {c.next_intended, static_cast<std::uint32_t>(&c - conns_.data()), Timer::send});
         interest(c, false);
       } else {
         send_request(c, now_);
@@ -193,7 +201,9 @@ void Worker::write_some(Conn& c) {
   interest(c, c.out_off < config_.size);
 }
 
-void Worker::on_writable(Conn& c) { write_some(c); }
+void Worker::on_writable(Conn& c) {
+  write_some(c);
+}
 
 void Worker::on_readable(Conn& c) {
   ssize_t n = ::recv(c.fd, buffer_.get(), kReadBuffer, MSG_DONTWAIT);
@@ -228,8 +238,10 @@ void Worker::answer_complete(Conn& c) {
   count_round_trip();
   if (config_.mode == BenchMode::connect) {
     close(c);
-    if (interval_ns_ > 0) reopen_later(c, std::max<std::int64_t>(0, c.cycle_start + interval_ns_ - now_));
-    else open(c);
+    if (interval_ns_ > 0)
+      reopen_later(c, std::max<std::int64_t>(0, c.cycle_start + interval_ns_ - now_));
+    else
+      open(c);
     return;
   }
   if (interval_ns_ == 0) return send_request(c, now_);
@@ -258,7 +270,8 @@ void Worker::mismatch() {
 
 void Worker::count_round_trip() {
   counters_.round_trips.add(1);
-  if (config_.count > 0 && shared_.completed.fetch_add(1, std::memory_order_relaxed) + 1 >= config_.count)
+  if (config_.count > 0 &&
+      shared_.completed.fetch_add(1, std::memory_order_relaxed) + 1 >= config_.count)
     shared_.stop.store(true, std::memory_order_relaxed);
 }
 

@@ -43,12 +43,10 @@ int main(int argc, char** argv) {
   app.footer(
       "netcat habits work too: 'parley HOST PORT' connects, 'parley -l PORT' listens.\n"
       "Run 'parley COMMAND --help' for a command's options.");
-  std::vector<parley::cmd::Subcommand> commands = {parley::cmd::connect_command(app),
-                                                   parley::cmd::listen_command(app),
-                                                   parley::cmd::echo_command(app),
-                                                   parley::cmd::conns_command(app),
-                                                   parley::cmd::talk_command(app),
-                                                   parley::cmd::bench_command(app)};
+  std::vector<parley::cmd::Subcommand> commands = {
+      parley::cmd::connect_command(app), parley::cmd::listen_command(app),
+      parley::cmd::echo_command(app),    parley::cmd::conns_command(app),
+      parley::cmd::talk_command(app),    parley::cmd::bench_command(app)};
 
   std::vector<std::string> names;
   for (const auto& c : commands) names.push_back(c.app->get_name());

@@ -28,8 +28,8 @@ class AnswerCollector {
   using Clock = std::chrono::steady_clock;
   struct Event {
     enum class Kind { answer, unsolicited } kind;
-    std::string text;                      // Without the final line ending.
-    std::chrono::nanoseconds rtt{0};       // Answers only: from expect() to completion.
+    std::string text;                 // Without the final line ending.
+    std::chrono::nanoseconds rtt{0};  // Answers only: from expect() to completion.
   };
 
   explicit AnswerCollector(UntilSpec spec) : spec_(spec) {}

@@ -32,15 +32,15 @@ struct EchoConfig {
   std::uint16_t port = 12345;
   bool udp = false;
   unsigned threads = 1;
-  bool lines = false;             // Line mode: answer each line with `reply`.
-  std::string reply = "{line}";   // Template, see ReplyTemplate.
+  bool lines = false;            // Line mode: answer each line with `reply`.
+  std::string reply = "{line}";  // Template, see ReplyTemplate.
   std::size_t max_line = 64 << 10;
   std::size_t max_conns = 10000;  // Beyond this, new clients get one line and are closed.
   std::chrono::milliseconds idle_timeout{0};
   std::chrono::milliseconds drain_timeout{5000};  // Graceful stop: time left to finish echoing.
-  bool log_connections = true;    // One line per connect/close/refusal/error.
-  bool log_data = false;          // Also one line per chunk received, escaped.
-  std::function<void(std::string_view)> log;  // Thread-safe sink for whole lines.
+  bool log_connections = true;                    // One line per connect/close/refusal/error.
+  bool log_data = false;                          // Also one line per chunk received, escaped.
+  std::function<void(std::string_view)> log;      // Thread-safe sink for whole lines.
 };
 
 // Counters merged across workers.

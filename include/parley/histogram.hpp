@@ -18,7 +18,9 @@ class Histogram {
   std::uint64_t count() const { return count_; }
   std::uint64_t min() const { return count_ ? min_ : 0; }
   std::uint64_t max() const { return max_; }
-  double mean() const { return count_ ? static_cast<double>(sum_) / static_cast<double>(count_) : 0; }
+  double mean() const {
+    return count_ ? static_cast<double>(sum_) / static_cast<double>(count_) : 0;
+  }
   // The value at percentile p (0..100): the upper edge of the bucket holding it, capped at max().
   std::uint64_t percentile(double p) const;
   // Bucket access for drawing: index range and the value range each covers.

@@ -26,14 +26,14 @@ struct LoadConfig {
   BenchMode mode = BenchMode::pingpong;
   SocketAddress target;
   unsigned connections = 1;
-  std::size_t size = 64;          // Message size (pingpong, connect) or write size (stream).
+  std::size_t size = 64;  // Message size (pingpong, connect) or write size (stream).
   std::chrono::milliseconds duration{10'000};
-  std::uint64_t count = 0;        // Stop after this many round trips (0: run for duration).
+  std::uint64_t count = 0;  // Stop after this many round trips (0: run for duration).
   unsigned threads = 1;
-  double connect_rate = 0;        // New connections per second (0: all at once).
-  double rate = 0;                // Requests per second in all (0: closed loop, as fast as answered).
-  bool verify = false;            // Compare every answer byte with what was sent.
-  bool lines = false;             // Messages end with LF; an answer is one line.
+  double connect_rate = 0;  // New connections per second (0: all at once).
+  double rate = 0;          // Requests per second in all (0: closed loop, as fast as answered).
+  bool verify = false;      // Compare every answer byte with what was sent.
+  bool lines = false;       // Messages end with LF; an answer is one line.
   std::chrono::milliseconds timeout{5'000};  // For connecting and for each answer.
 };
 

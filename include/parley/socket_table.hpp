@@ -20,12 +20,22 @@ enum class Proto { tcp, udp, unix_stream, unix_dgram, unix_seqpacket };
 
 // TCP states as the kernel numbers them (include/net/tcp_states.h).
 enum TcpState : int {
-  kEstablished = 1, kSynSent, kSynRecv, kFinWait1, kFinWait2, kTimeWait, kClose, kCloseWait,
-  kLastAck, kListen, kClosing, kNewSynRecv
+  kEstablished = 1,
+  kSynSent,
+  kSynRecv,
+  kFinWait1,
+  kFinWait2,
+  kTimeWait,
+  kClose,
+  kCloseWait,
+  kLastAck,
+  kListen,
+  kClosing,
+  kNewSynRecv
 };
 inline constexpr std::uint32_t kAllStates = 0xfff;
-const char* state_name(int state);            // "ESTAB", "LISTEN", ... (ss's names)
-const char* state_name_netstat(int state);    // "ESTABLISHED", "LISTEN", ... (netstat's names)
+const char* state_name(int state);          // "ESTAB", "LISTEN", ... (ss's names)
+const char* state_name_netstat(int state);  // "ESTABLISHED", "LISTEN", ... (netstat's names)
 // Parses a state name as users type it ("established", "estab", "listen", "time-wait").
 std::optional<int> parse_state(const std::string& name);
 

@@ -79,7 +79,8 @@ void parse_inet(const nlmsghdr* h, Proto proto, std::vector<SocketRecord>* out) 
   r.inode = msg->idiag_inode;
   r.uid = msg->idiag_uid;
   int len = static_cast<int>(h->nlmsg_len - NLMSG_LENGTH(sizeof(*msg)));
-  for (const rtattr* a = reinterpret_cast<const rtattr*>(msg + 1); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+  for (const rtattr* a = reinterpret_cast<const rtattr*>(msg + 1); RTA_OK(a, len);
+       a = RTA_NEXT(a, len)) {
     if (a->rta_type == INET_DIAG_INFO && proto == Proto::tcp)
       r.info = tcp_info_of(RTA_DATA(a), RTA_PAYLOAD(a));
   }
@@ -95,7 +96,8 @@ void parse_unix(const nlmsghdr* h, std::vector<SocketRecord>* out) {
   r.state = msg->udiag_state;
   r.inode = msg->udiag_ino;
   int len = static_cast<int>(h->nlmsg_len - NLMSG_LENGTH(sizeof(*msg)));
-  for (const rtattr* a = reinterpret_cast<const rtattr*>(msg + 1); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+  for (const rtattr* a = reinterpret_cast<const rtattr*>(msg + 1); RTA_OK(a, len);
+       a = RTA_NEXT(a, len)) {
     if (a->rta_type == UNIX_DIAG_NAME) {
       std::string name(static_cast<const char*>(RTA_DATA(a)), RTA_PAYLOAD(a));
       if (!name.empty() && name[0] == '\0') name[0] = '@';  // Abstract namespace, as ss shows it.
@@ -118,15 +120,18 @@ void parse_unix(const nlmsghdr* h, std::vector<SocketRecord>* out) {
 std::error_code parse_dump(const std::string& bytes, Proto proto, std::vector<SocketRecord>* out) {
   int len = static_cast<int>(bytes.size());
   out->reserve(out->size() + bytes.size() / NLMSG_LENGTH(sizeof(inet_diag_msg)));
-  for (const auto* h = reinterpret_cast<const nlmsghdr*>(bytes.data()); NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+  for (const auto* h = reinterpret_cast<const nlmsghdr*>(bytes.data()); NLMSG_OK(h, len);
+       h = NLMSG_NEXT(h, len)) {
     if (h->nlmsg_type == NLMSG_DONE) return {};
     if (h->nlmsg_type == NLMSG_ERROR) {
       const auto* err = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
       return {-err->error, std::system_category()};
     }
     if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY) continue;
-    if (proto == Proto::tcp || proto == Proto::udp) parse_inet(h, proto, out);
-    else parse_unix(h, out);
+    if (proto == Proto::tcp || proto == Proto::udp)
+      parse_inet(h, proto, out);
+    else
+      parse_unix(h, out);
   }
   return {};
 }
@@ -201,16 +206,19 @@ NetlinkExchange live_netlink() {
       // The dump ends with NLMSG_DONE (or an error) as the last message of a datagram.
       int len = static_cast<int>(n);
       const nlmsghdr* last = nullptr;
-      for (const auto* h = reinterpret_cast<const nlmsghdr*>(buf.data()); NLMSG_OK(h, len); h = NLMSG_NEXT(h, len))
+      for (const auto* h = reinterpret_cast<const nlmsghdr*>(buf.data()); NLMSG_OK(h, len);
+           h = NLMSG_NEXT(h, len))
         last = h;
-      if (n == 0 || last == nullptr || last->nlmsg_type == NLMSG_DONE || last->nlmsg_type == NLMSG_ERROR)
+      if (n == 0 || last == nullptr || last->nlmsg_type == NLMSG_DONE ||
+          last->nlmsg_type == NLMSG_ERROR)
         return all;
     }
   };
 }
 
 NetlinkExchange recording_netlink(NetlinkExchange inner, std::string dir) {
-  return [inner = std::move(inner), dir = std::move(dir)](const std::string& request) -> Result<std::string> {
+  return [inner = std::move(inner),
+          dir = std::move(dir)](const std::string& request) -> Result<std::string> {
     auto answer = inner(request);
     if (answer) std::ofstream(dir + "/" + recording_name(request), std::ios::binary) << *answer;
     return answer;

@@ -35,7 +35,8 @@ SocketAddress parse_hex_address(const std::string& text, int family) {
   sockaddr_in6 sin6{};
   sin6.sin6_family = AF_INET6;
   for (int i = 0; i < 4 && addr.size() >= 32; ++i) {
-    auto word = static_cast<std::uint32_t>(std::strtoul(addr.substr(i * 8, 8).c_str(), nullptr, 16));
+    auto word =
+        static_cast<std::uint32_t>(std::strtoul(addr.substr(i * 8, 8).c_str(), nullptr, 16));
     std::memcpy(&sin6.sin6_addr.s6_addr[i * 4], &word, 4);
   }
   sin6.sin6_port = htons(port);
@@ -50,13 +51,15 @@ void read_inet(const std::string& path, Proto proto, int family, std::uint32_t s
   while (std::getline(in, line)) {
     std::istringstream f(line);
     std::string slot, local, remote, st, queues, timer, retr, uid, timeout, inode;
-    if (!(f >> slot >> local >> remote >> st >> queues >> timer >> retr >> uid >> timeout >> inode)) continue;
+    if (!(f >> slot >> local >> remote >> st >> queues >> timer >> retr >> uid >> timeout >> inode))
+      continue;
     SocketRecord r;
     r.proto = proto;
     r.state = static_cast<int>(std::strtol(st.c_str(), nullptr, 16));
     if (!(states & (1u << r.state))) continue;
     auto colon = queues.find(':');
-    r.send_q = static_cast<std::uint32_t>(std::strtoul(queues.substr(0, colon).c_str(), nullptr, 16));
+    r.send_q =
+        static_cast<std::uint32_t>(std::strtoul(queues.substr(0, colon).c_str(), nullptr, 16));
     r.recv_q = static_cast<std::uint32_t>(std::strtoul(queues.c_str() + colon + 1, nullptr, 16));
     r.local = parse_hex_address(local, family);
     r.peer = parse_hex_address(remote, family);
@@ -150,38 +153,41 @@ OwnerMap scan_owners(const std::string& proc_root) {
       ssize_t n = readlinkat(fd_dir, f->d_name, link, sizeof(link) - 1);
       if (n < 9 || std::memcmp(link, "socket:[", 8) != 0) continue;
       link[n] = '\0';
-      map.owners.push_back({std::strtoull(link + 8, nullptr, 10), {pid, name, std::atoi(f->d_name)}});
+      map.owners.push_back(
+          {std::strtoull(link + 8, nullptr, 10), {pid, name, std::atoi(f->d_name)}});
     }
     closedir(fds);
   }
   closedir(proc);
-  std::sort(map.owners.begin(), map.owners.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first || (a.first == b.first && a.second.pid < b.second.pid); });
+  std::sort(map.owners.begin(), map.owners.end(), [](const auto& a, const auto& b) {
+    return a.first < b.first || (a.first == b.first && a.second.pid < b.second.pid);
+  });
   return map;
 }
 
 const char* state_name(int state) {
-  static const char* names[] = {"UNKNOWN", "ESTAB",  "SYN-SENT",   "SYN-RECV", "FIN-WAIT-1",
-                                "FIN-WAIT-2", "TIME-WAIT", "UNCONN", "CLOSE-WAIT", "LAST-ACK",
-                                "LISTEN", "CLOSING", "SYN-RECV"};
+  static const char* names[] = {"UNKNOWN",    "ESTAB",     "SYN-SENT", "SYN-RECV",   "FIN-WAIT-1",
+                                "FIN-WAIT-2", "TIME-WAIT", "UNCONN",   "CLOSE-WAIT", "LAST-ACK",
+                                "LISTEN",     "CLOSING",   "SYN-RECV"};
   return state >= 0 && state <= 12 ? names[state] : "UNKNOWN";
 }
 
 const char* state_name_netstat(int state) {
-  static const char* names[] = {"UNKNOWN", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1",
-                                "FIN_WAIT2", "TIME_WAIT", "CLOSE", "CLOSE_WAIT", "LAST_ACK",
-                                "LISTEN", "CLOSING", "SYN_RECV"};
+  static const char* names[] = {"UNKNOWN",   "ESTABLISHED", "SYN_SENT", "SYN_RECV",   "FIN_WAIT1",
+                                "FIN_WAIT2", "TIME_WAIT",   "CLOSE",    "CLOSE_WAIT", "LAST_ACK",
+                                "LISTEN",    "CLOSING",     "SYN_RECV"};
   return state >= 0 && state <= 12 ? names[state] : "UNKNOWN";
 }
 
 std::optional<int> parse_state(const std::string& text) {
   std::string s;
-  for (char c : text) s += c == '_' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (char c : text)
+    s += c == '_' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   static const std::pair<const char*, int> names[] = {
-      {"established", kEstablished}, {"estab", kEstablished}, {"syn-sent", kSynSent},
+      {"established", kEstablished}, {"estab", kEstablished},   {"syn-sent", kSynSent},
       {"syn-recv", kSynRecv},        {"fin-wait-1", kFinWait1}, {"fin-wait-2", kFinWait2},
-      {"time-wait", kTimeWait},      {"close", kClose},        {"unconn", kClose},
-      {"close-wait", kCloseWait},    {"last-ack", kLastAck},   {"listen", kListen},
+      {"time-wait", kTimeWait},      {"close", kClose},         {"unconn", kClose},
+      {"close-wait", kCloseWait},    {"last-ack", kLastAck},    {"listen", kListen},
       {"listening", kListen},        {"closing", kClosing}};
   for (const auto& [name, value] : names)
     if (s == name) return value;

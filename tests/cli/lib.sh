@@ -68,6 +68,18 @@ start_parley_listen() {
   LPORT=$(port_from "$WORK/$name.err")
 }
 
+# start_echo NAME ARGS...: `parley echo` on 127.0.0.1, port 0, in the background, with stdout in
+# $WORK/NAME.out and stderr in $WORK/NAME.err; sets EPID and EPORT.
+start_echo() {
+  local name=$1
+  shift
+  "$PARLEY" echo -p 0 --bind 127.0.0.1 "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" </dev/null &
+  EPID=$!
+  BG_PIDS+=("$EPID")
+  wait_for_line "$WORK/$name.err" 'Listening on' || return 1
+  EPORT=$(port_from "$WORK/$name.err")
+}
+
 # free_port: a TCP port nobody listens on right now (the kernel picks it).
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 

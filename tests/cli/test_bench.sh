@@ -2,13 +2,6 @@
 # refusals are counted, hold reaches its target, --rate exposes a stall in the tail, --json.
 source "$(dirname "$0")/lib.sh"
 
-start_echo() {
-  "$PARLEY" echo -p 0 --bind 127.0.0.1 -q "$@" >/dev/null 2>"$WORK/echo.err" </dev/null &
-  BG_PIDS+=($!)
-  wait_for_line "$WORK/echo.err" 'Listening on' || return 1
-  EPORT=$(port_from "$WORK/echo.err")
-}
-
 # json FILE EXPR: evaluates a Python expression over the parsed result `r`.
 json() { python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print($2)" "$1"; }
 
@@ -45,7 +38,7 @@ PY
 }
 
 counts_add_up() {
-  start_echo || return 1
+  start_echo echo -q || return 1
   "$PARLEY" bench pingpong -c 20 -s 100 -d 1s --verify --json 127.0.0.1 "$EPORT" >"$WORK/pp.json" || return 1
   assert_eq True "$(json "$WORK/pp.json" 'r["round_trips"] > 1000')" "enough round trips" || return 1
   assert_eq True "$(json "$WORK/pp.json" 'r["bytes_received"] == r["round_trips"] * 100')" "received = round trips x size" || return 1

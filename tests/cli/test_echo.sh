@@ -2,16 +2,6 @@
 # graceful drain on SIGTERM, out-of-descriptors recovery, and every resource released.
 source "$(dirname "$0")/lib.sh"
 
-# start_echo NAME ARGS...: parley echo on 127.0.0.1, port 0; sets EPID and EPORT.
-start_echo() {
-  local name=$1
-  shift
-  "$PARLEY" echo -p 0 --bind 127.0.0.1 "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" </dev/null &
-  EPID=$!
-  BG_PIDS+=("$EPID")
-  wait_for_line "$WORK/$name.err" 'Listening on' || return 1
-  EPORT=$(port_from "$WORK/$name.err")
-}
 
 # A python client for small exchanges: sends its arguments' bytes, half-closes, prints the answer.
 exchange() {

@@ -3,15 +3,6 @@
 source "$(dirname "$0")/lib.sh"
 CLIENT=${ECHO_CLIENT:-$(dirname "$PARLEY")/../../tests/echo_client}
 
-start_echo() {
-  local name=$1
-  shift
-  "$PARLEY" echo -p 0 --bind 127.0.0.1 "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" </dev/null &
-  EPID=$!
-  BG_PIDS+=("$EPID")
-  wait_for_line "$WORK/$name.err" 'Listening on' || return 1
-  EPORT=$(port_from "$WORK/$name.err")
-}
 fds_of() { ls "/proc/$1/fd" | wc -l; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }

@@ -5,15 +5,6 @@ source "$(dirname "$0")/lib.sh"
 
 MB=${PARLEY_ECHO_MB:-100}
 
-start_echo() {
-  local name=$1
-  shift
-  "$PARLEY" echo -p 0 --bind 127.0.0.1 "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" </dev/null &
-  EPID=$!
-  BG_PIDS+=("$EPID")
-  wait_for_line "$WORK/$name.err" 'Listening on' || return 1
-  EPORT=$(port_from "$WORK/$name.err")
-}
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 
 fifty_times_100mb() {

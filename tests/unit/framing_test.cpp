@@ -10,7 +10,8 @@ namespace {
 struct Lines {
   std::vector<std::string> got;
   static void on(void* self, std::string_view line, std::string_view eol) {
-    static_cast<Lines*>(self)->got.push_back(std::string(line) + "|" + std::string(eol == "\n" ? "LF" : "CRLF"));
+    static_cast<Lines*>(self)->got.push_back(std::string(line) + "|" +
+                                             std::string(eol == "\n" ? "LF" : "CRLF"));
   }
 };
 

@@ -6,7 +6,8 @@ namespace parley {
 namespace {
 
 TEST(Histogram, BucketsCoverValuesWithinTwoPercent) {
-  for (std::uint64_t v : {0ull, 1ull, 63ull, 64ull, 65ull, 1000ull, 123456ull, 987654321ull, 1ull << 40}) {
+  for (std::uint64_t v :
+       {0ull, 1ull, 63ull, 64ull, 65ull, 1000ull, 123456ull, 987654321ull, 1ull << 40}) {
     int i = Histogram::index_of(v);
     EXPECT_GE(Histogram::upper_edge(i), v) << v;
     EXPECT_LE(static_cast<double>(Histogram::upper_edge(i)), v * 1.02 + 1) << v;

@@ -25,9 +25,9 @@ struct BenchArgs {
 };
 
 const std::map<std::string, BenchMode> kModes = {{"pingpong", BenchMode::pingpong},
-                                                  {"stream", BenchMode::stream},
-                                                  {"connect", BenchMode::connect},
-                                                  {"hold", BenchMode::hold}};
+                                                 {"stream", BenchMode::stream},
+                                                 {"connect", BenchMode::connect},
+                                                 {"hold", BenchMode::hold}};
 
 // Picks the address to load: the first that accepts a connection, else the first resolved (the
 // run then reports the refusals, which is what a user aiming at a dead port wants to see).
@@ -84,15 +84,11 @@ int run_bench(BenchArgs& o) {
     say("bench: --lines messages are at most 65536 bytes");
     return kExitUsage;
   }
-  auto hp = parse_endpoint_args(o.target, false);
-  if (!hp) {
-    say("bench: {}", hp.error() == make_error_code(Errc::bad_port) ? describe(hp.error())
-                                                                    : "give the target as HOST PORT or HOST:PORT");
-    return kExitUsage;
-  }
+  auto hp = target_or_say("bench", o.target);
+  if (!hp) return kExitUsage;
   auto target = pick_target(o, *hp);
   if (!target) {
-    say("bench: {}:{}: {}", hp->host, hp->port, describe(target.error()));
+    say("bench: {}: {}", format_target(*hp), describe(target.error()));
     return exit_code_for(target.error());
   }
   c.target = *target;
@@ -146,13 +142,17 @@ Subcommand bench_command(CLI::App& root) {
   app->add_option("-n,--count", o->config.count, "Stop after this many round trips");
   app->add_option("--threads", o->config.threads, "Event loops, one per thread (default: cores)")
       ->check(CLI::Range(1, 256));
-  app->add_option("--connect-rate", o->config.connect_rate, "Open at most this many connections per second")
+  app->add_option("--connect-rate", o->config.connect_rate,
+                  "Open at most this many connections per second")
       ->check(CLI::PositiveNumber);
-  app->add_option("--rate", o->config.rate, "Requests per second in all (default: as fast as answered)")
+  app->add_option("--rate", o->config.rate,
+                  "Requests per second in all (default: as fast as answered)")
       ->check(CLI::PositiveNumber);
   app->add_flag("--verify", o->config.verify, "Check every byte that comes back");
-  app->add_flag("--lines", o->config.lines, "Line server: messages end with LF, an answer is one line");
-  add_duration_option(*app, "--timeout", o->config.timeout, "Connect and answer timeout (default 5s)");
+  app->add_flag("--lines", o->config.lines,
+                "Line server: messages end with LF, an answer is one line");
+  add_duration_option(*app, "--timeout", o->config.timeout,
+                      "Connect and answer timeout (default 5s)");
   app->add_flag("--json", o->json, "Print one JSON object instead of the report");
   auto* v4 = app->add_flag("-4", o->ipv4, "IPv4 only");
   app->add_flag("-6", o->ipv6, "IPv6 only")->excludes(v4);

@@ -21,8 +21,8 @@ struct Percentile {
   const char* name;
   double p;
 };
-constexpr Percentile kPercentiles[] = {{"p50", 50},     {"p90", 90},       {"p99", 99},
-                                       {"p99.9", 99.9}, {"p99.99", 99.99}};
+constexpr Percentile kPercentiles[] = {
+    {"p50", 50}, {"p90", 90}, {"p99", 99}, {"p99.9", 99.9}, {"p99.99", 99.99}};
 
 // Log-spaced bins between min and max; each histogram bucket falls into the bin of its upper edge.
 std::string histogram_bars(const Histogram& h) {
@@ -42,10 +42,13 @@ std::string histogram_bars(const Histogram& h) {
   for (int b = 0; b < kBins; ++b) {
     double upper = lo * std::pow(hi / lo, (b + 1.0) / kBins);
     auto n = bins[static_cast<std::size_t>(b)];
-    int width = top ? static_cast<int>(std::lround(40.0 * static_cast<double>(n) / static_cast<double>(top))) : 0;
+    int width = top ? static_cast<int>(
+                          std::lround(40.0 * static_cast<double>(n) / static_cast<double>(top)))
+                    : 0;
     if (n > 0 && width == 0) width = 1;
-    out += fmt::format("  <= {:>10}  {:<40}  {}\n", format_latency(static_cast<std::uint64_t>(upper)),
-                       std::string(static_cast<std::size_t>(width), '#'), n);
+    out +=
+        fmt::format("  <= {:>10}  {:<40}  {}\n", format_latency(static_cast<std::uint64_t>(upper)),
+                    std::string(static_cast<std::size_t>(width), '#'), n);
   }
   return out;
 }
@@ -66,35 +69,44 @@ std::string progress_line(const LoadProgress& now, const LoadProgress& before, d
   double mbs = static_cast<double>(now.bytes_received - before.bytes_received) / interval_s / 1e6;
   return fmt::format("[{}{}] {:.0f}/{:.0f} s  {:.0f} rt/s  {:.1f} MB/s  {} open  {} errors",
                      std::string(static_cast<std::size_t>(filled), '#'),
-                     std::string(static_cast<std::size_t>(kBar - filled), ' '), elapsed_s, duration_s, rts,
-                     mbs, now.open, now.errors);
+                     std::string(static_cast<std::size_t>(kBar - filled), ' '), elapsed_s,
+                     duration_s, rts, mbs, now.open, now.errors);
 }
 
 std::string summary(const BenchHeader& h, const LoadResult& r) {
   const auto& c = h.config;
   double secs = std::max(1e-9, std::chrono::duration<double>(r.elapsed).count());
-  std::string out = fmt::format("parley bench {} {}: {} connection{}, {} B messages, {} thread{}, {:.2f} s{}\n",
-                                h.mode, h.target, c.connections, c.connections == 1 ? "" : "s", c.size,
-                                c.threads, c.threads == 1 ? "" : "s", secs, h.interrupted ? " (interrupted)" : "");
-  if (c.rate > 0) out += fmt::format("  target rate     {:.0f} requests/s (latency from intended send time)\n", c.rate);
+  std::string out =
+      fmt::format("parley bench {} {}: {} connection{}, {} B messages, {} thread{}, {:.2f} s{}\n",
+                  h.mode, h.target, c.connections, c.connections == 1 ? "" : "s", c.size, c.threads,
+                  c.threads == 1 ? "" : "s", secs, h.interrupted ? " (interrupted)" : "");
+  if (c.rate > 0)
+    out += fmt::format("  target rate     {:.0f} requests/s (latency from intended send time)\n",
+                       c.rate);
   out += fmt::format("  round trips     {}  ({:.0f}/s)\n", r.round_trips, r.round_trips / secs);
-  out += fmt::format("  sent            {}  ({}/s)\n", bytes_text(static_cast<double>(r.bytes_sent)),
-                     bytes_text(r.bytes_sent / secs));
-  out += fmt::format("  received        {}  ({}/s)\n", bytes_text(static_cast<double>(r.bytes_received)),
+  out +=
+      fmt::format("  sent            {}  ({}/s)\n", bytes_text(static_cast<double>(r.bytes_sent)),
+                  bytes_text(r.bytes_sent / secs));
+  out += fmt::format("  received        {}  ({}/s)\n",
+                     bytes_text(static_cast<double>(r.bytes_received)),
                      bytes_text(r.bytes_received / secs));
-  out += fmt::format("  connections     {} opened, {} open at the end, {} at most\n", r.opened, r.open_at_end,
-                     r.peak_open);
+  out += fmt::format("  connections     {} opened, {} open at the end, {} at most\n", r.opened,
+                     r.open_at_end, r.peak_open);
   std::string errors;
   for (int k = 0; k < static_cast<int>(ErrorKind::count); ++k) {
     auto n = r.errors[static_cast<std::size_t>(k)];
-    if (n) errors += fmt::format("{}{} {}", errors.empty() ? "" : ", ", error_kind_name(static_cast<ErrorKind>(k)), n);
+    if (n)
+      errors += fmt::format("{}{} {}", errors.empty() ? "" : ", ",
+                            error_kind_name(static_cast<ErrorKind>(k)), n);
   }
   out += fmt::format("  errors          {}\n", errors.empty() ? "none" : errors);
   if (r.latency.count() == 0) return out;
   out += fmt::format("latency           min {}  mean {}  max {}\n", format_latency(r.latency.min()),
-                     format_latency(static_cast<std::uint64_t>(r.latency.mean())), format_latency(r.latency.max()));
+                     format_latency(static_cast<std::uint64_t>(r.latency.mean())),
+                     format_latency(r.latency.max()));
   std::string line = "                 ";
-  for (const auto& p : kPercentiles) line += fmt::format(" {} {} ", p.name, format_latency(r.latency.percentile(p.p)));
+  for (const auto& p : kPercentiles)
+    line += fmt::format(" {} {} ", p.name, format_latency(r.latency.percentile(p.p)));
   while (line.back() == ' ') line.pop_back();
   out += line + "\n" + histogram_bars(r.latency);
   return out;
@@ -129,7 +141,8 @@ std::string json_result(const BenchHeader& h, const LoadResult& r) {
   lat["min_us"] = r.latency.min() / 1e3;
   lat["mean_us"] = r.latency.mean() / 1e3;
   lat["max_us"] = r.latency.max() / 1e3;
-  for (const auto& p : kPercentiles) lat[std::string(p.name) + "_us"] = r.latency.percentile(p.p) / 1e3;
+  for (const auto& p : kPercentiles)
+    lat[std::string(p.name) + "_us"] = r.latency.percentile(p.p) / 1e3;
   j["latency"] = lat;
   return j.dump(2) + "\n";
 }

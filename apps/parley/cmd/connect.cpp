@@ -14,11 +14,6 @@ struct ConnectArgs : NetcatOptions {
   bool listen_flag = false;
 };
 
-std::string shown(const HostPort& hp) {
-  if (hp.host.find(':') != std::string::npos) return fmt::format("[{}]:{}", hp.host, hp.port);
-  return fmt::format("{}:{}", hp.host, hp.port);
-}
-
 // Resolves -s/-p into the local addresses to bind before connecting.
 Result<std::vector<SocketAddress>> sources_of(const ConnectArgs& o, int socktype) {
   if (o.source.empty() && o.port_option < 0) return std::vector<SocketAddress>{};
@@ -46,7 +41,7 @@ Result<Connection> open_connection(const ConnectArgs& o, std::string* target) {
   } else {
     auto hp = parse_endpoint_args(o.args, false);
     if (!hp) return hp.error();
-    *target = shown(*hp);
+    *target = format_target(*hp);
     auto sources = sources_of(o, socktype);
     if (!sources) return sources.error();
     co.sources = std::move(*sources);

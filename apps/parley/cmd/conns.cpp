@@ -61,7 +61,7 @@ Result<DiagQuery> query_of(const ConnsArgs& o) {
 
 std::unique_ptr<SocketSource> source_of(const ConnsArgs& o) {
   if (!o.replay.empty()) {
-    struct stat st{};
+    struct stat st {};
     if (stat((o.replay + "/net/tcp").c_str(), &st) == 0) return make_proc_source(o.replay);
     return make_netlink_source(replay_netlink(o.replay));
   }
@@ -72,15 +72,19 @@ std::unique_ptr<SocketSource> source_of(const ConnsArgs& o) {
 }
 
 bool wanted(const ConnsArgs& o, const SocketRecord& r, const std::vector<SocketOwner>& owners) {
-  auto has = [](const std::vector<int>& v, int x) { return std::find(v.begin(), v.end(), x) != v.end(); };
+  auto has = [](const std::vector<int>& v, int x) {
+    return std::find(v.begin(), v.end(), x) != v.end();
+  };
   int sport = r.local.port(), dport = r.peer.port();
   if (!o.ports.empty() && !has(o.ports, sport) && !has(o.ports, dport)) return false;
   if (!o.sports.empty() && !has(o.sports, sport)) return false;
   if (!o.dports.empty() && !has(o.dports, dport)) return false;
-  if (!o.pids.empty() && std::none_of(owners.begin(), owners.end(), [&](const auto& w) { return has(o.pids, w.pid); }))
+  if (!o.pids.empty() &&
+      std::none_of(owners.begin(), owners.end(), [&](const auto& w) { return has(o.pids, w.pid); }))
     return false;
   if (!o.process_names.empty() && std::none_of(owners.begin(), owners.end(), [&](const auto& w) {
-        return std::find(o.process_names.begin(), o.process_names.end(), w.name) != o.process_names.end();
+        return std::find(o.process_names.begin(), o.process_names.end(), w.name) !=
+               o.process_names.end();
       }))
     return false;
   return true;
@@ -92,7 +96,8 @@ struct Snapshot {
   std::size_t hidden = 0;  // Processes we could not inspect.
 };
 
-Result<Snapshot> take(const ConnsArgs& o, SocketSource& source, const DiagQuery& q, bool* fell_back) {
+Result<Snapshot> take(const ConnsArgs& o, SocketSource& source, const DiagQuery& q,
+                      bool* fell_back) {
   auto records = source.list(q);
   if (!records && o.source == "auto" && o.replay.empty()) {
     *fell_back = true;  // No netlink here (a container, an old kernel): read /proc instead.
@@ -129,7 +134,8 @@ std::string render(const ConnsArgs& o, const Snapshot& s, const std::vector<char
 }
 
 std::string identity(const SocketRecord& r) {
-  return fmt::format("{}|{}|{}|{}", static_cast<int>(r.proto), r.local.to_string(), r.peer.to_string(), r.inode);
+  return fmt::format("{}|{}|{}|{}", static_cast<int>(r.proto), r.local.to_string(),
+                     r.peer.to_string(), r.inode);
 }
 
 volatile std::sig_atomic_t g_stop = 0;
@@ -161,7 +167,8 @@ int watch(const ConnsArgs& o, SocketSource& source, const DiagQuery& q) {
       std::string id = identity(*row.socket);
       marks.push_back(!now.count(id) ? '-' : (!first && !before.count(id)) ? '+' : ' ');
       for (const auto& r : snap->rows)
-        if (r.socket->inode == row.socket->inode && identity(*r.socket) == id) row.owners = r.owners;
+        if (r.socket->inode == row.socket->inode && identity(*r.socket) == id)
+          row.owners = r.owners;
     }
     std::string text = render(o, shown, o.json || o.summary || o.netstat ? nullptr : &marks);
     if (tty) text = "\x1b[H\x1b[2J" + text;  // Home and clear: redraw in place.
@@ -183,7 +190,8 @@ int run_conns(const ConnsArgs& o) {
   mallopt(M_TRIM_THRESHOLD, 512 << 20);
   auto q = query_of(o);
   if (!q) {
-    say("conns: unknown state; use one of: established, syn-sent, syn-recv, fin-wait-1, fin-wait-2, "
+    say("conns: unknown state; use one of: established, syn-sent, syn-recv, fin-wait-1, "
+        "fin-wait-2, "
         "time-wait, close, close-wait, last-ack, listen, closing");
     return kExitUsage;
   }
@@ -197,9 +205,11 @@ int run_conns(const ConnsArgs& o) {
   }
   std::string text = render(o, *snap, nullptr);
   fmt::print("{}", text);
-  if (fell_back) say("netlink sock_diag unavailable; read /proc/net instead (no TCP info, no Unix peers)");
+  if (fell_back)
+    say("netlink sock_diag unavailable; read /proc/net instead (no TCP info, no Unix peers)");
   if (o.process && snap->hidden > 0 && geteuid() != 0)
-    say("process names hidden for {} processes of other users; run as root to see them", snap->hidden);
+    say("process names hidden for {} processes of other users; run as root to see them",
+        snap->hidden);
   return kExitOk;
 }
 
@@ -207,14 +217,16 @@ int run_conns(const ConnsArgs& o) {
 
 Subcommand conns_command(CLI::App& root) {
   auto o = std::make_shared<ConnsArgs>();
-  auto* app = root.add_subcommand("conns", "List listening sockets and connections (like ss/netstat)");
+  auto* app =
+      root.add_subcommand("conns", "List listening sockets and connections (like ss/netstat)");
   app->footer(
       "Default: TCP listeners and established connections, numeric, each listener followed by\n"
       "the connections it accepted. Examples:\n"
       "  parley conns                  parley conns -tanp       parley conns --port 12345\n"
       "  parley conns -u -x -l         parley conns --json      parley conns --watch 1\n"
       "JSON: one object per line with proto, state, recv_q, send_q, family, local{address,port},\n"
-      "peer{address,port}, path and peer_inode (Unix), inode, uid, listener, processes[{pid,name,fd}],\n"
+      "peer{address,port}, path and peer_inode (Unix), inode, uid, listener, "
+      "processes[{pid,name,fd}],\n"
       "tcp_info{rtt_ms,rttvar_ms,cwnd,retransmits,total_retrans,bytes_sent,bytes_received,\n"
       "delivery_rate_bytes_per_s} (with -i).");
   app->add_flag("-t,--tcp", o->tcp, "TCP sockets (the default)");
@@ -225,19 +237,23 @@ Subcommand conns_command(CLI::App& root) {
   auto* l = app->add_flag("-l,--listening", o->listening, "Only listening sockets");
   auto* a = app->add_flag("-a,--all", o->all, "Every state, not just listening and established");
   l->excludes(a);
-  app->add_option("--state", o->states, "Only this state (repeatable): established, listen, time-wait, ...")
+  app->add_option("--state", o->states,
+                  "Only this state (repeatable): established, listen, time-wait, ...")
       ->type_name("NAME")
       ->excludes(l)
       ->excludes(a);
-  auto* n = app->add_flag("-n,--numeric", o->numeric, "Numeric addresses (the default; for ss habits)");
+  auto* n =
+      app->add_flag("-n,--numeric", o->numeric, "Numeric addresses (the default; for ss habits)");
   app->add_flag("-r,--resolve", o->resolve, "Resolve addresses to names")->excludes(n);
-  app->add_option("--port", o->ports, "Local or peer port (repeatable)")->check(CLI::Range(0, 65535));
+  app->add_option("--port", o->ports, "Local or peer port (repeatable)")
+      ->check(CLI::Range(0, 65535));
   app->add_option("--sport", o->sports, "Local port (repeatable)")->check(CLI::Range(0, 65535));
   app->add_option("--dport", o->dports, "Peer port (repeatable)")->check(CLI::Range(0, 65535));
   app->add_option("--pid", o->pids, "Owned by this process (repeatable)");
   app->add_option("--process", o->process_names, "Owned by a process of this name (repeatable)");
   app->add_flag("-p,--processes", o->process, "Show the owning process (pid, name, fd)");
-  app->add_flag("-i,--info", o->info, "TCP internals: rtt, cwnd, retransmits, bytes, delivery rate");
+  app->add_flag("-i,--info", o->info,
+                "TCP internals: rtt, cwnd, retransmits, bytes, delivery rate");
   auto* s = app->add_flag("-s,--summary", o->summary, "Counts per protocol and state");
   app->add_flag("-e,--extended", o->ext, "Show uid and inode");
   auto* json = app->add_flag("--json", o->json, "One JSON object per socket and line");
@@ -250,10 +266,12 @@ Subcommand conns_command(CLI::App& root) {
       ->check(CLI::Range(0.1, 3600.0));
   app->add_option("--source", o->source, "Where to read: auto (netlink, else /proc), netlink, proc")
       ->check(CLI::IsMember({"auto", "netlink", "proc"}));
-  app->add_option("--record", o->record, "Also save the raw netlink answers into DIR (for bug reports)")
+  app->add_option("--record", o->record,
+                  "Also save the raw netlink answers into DIR (for bug reports)")
       ->type_name("DIR")
       ->check(CLI::ExistingDirectory);
-  app->add_option("--replay", o->replay, "Read a recording (netlink answers, or a /proc copy) instead")
+  app->add_option("--replay", o->replay,
+                  "Read a recording (netlink answers, or a /proc copy) instead")
       ->type_name("DIR")
       ->check(CLI::ExistingDirectory);
   return {app, [o] { return run_conns(*o); }};

@@ -49,17 +49,25 @@ struct Key {
 };
 
 Key key_of(const SocketRecord& r) {
-  return {static_cast<int>(r.proto), r.local.port(), r.local.family(), raw(r.local),
-          r.is_unix() ? r.local.host_string() : std::string(), r.peer.port(), raw(r.peer), r.inode};
+  return {static_cast<int>(r.proto),
+          r.local.port(),
+          r.local.family(),
+          raw(r.local),
+          r.is_unix() ? r.local.host_string() : std::string(),
+          r.peer.port(),
+          raw(r.peer),
+          r.inode};
 }
 
 // How well a listener matches a connection's local address: 2 exact, 1 wildcard, 0 not at all.
 int match(const SocketRecord& listener, const SocketRecord& conn) {
   if (listener.proto != conn.proto || listener.local.port() != conn.local.port()) return 0;
-  if (listener.local.family() == conn.local.family() && raw(listener.local) == raw(conn.local)) return 2;
+  if (listener.local.family() == conn.local.family() && raw(listener.local) == raw(conn.local))
+    return 2;
   if (!is_wildcard(listener.local)) return 0;
   // [::] also takes IPv4 clients unless IPV6_V6ONLY; 0.0.0.0 only IPv4.
-  if (listener.local.family() == conn.local.family() || listener.local.family() == AF_INET6) return 1;
+  if (listener.local.family() == conn.local.family() || listener.local.family() == AF_INET6)
+    return 1;
   return 0;
 }
 
@@ -71,7 +79,8 @@ std::string host_of(const SocketAddress& a, bool resolve) {
     if (it != cache.end()) return it->second;
     char host[NI_MAXHOST];
     std::string name = key;
-    if (!is_wildcard(a) && getnameinfo(a.get(), a.size(), host, sizeof(host), nullptr, 0, NI_NAMEREQD) == 0)
+    if (!is_wildcard(a) &&
+        getnameinfo(a.get(), a.size(), host, sizeof(host), nullptr, 0, NI_NAMEREQD) == 0)
       name = host;
     return cache[key] = name;
   }
@@ -101,33 +110,42 @@ std::string owners_text(const std::vector<SocketOwner>& owners) {
 }
 
 std::string info_text(const TcpInfo& i) {
-  return fmt::format("rtt {:.3f}/{:.3f} ms, cwnd {}, retrans {}/{}, sent {} B, received {} B, delivery {:.1f} Mbit/s",
-                     i.rtt_ms, i.rttvar_ms, i.cwnd, i.retransmits, i.total_retrans, i.bytes_sent,
-                     i.bytes_received, i.delivery_rate * 8 / 1e6);
+  return fmt::format(
+      "rtt {:.3f}/{:.3f} ms, cwnd {}, retrans {}/{}, sent {} B, received {} B, delivery {:.1f} "
+      "Mbit/s",
+      i.rtt_ms, i.rttvar_ms, i.cwnd, i.retransmits, i.total_retrans, i.bytes_sent, i.bytes_received,
+      i.delivery_rate * 8 / 1e6);
 }
 
 }  // namespace
 
 std::string proto_name(Proto p) {
   switch (p) {
-    case Proto::tcp: return "tcp";
-    case Proto::udp: return "udp";
-    case Proto::unix_stream: return "u_str";
-    case Proto::unix_dgram: return "u_dgr";
-    case Proto::unix_seqpacket: return "u_seq";
+    case Proto::tcp:
+      return "tcp";
+    case Proto::udp:
+      return "udp";
+    case Proto::unix_stream:
+      return "u_str";
+    case Proto::unix_dgram:
+      return "u_dgr";
+    case Proto::unix_seqpacket:
+      return "u_seq";
   }
   return "?";
 }
 
 std::vector<Row> group_rows(const std::vector<SocketRecord>& records) {
   std::vector<std::pair<Key, const SocketRecord*>> listeners, others;
-  for (const auto& r : records) (r.state == kListen ? listeners : others).emplace_back(key_of(r), &r);
+  for (const auto& r : records)
+    (r.state == kListen ? listeners : others).emplace_back(key_of(r), &r);
   auto by_key = [](const auto& a, const auto& b) { return a.first < b.first; };
   std::sort(listeners.begin(), listeners.end(), by_key);
   std::sort(others.begin(), others.end(), by_key);
   std::unordered_multimap<std::uint16_t, std::size_t> by_port;  // TCP listeners by port.
   for (std::size_t i = 0; i < listeners.size(); ++i)
-    if (listeners[i].second->proto == Proto::tcp) by_port.emplace(listeners[i].second->local.port(), i);
+    if (listeners[i].second->proto == Proto::tcp)
+      by_port.emplace(listeners[i].second->local.port(), i);
   std::vector<std::vector<const SocketRecord*>> children(listeners.size());
   std::vector<const SocketRecord*> rest;
   for (const auto& [k, c] : others) {
@@ -140,8 +158,10 @@ std::vector<Row> group_rows(const std::vector<SocketRecord>& records) {
         if (m > best || (m == best && m > 0 && it->second < at)) best = m, at = it->second;
       }
     }
-    if (best > 0) children[at].push_back(c);
-    else rest.push_back(c);
+    if (best > 0)
+      children[at].push_back(c);
+    else
+      rest.push_back(c);
   }
   std::vector<Row> rows;
   for (std::size_t i = 0; i < listeners.size(); ++i) {
@@ -187,7 +207,8 @@ std::string render_table(const std::vector<Row>& rows, const ViewOptions& v,
   std::vector<bool> right(cols, false);
   std::size_t total = 0;
   for (std::size_t c = 0; c < cols; ++c) right[c] = header[c] == "Recv-Q" || header[c] == "Send-Q";
-  for (std::size_t i = 0; i < cells.size(); ++i) width[i % cols] = std::max(width[i % cols], cells[i].size());
+  for (std::size_t i = 0; i < cells.size(); ++i)
+    width[i % cols] = std::max(width[i % cols], cells[i].size());
   for (auto w : width) total += w + 2;
   std::string out;
   out.reserve(total * (rows.size() + 1));
@@ -219,10 +240,12 @@ std::string render_netstat(const std::vector<Row>& rows, const ViewOptions& v) {
     std::string peer = peer_text(r, v.resolve);
     if (peer == "*") peer = r.local.family() == AF_INET6 ? ":::*" : "0.0.0.0:*";
     std::string program;
-    if (v.show_process) program = row.owners.empty() ? "-" : fmt::format("{}/{}", row.owners[0].pid, row.owners[0].name);
+    if (v.show_process)
+      program =
+          row.owners.empty() ? "-" : fmt::format("{}/{}", row.owners[0].pid, row.owners[0].name);
     std::string state = r.proto == Proto::udp ? "" : state_name_netstat(r.state);
-    std::string line = fmt::format("{:<6}{:>7}{:>7} {:<23} {:<23} {:<12}{}", proto, r.recv_q, r.send_q,
-                                   local_text(r, v.resolve), peer, state, program);
+    std::string line = fmt::format("{:<6}{:>7}{:>7} {:<23} {:<23} {:<12}{}", proto, r.recv_q,
+                                   r.send_q, local_text(r, v.resolve), peer, state, program);
     while (!line.empty() && line.back() == ' ') line.pop_back();
     out += line + "\n";
   }
@@ -250,12 +273,16 @@ std::string render_json(const std::vector<Row>& rows) {
     j["uid"] = r.uid;
     j["listener"] = r.state == kListen;
     auto procs = nlohmann::json::array();
-    for (const auto& o : row.owners) procs.push_back({{"pid", o.pid}, {"name", o.name}, {"fd", o.fd}});
+    for (const auto& o : row.owners)
+      procs.push_back({{"pid", o.pid}, {"name", o.name}, {"fd", o.fd}});
     j["processes"] = procs;
     if (r.info) {
-      j["tcp_info"] = {{"rtt_ms", r.info->rtt_ms}, {"rttvar_ms", r.info->rttvar_ms},
-                       {"cwnd", r.info->cwnd}, {"retransmits", r.info->retransmits},
-                       {"total_retrans", r.info->total_retrans}, {"bytes_sent", r.info->bytes_sent},
+      j["tcp_info"] = {{"rtt_ms", r.info->rtt_ms},
+                       {"rttvar_ms", r.info->rttvar_ms},
+                       {"cwnd", r.info->cwnd},
+                       {"retransmits", r.info->retransmits},
+                       {"total_retrans", r.info->total_retrans},
+                       {"bytes_sent", r.info->bytes_sent},
                        {"bytes_received", r.info->bytes_received},
                        {"delivery_rate_bytes_per_s", r.info->delivery_rate}};
     }

@@ -33,9 +33,11 @@ void log_line(std::string_view event) {
   std::time_t t = std::chrono::system_clock::to_time_t(now);
   std::tm tm{};
   localtime_r(&t, &tm);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::string line = fmt::format("{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:03} {}\n", tm.tm_year + 1900,
-                                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms, event);
+  auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::string line =
+      fmt::format("{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:03} {}\n", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms, event);
   [[maybe_unused]] auto n = ::write(STDERR_FILENO, line.data(), line.size());
 }
 
@@ -101,7 +103,8 @@ int run_echo(EchoArgs& o) {
   auto server = EchoServer::open(o.config);
   if (!server) {
     if (server.error() == std::errc::invalid_argument) {
-      say("echo: --reply: unknown field or unmatched brace (fields: {{line}} {{peer}} {{n}} {{len}})");
+      say("echo: --reply: unknown field or unmatched brace (fields: {{line}} {{peer}} {{n}} "
+          "{{len}})");
       return kExitUsage;
     }
     if (server.error() == make_error_code(Errc::name_not_resolved)) {
@@ -119,8 +122,9 @@ int run_echo(EchoArgs& o) {
   (*server)->start();
   serve(o, **server, signals);
   EchoStats s = (*server)->stats();
-  say("{} connections served ({} refused), {} bytes in, {} bytes out, {} messages in {} s.", s.total,
-      s.refused, s.bytes_in, s.bytes_out, s.messages, format_seconds(std::chrono::steady_clock::now() - start));
+  say("{} connections served ({} refused), {} bytes in, {} bytes out, {} messages in {} s.",
+      s.total, s.refused, s.bytes_in, s.bytes_out, s.messages,
+      format_seconds(std::chrono::steady_clock::now() - start));
   return kExitOk;
 }
 
@@ -129,7 +133,8 @@ int run_echo(EchoArgs& o) {
 Subcommand echo_command(CLI::App& root) {
   auto o = std::make_shared<EchoArgs>();
   o->config.threads = std::max(1u, std::thread::hardware_concurrency());
-  auto* app = root.add_subcommand("echo", "Echo server for many clients (RFC 862), or a line server");
+  auto* app =
+      root.add_subcommand("echo", "Echo server for many clients (RFC 862), or a line server");
   app->footer(
       "Examples:\n"
       "  parley echo                              TCP echo on port 12345, every core\n"
@@ -138,14 +143,18 @@ Subcommand echo_command(CLI::App& root) {
       "  parley echo -u 12345                     UDP: one datagram back per datagram\n"
       "Reply fields: {line} {peer} {n} (message number) {len}. Lines end with LF or CRLF; the\n"
       "answer uses the same ending. SIGINT/SIGTERM finish the echoes in flight, then exit 0.");
-  auto* pos = app->add_option("port", o->positional, "Port to listen on (default 12345)")->expected(0, 1);
-  app->add_option("-p,--port", o->port, "Port to listen on")->check(CLI::Range(0, 65535))->excludes(pos);
+  auto* pos =
+      app->add_option("port", o->positional, "Port to listen on (default 12345)")->expected(0, 1);
+  app->add_option("-p,--port", o->port, "Port to listen on")
+      ->check(CLI::Range(0, 65535))
+      ->excludes(pos);
   app->add_option("--bind", o->config.bind, "Local address to listen on (repeatable; default all)")
       ->type_name("ADDR");
   app->add_flag("-u,--udp", o->config.udp, "UDP echo instead of TCP");
   app->add_option("--threads", o->config.threads, "Event loops, one per thread (default: cores)")
       ->check(CLI::Range(1, 256));
-  auto* lines = app->add_flag("--lines", o->config.lines, "Line mode: answer each line with --reply");
+  auto* lines =
+      app->add_flag("--lines", o->config.lines, "Line mode: answer each line with --reply");
   app->add_option("--reply", o->config.reply, "Reply template in line mode (default '{line}')")
       ->type_name("TEMPLATE")
       ->needs(lines);
@@ -155,7 +164,8 @@ Subcommand echo_command(CLI::App& root) {
       ->needs(lines);
   app->add_option("--max-conns", o->config.max_conns, "Most clients at once (default 10000)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{10'000'000}));
-  add_duration_option(*app, "--idle-timeout", o->config.idle_timeout, "Close clients silent this long");
+  add_duration_option(*app, "--idle-timeout", o->config.idle_timeout,
+                      "Close clients silent this long");
   add_duration_option(*app, "--drain-timeout", o->config.drain_timeout,
                       "On SIGTERM, time allowed to finish echoes (default 5s)");
   add_duration_option(*app, "--stats-interval", o->stats_interval, "Print counters this often");

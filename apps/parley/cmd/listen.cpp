@@ -148,7 +148,8 @@ int run_listen(const ListenArgs& o) {
     for (const auto& l : *listeners) say("Listening on {}", l.local.to_string());
   }
   RelayOptions relay = relay_options_of(o);
-  const auto start = std::chrono::steady_clock::now();
+  // The -v summary times the conversation, not the wait for a client (as ncat does).
+  auto start = std::chrono::steady_clock::now();
 
   if (o.keep_open && !o.udp) {
     HubOptions ho;
@@ -181,6 +182,7 @@ int run_listen(const ListenArgs& o) {
       return exit_code_for(conn.error());
     }
     if (o.verbose > 0) say("Connection from {}.", peer_name(*conn));
+    start = std::chrono::steady_clock::now();
     return finish_relay(o, relay_datagram(STDIN_FILENO, STDOUT_FILENO, conn->fd.get(), relay),
                         start);
   }
@@ -191,6 +193,7 @@ int run_listen(const ListenArgs& o) {
   }
   listeners->clear();  // One client only: stop accepting, as ncat does without -k.
   if (o.verbose > 0) say("Connection from {}.", peer_name(*conn));
+  start = std::chrono::steady_clock::now();
   return finish_relay(o, relay_stream(STDIN_FILENO, STDOUT_FILENO, conn->fd.get(), relay), start);
 }
 

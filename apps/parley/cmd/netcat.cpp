@@ -46,7 +46,8 @@ void add_common_options(CLI::App& app, NetcatOptions& o, bool listening) {
       ->check(CLI::Range(0, 65535))
       ->excludes(unix_opt);
   add_duration_option(app, "-w,--wait", o.wait, "Connect timeout");
-  add_duration_option(app, "-i,--idle-timeout", o.idle, "End after this long with no data either way");
+  add_duration_option(app, "-i,--idle-timeout", o.idle,
+                      "End after this long with no data either way");
   auto* send_only = app.add_flag("--send-only", o.send_only, "Only send; ignore what arrives");
   auto* recv_only = app.add_flag("--recv-only", o.recv_only, "Only receive; never read stdin");
   send_only->excludes(recv_only);
@@ -67,6 +68,21 @@ RelayOptions relay_options_of(const NetcatOptions& o) {
   r.crlf = o.crlf;
   r.idle_timeout = o.idle;
   return r;
+}
+
+std::optional<HostPort> target_or_say(const char* command, const std::vector<std::string>& args) {
+  auto hp = parse_endpoint_args(args, false);
+  if (hp) return *hp;
+  if (hp.error() == make_error_code(Errc::bad_port))
+    say("{}: {}", command, describe(hp.error()));
+  else
+    say("{}: give the server as HOST PORT or HOST:PORT", command);
+  return std::nullopt;
+}
+
+std::string format_target(const HostPort& hp) {
+  if (hp.host.find(':') != std::string::npos) return fmt::format("[{}]:{}", hp.host, hp.port);
+  return fmt::format("{}:{}", hp.host, hp.port);
 }
 
 int exit_code_for(const std::error_code& ec) {

@@ -3,6 +3,7 @@
 // and the top-level error policy (one "parley: ..." line on stderr, exit 0/1/2 as ncat).
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -45,6 +46,13 @@ template <typename... Args>
 void say(fmt::format_string<Args...> format, Args&&... args) {
   fmt::print(stderr, "parley: {}\n", fmt::format(format, std::forward<Args>(args)...));
 }
+
+// The positional HOST PORT / HOST:PORT of a client command; on a mistake prints one usage line
+// naming the command and returns nullopt.
+std::optional<HostPort> target_or_say(const char* command, const std::vector<std::string>& args);
+
+// "host:port", or "[v6]:port" for IPv6 literals, as messages show a target.
+std::string format_target(const HostPort& hp);
 
 // Exit status for a failure: 1 for network errors, 2 for everything else.
 int exit_code_for(const std::error_code& ec);

@@ -42,7 +42,8 @@ int run_script(TalkSession& s, std::istream& in, const TalkArgs& o) {
   auto drain = [&](int wait_ms) {  // Reads until the answer is complete or wait_ms passes.
     auto end = TalkSession::Clock::now() + std::chrono::milliseconds(wait_ms);
     do {
-      int left = static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(end - TalkSession::Clock::now()).count());
+      int left = static_cast<int>(
+          std::chrono::ceil<std::chrono::milliseconds>(end - TalkSession::Clock::now()).count());
       pollfd p{s.fd(), POLLIN, 0};
       ::poll(&p, 1, s.timeout_ms(std::max(0, left)));
       events.clear();
@@ -85,16 +86,15 @@ int run_talk(const TalkArgs& o) {
     say("talk: --until takes newline, idle=TIME, bytes=N or none");
     return kExitUsage;
   }
-  auto hp = parse_endpoint_args(o.target, false);
-  if (!hp) {
-    say("talk: {}", hp.error() == make_error_code(Errc::bad_port) ? describe(hp.error())
-                                                                   : "give the server as HOST PORT or HOST:PORT");
-    return kExitUsage;
-  }
-  TalkTarget target{*hp, o.ipv4 ? Family::v4 : o.ipv6 ? Family::v6 : Family::any, o.numeric, o.wait};
+  auto hp = target_or_say("talk", o.target);
+  if (!hp) return kExitUsage;
+  TalkTarget target{*hp,
+                    o.ipv4   ? Family::v4
+                    : o.ipv6 ? Family::v6
+                             : Family::any,
+                    o.numeric, o.wait};
   TalkSession session(target, *until, o.eol == "crlf" ? "\r\n" : "\n");
-  std::string shown = hp->host.find(':') != std::string::npos ? fmt::format("[{}]:{}", hp->host, hp->port)
-                                                               : fmt::format("{}:{}", hp->host, hp->port);
+  std::string shown = format_target(*hp);
   if (auto ec = session.connect()) {
     say("connect to {}: {}", shown, describe(ec));
     return exit_code_for(ec);
@@ -107,7 +107,8 @@ int run_talk(const TalkArgs& o) {
     }
     return run_script(session, in, o);
   }
-  if (isatty(STDIN_FILENO) != 1 || isatty(STDOUT_FILENO) != 1) return run_script(session, std::cin, o);
+  if (isatty(STDIN_FILENO) != 1 || isatty(STDOUT_FILENO) != 1)
+    return run_script(session, std::cin, o);
   TerminalOptions t{!o.no_history, o.timeout, shown};
   return run_terminal(session, t);
 }
@@ -119,7 +120,8 @@ Subcommand talk_command(CLI::App& root) {
   auto* app = root.add_subcommand("talk", "Interactive line client: type a line, see the answer");
   app->footer(
       "Each line you type is sent; the answer is shown with its round-trip time. What the server\n"
-      "sends on its own appears at once above the prompt. Commands: /help /quit /reconnect /stats.\n"
+      "sends on its own appears at once above the prompt. Commands: /help /quit /reconnect "
+      "/stats.\n"
       "What counts as the answer (--until): newline (one line, the default), idle=200ms (all that\n"
       "arrives until the server is quiet), bytes=N, none (do not wait).\n"
       "Without a terminal (a pipe, a file, --script) parley prints a transcript:\n"
@@ -129,7 +131,8 @@ Subcommand talk_command(CLI::App& root) {
   app->add_option("target", o->target, "HOST PORT or HOST:PORT")->required()->expected(1, 2);
   app->add_option("--until", o->until, "What ends an answer: newline, idle=TIME, bytes=N, none")
       ->type_name("WHAT");
-  app->add_option("--eol", o->eol, "Line ending to send: lf or crlf")->check(CLI::IsMember({"lf", "crlf"}));
+  app->add_option("--eol", o->eol, "Line ending to send: lf or crlf")
+      ->check(CLI::IsMember({"lf", "crlf"}));
   add_duration_option(*app, "--timeout", o->timeout, "How long to wait for an answer (default 5s)");
   add_duration_option(*app, "-w,--wait", o->wait, "Connect timeout (default 10s)");
   app->add_option("--script", o->script, "Send the lines of FILE instead of reading the terminal")

@@ -80,8 +80,8 @@ std::string TalkSession::stats() const {
   std::string s = fmt::format("{} line{} sent, {} answer{}", sent_, sent_ == 1 ? "" : "s", answers_,
                               answers_ == 1 ? "" : "s");
   if (answers_ > 0) {
-    s += fmt::format(", round trip mean {}, worst {}", ms_text(rtt_sum_ / static_cast<long>(answers_)),
-                     ms_text(rtt_max_));
+    s += fmt::format(", round trip mean {}, worst {}",
+                     ms_text(rtt_sum_ / static_cast<long>(answers_)), ms_text(rtt_max_));
   }
   return s;
 }

@@ -54,12 +54,16 @@ void show(const std::vector<TalkSession::Event>& events) {
 
 std::string history_path() {
   std::string dir;
-  if (const char* state = std::getenv("XDG_STATE_HOME"); state && *state) dir = state;
-  else if (const char* home = std::getenv("HOME"); home && *home) dir = std::string(home) + "/.local/state";
-  else return {};
+  if (const char* state = std::getenv("XDG_STATE_HOME"); state && *state)
+    dir = state;
+  else if (const char* home = std::getenv("HOME"); home && *home)
+    dir = std::string(home) + "/.local/state";
+  else
+    return {};
   dir += "/parley";
   // mkdir -p: each level may exist already.
-  for (std::size_t at = 1; (at = dir.find('/', at)) != std::string::npos; ++at) ::mkdir(dir.substr(0, at).c_str(), 0700);
+  for (std::size_t at = 1; (at = dir.find('/', at)) != std::string::npos; ++at)
+    ::mkdir(dir.substr(0, at).c_str(), 0700);
   ::mkdir(dir.c_str(), 0700);
   return dir + "/history";
 }
@@ -71,11 +75,14 @@ void command(const std::string& line) {
   } else if (line == "/stats") {
     print_above({"parley: " + s.stats()});
   } else if (line == "/reconnect") {
-    if (auto ec = s.connect()) print_above({fmt::format("parley: connect to {}: {}", g_term.options->target, describe(ec))});
-    else print_above({fmt::format("parley: connected to {}", s.peer())});
+    if (auto ec = s.connect())
+      print_above({fmt::format("parley: connect to {}: {}", g_term.options->target, describe(ec))});
+    else
+      print_above({fmt::format("parley: connected to {}", s.peer())});
   } else {
-    print_above({"commands: /help this list, /quit leave (or Ctrl-D), /reconnect connect again,",
-                 "          /stats lines sent, answers and round-trip times. Ctrl-C clears the line."});
+    print_above(
+        {"commands: /help this list, /quit leave (or Ctrl-D), /reconnect connect again,",
+         "          /stats lines sent, answers and round-trip times. Ctrl-C clears the line."});
   }
 }
 
@@ -100,7 +107,8 @@ void on_line(char* raw) {
 }  // namespace
 
 int run_terminal(TalkSession& session, const TerminalOptions& options) {
-  g_term = Terminal{&session, &options, options.history ? history_path() : std::string(), false, false};
+  g_term =
+      Terminal{&session, &options, options.history ? history_path() : std::string(), false, false};
   // SIGINT arrives through a signalfd in the poll loop: Ctrl-C clears the line, it does not kill.
   sigset_t mask;
   sigemptyset(&mask);
@@ -111,19 +119,23 @@ int run_terminal(TalkSession& session, const TerminalOptions& options) {
   using_history();
   stifle_history(1000);
   if (!g_term.history_path.empty()) read_history(g_term.history_path.c_str());
-  fmt::print("parley: connected to {}. Type lines to send; /help for commands, Ctrl-D to leave.\n", session.peer());
+  fmt::print("parley: connected to {}. Type lines to send; /help for commands, Ctrl-D to leave.\n",
+             session.peer());
   std::fflush(stdout);
   rl_callback_handler_install(kPrompt, on_line);
   std::vector<TalkSession::Event> events;
   while (!g_term.quit) {
     int cap = -1;
     if (session.waiting()) {
-      auto left = std::chrono::ceil<std::chrono::milliseconds>(session.sent_at() + options.answer_timeout -
-                                                               TalkSession::Clock::now());
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(
+          session.sent_at() + options.answer_timeout - TalkSession::Clock::now());
       cap = static_cast<int>(std::max<long long>(0, left.count()));
     }
-    pollfd fds[3] = {{STDIN_FILENO, POLLIN, 0}, {sigfd, POLLIN, 0}, {session.connected() ? session.fd() : -1, POLLIN, 0}};
-    if (::poll(fds, 3, session.connected() ? session.timeout_ms(cap) : -1) < 0 && errno != EINTR) break;
+    pollfd fds[3] = {{STDIN_FILENO, POLLIN, 0},
+                     {sigfd, POLLIN, 0},
+                     {session.connected() ? session.fd() : -1, POLLIN, 0}};
+    if (::poll(fds, 3, session.connected() ? session.timeout_ms(cap) : -1) < 0 && errno != EINTR)
+      break;
     if (fds[1].revents) {
       signalfd_siginfo info;
       [[maybe_unused]] auto n = ::read(sigfd, &info, sizeof(info));
@@ -147,7 +159,8 @@ int run_terminal(TalkSession& session, const TerminalOptions& options) {
     }
     if (session.connected()) session.tick(events);
     show(events);
-    if (session.waiting() && TalkSession::Clock::now() >= session.sent_at() + options.answer_timeout) {
+    if (session.waiting() &&
+        TalkSession::Clock::now() >= session.sent_at() + options.answer_timeout) {
       session.give_up_waiting();
       print_above({fmt::format("parley: no answer within {} ms", options.answer_timeout.count())});
     }
