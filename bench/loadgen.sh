@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# parley bench pingpong --threads 1 against the bare C epoll generator (pingpong.c), both
+# driving the same bare C echo server (epoll_echo.c, pinned to core 0; load on core 1), at 1,
+# 50 and 1000 connections, 64-byte messages. ROUNDS interleaved rounds, medians, ratio.
+#
+#   bench/loadgen.sh [PARLEY]     env: ROUNDS (5), DURATION (5 s)
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PARLEY=${1:-$root/build/release/apps/parley/parley}
+ROUNDS=${ROUNDS:-5}
+DURATION=${DURATION:-5}
+ulimit -n 20000
+out=$root/bench/out
+mkdir -p "$out"
+cc -O2 -o "$out/epoll_echo" "$root/bench/epoll_echo.c"
+cc -O2 -o "$out/pingpong" "$root/bench/pingpong.c"
+tmp=$(mktemp -d /tmp/parley-loadgen.XXXXXX)
+port=23900
+taskset -c 0 timeout 900 "$out/epoll_echo" "$port" 2>/dev/null &
+server=$!
+trap 'kill $server 2>/dev/null; rm -rf "$tmp"' EXIT
+for _ in $(seq 100); do ss -Hltn "sport = :$port" | grep -q . && break; sleep 0.05; done
+
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+for r in $(seq "$ROUNDS"); do
+  for c in 1 50 1000; do
+    c_rps=$(taskset -c 1 "$out/pingpong" -p "$port" -c "$c" -s 64 -d "$DURATION" | sed -E 's/.*rps=([0-9.]+).*/\1/')
+    p_rps=$(taskset -c 1 "$PARLEY" bench pingpong --threads 1 -c "$c" -s 64 -d "${DURATION}s" --json 127.0.0.1 "$port" |
+      python3 -c 'import json,sys; print(json.load(sys.stdin)["round_trips_per_s"])')
+    echo "$c_rps" >>"$tmp/c.$c"
+    echo "$p_rps" >>"$tmp/p.$c"
+    echo "round $r  c=$c  C generator $c_rps rt/s  parley bench $p_rps rt/s"
+  done
+done
+echo
+for c in 1 50 1000; do
+  cm=$(median <"$tmp/c.$c")
+  pm=$(median <"$tmp/p.$c")
+  echo "conns=$c  C generator ${cm} rt/s  parley bench ${pm} rt/s  ratio $(awk -v a="$pm" -v b="$cm" 'BEGIN {printf "%.2f", a / b}')x"
+done
