@@ -2,6 +2,8 @@
 # parley bench pingpong --threads 1 against the bare C epoll generator (pingpong.c), both
 # driving the same bare C echo server (epoll_echo.c, pinned to core 0; load on core 1), at 1,
 # 50 and 1000 connections, 64-byte messages. ROUNDS interleaved rounds, medians, ratio.
+# Like for like: the C generator connects everything before it starts its clock, so parley's
+# figure is its steady rate (after all connections were up), not the rate over the whole run.
 #
 #   bench/loadgen.sh [PARLEY]     env: ROUNDS (5), DURATION (5 s)
 set -euo pipefail
@@ -22,11 +24,15 @@ trap 'kill $server 2>/dev/null; rm -rf "$tmp"' EXIT
 for _ in $(seq 100); do ss -Hltn "sport = :$port" | grep -q . && break; sleep 0.05; done
 
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+c_run() { taskset -c 1 "$out/pingpong" -p "$port" -c "$1" -s 64 -d "$DURATION" | sed -E 's/.*rps=([0-9.]+).*/\1/'; }
+p_run() {
+  taskset -c 1 "$PARLEY" bench pingpong --threads 1 -c "$1" -s 64 -d "${DURATION}s" --json 127.0.0.1 "$port" |
+    python3 -c 'import json,sys; print(round(json.load(sys.stdin)["steady_round_trips_per_s"]))'
+}
 for r in $(seq "$ROUNDS"); do
   for c in 1 50 1000; do
-    c_rps=$(taskset -c 1 "$out/pingpong" -p "$port" -c "$c" -s 64 -d "$DURATION" | sed -E 's/.*rps=([0-9.]+).*/\1/')
-    p_rps=$(taskset -c 1 "$PARLEY" bench pingpong --threads 1 -c "$c" -s 64 -d "${DURATION}s" --json 127.0.0.1 "$port" |
-      python3 -c 'import json,sys; print(json.load(sys.stdin)["round_trips_per_s"])')
+    # Alternate which generator goes first, so neither always meets a freshly warmed server.
+    if ((r % 2)); then c_rps=$(c_run "$c"); p_rps=$(p_run "$c"); else p_rps=$(p_run "$c"); c_rps=$(c_run "$c"); fi
     echo "$c_rps" >>"$tmp/c.$c"
     echo "$p_rps" >>"$tmp/p.$c"
     echo "round $r  c=$c  C generator $c_rps rt/s  parley bench $p_rps rt/s"

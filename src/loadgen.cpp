@@ -125,6 +125,8 @@ LoadResult LoadGenerator::wait() {
     for (int k = 0; k < static_cast<int>(ErrorKind::count); ++k)
       r.errors[static_cast<std::size_t>(k)] += c.by_kind[static_cast<std::size_t>(k)].get();
     r.latency.merge(w->latency());
+    r.steady_rate += w->steady_rate();
+    r.ramp = std::max(r.ramp, std::chrono::nanoseconds(w->ramp_ns(impl_->shared.start_ns)));
   }
   return r;
 }

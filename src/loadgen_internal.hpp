@@ -37,6 +37,15 @@ class Worker {
   const Histogram& latency() const { return latency_; }
   std::uint64_t peak_open() const { return peak_open_; }
   std::uint64_t open_at_end() const { return open_at_end_; }
+  // Round trips per second once all of this worker's connections were up (0 if they never were).
+  double steady_rate() const {
+    if (steady_start_ == 0 || steady_end_ <= steady_start_) return 0;
+    return static_cast<double>(steady_round_trips_) * 1e9 /
+           static_cast<double>(steady_end_ - steady_start_);
+  }
+  std::int64_t ramp_ns(std::int64_t start) const {
+    return steady_start_ ? steady_start_ - start : -1;
+  }
   bool done() const { return done_.load(); }
 
  private:
@@ -85,6 +94,10 @@ class Worker {
   Histogram latency_;
   WorkerCounters counters_;
   std::uint64_t open_now_ = 0, peak_open_ = 0, open_at_end_ = 0;
+  // The steady phase starts when every connection of this worker is open; the connect ramp
+  // before it would otherwise dilute the round-trip rate (more so with many connections).
+  std::int64_t steady_start_ = 0, steady_end_ = 0;
+  std::uint64_t steady_round_trips_ = 0;
   std::int64_t now_ = 0, interval_ns_ = 0;
   std::atomic<bool> done_{false};
 };

@@ -2,6 +2,7 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -58,6 +59,10 @@ Worker::Worker(Shared& shared, std::vector<unsigned> ids, const char* pattern)
 }
 
 void Worker::run() {
+  // A private descriptor table for this thread: the kernel then skips taking a reference on the
+  // socket for every read and write (fdget's single-owner fast path), which in a multi-threaded
+  // process costs about 2% of the round-trip rate. The sockets are only ever used here.
+  unshare(CLONE_FILES);
   now_ = now_ns();
   const double per_thread_rate = config_.connect_rate / config_.threads;
   for (std::uint32_t i = 0; i < conns_.size(); ++i) {
@@ -89,6 +94,7 @@ void Worker::run() {
     }
   }
   open_at_end_ = open_now_;
+  steady_end_ = std::min(now_, shared_.end_ns);
   for (auto& c : conns_)
     if (c.fd >= 0) close(c);
   done_.store(true);
@@ -126,6 +132,7 @@ void Worker::on_connected(Conn& c) {
   counters_.opened.add(1);
   counters_.open.add(1);
   peak_open_ = std::max(peak_open_, ++open_now_);
+  if (steady_start_ == 0 && open_now_ == conns_.size()) steady_start_ = now_;
   switch (config_.mode) {
     case BenchMode::hold:
       interest(c, false);  // Only to notice the server closing.
@@ -233,8 +240,18 @@ void Worker::on_readable(Conn& c) {
 }
 
 void Worker::answer_complete(Conn& c) {
-  latency_.record(static_cast<std::uint64_t>(std::max<std::int64_t>(0, now_ - c.t_request)));
+  const auto latency = static_cast<std::uint64_t>(std::max<std::int64_t>(0, now_ - c.t_request));
   c.awaiting = false;
+  if (config_.mode == BenchMode::pingpong && interval_ns_ == 0) {
+    // Closed loop: the next request goes out first, and the bookkeeping happens while it
+    // travels. At one connection everything between a read and the next write is on the
+    // measured path, so it is kept to the minimum.
+    send_request(c, now_);
+    latency_.record(latency);
+    count_round_trip();
+    return;
+  }
+  latency_.record(latency);
   count_round_trip();
   if (config_.mode == BenchMode::connect) {
     close(c);
@@ -244,7 +261,6 @@ void Worker::answer_complete(Conn& c) {
       open(c);
     return;
   }
-  if (interval_ns_ == 0) return send_request(c, now_);
   // Fixed rate: the next request is due at its intended time. If that has already passed, it
   // goes now -- and its latency still counts from the intended time (no coordinated omission).
   c.next_intended += interval_ns_;
@@ -270,6 +286,7 @@ void Worker::mismatch() {
 
 void Worker::count_round_trip() {
   counters_.round_trips.add(1);
+  if (steady_start_ != 0) ++steady_round_trips_;
   if (config_.count > 0 &&
       shared_.completed.fetch_add(1, std::memory_order_relaxed) + 1 >= config_.count)
     shared_.stop.store(true, std::memory_order_relaxed);

@@ -47,6 +47,10 @@ struct LoadResult {
   std::uint64_t opened = 0, open_at_end = 0, peak_open = 0;
   std::array<std::uint64_t, static_cast<int>(ErrorKind::count)> errors{};
   Histogram latency;  // Nanoseconds; with a rate, measured from each request's intended time.
+  // Round trips per second after all connections were up (the connect ramp excluded), and how
+  // long that ramp took; 0 and -1 when the connections were never all up at once.
+  double steady_rate = 0;
+  std::chrono::nanoseconds ramp{-1};
   std::uint64_t total_errors() const;
 };
 

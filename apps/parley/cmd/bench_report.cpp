@@ -83,7 +83,12 @@ std::string summary(const BenchHeader& h, const LoadResult& r) {
   if (c.rate > 0)
     out += fmt::format("  target rate     {:.0f} requests/s (latency from intended send time)\n",
                        c.rate);
-  out += fmt::format("  round trips     {}  ({:.0f}/s)\n", r.round_trips, r.round_trips / secs);
+  out +=
+      fmt::format("  round trips     {}  ({:.0f}/s overall", r.round_trips, r.round_trips / secs);
+  if (r.steady_rate > 0)
+    out += fmt::format(", {:.0f}/s once all connections were up after {}", r.steady_rate,
+                       format_latency(static_cast<std::uint64_t>(r.ramp.count())));
+  out += ")\n";
   out +=
       fmt::format("  sent            {}  ({}/s)\n", bytes_text(static_cast<double>(r.bytes_sent)),
                   bytes_text(r.bytes_sent / secs));
@@ -126,6 +131,8 @@ std::string json_result(const BenchHeader& h, const LoadResult& r) {
   j["interrupted"] = h.interrupted;
   j["round_trips"] = r.round_trips;
   j["round_trips_per_s"] = r.round_trips / secs;
+  j["steady_round_trips_per_s"] = r.steady_rate;
+  j["connect_ramp_ms"] = r.ramp.count() >= 0 ? r.ramp.count() / 1e6 : -1.0;
   j["bytes_sent"] = r.bytes_sent;
   j["bytes_received"] = r.bytes_received;
   j["connections_opened"] = r.opened;
