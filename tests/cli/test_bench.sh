@@ -97,13 +97,15 @@ r = json.load(open(sys.argv[1]))
 schema = {"mode": str, "target": str, "connections": int, "size": int, "threads": int, "rate": (int, float),
           "seconds": float, "interrupted": bool, "round_trips": int, "round_trips_per_s": (int, float),
           "bytes_sent": int, "bytes_received": int, "connections_opened": int, "open_at_end": int,
-          "peak_open": int, "errors": dict, "errors_total": int, "latency": dict}
+          "peak_open": int, "errors": dict, "errors_total": int, "latency": dict,
+          "steady_round_trips_per_s": (int, float), "connect_ramp_ms": (int, float)}
 for k, t in schema.items():
     assert isinstance(r[k], t), (k, r[k])
 assert set(r["errors"]) == {"refused", "reset", "timeout", "mismatch", "closed early", "other"}, r["errors"]
 for k in ("count", "min_us", "mean_us", "max_us", "p50_us", "p90_us", "p99_us", "p99.9_us", "p99.99_us"):
     assert isinstance(r["latency"][k], (int, float)), k
 assert r["latency"]["p50_us"] <= r["latency"]["p99_us"] <= r["latency"]["max_us"]
+assert r["connect_ramp_ms"] >= 0 and r["steady_round_trips_per_s"] > 0, r
 PY
 }
 

@@ -126,7 +126,12 @@ Subcommand bench_command(CLI::App& root) {
       "With --rate, latency counts from each request's intended send time, so a stalled server\n"
       "shows up in the tail instead of being hidden (no coordinated omission). Runs are always\n"
       "bounded (-d, default 10 s; with only -n at most 5 min). Exit status: 0 no errors, 1 errors\n"
-      "or mismatches, 2 usage.");
+      "or mismatches, 2 usage.\n"
+      "--json fields: mode, target, connections, size, threads, rate, seconds, interrupted,\n"
+      "round_trips, round_trips_per_s, steady_round_trips_per_s (after all connections were up),\n"
+      "connect_ramp_ms, bytes_sent, bytes_received, connections_opened, open_at_end, peak_open,\n"
+      "errors{refused,reset,timeout,mismatch,closed early,other}, errors_total,\n"
+      "latency{count,min_us,mean_us,max_us,p50_us,p90_us,p99_us,p99.9_us,p99.99_us}.");
   app->add_option("mode", o->mode, "pingpong, stream, connect or hold")
       ->required()
       ->check(CLI::IsMember({"pingpong", "stream", "connect", "hold"}));
