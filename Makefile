@@ -29,9 +29,12 @@ test-asan:
 test-tsan:
 	@$(MAKE) --no-print-directory test PRESET=tsan
 
+# Benchmarks against the peers (minutes; run on a quiet machine).
 bench: build
 	bash bench/bulk.sh $(PARLEY)
 	bash bench/echo.sh $(PARLEY)
+	bash bench/loadgen.sh $(PARLEY)
+	bash bench/conns.sh $(PARLEY)
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
