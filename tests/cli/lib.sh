@@ -8,9 +8,19 @@ PASSED=0
 FAILED=0
 BG_PIDS=()
 
+# kill_tree PID: the process and everything it started (pipelines in subshells included).
+kill_tree() {
+  local child
+  for child in $(pgrep -P "$1"); do kill_tree "$child"; done
+  kill "$1" 2>/dev/null
+}
+
+# Every process the test started goes, whether or not a case failed half-way: a leftover child
+# would keep ctest's output pipe open and stall the run until its timeout.
 cleanup() {
-  for pid in "${BG_PIDS[@]}"; do kill "$pid" 2>/dev/null; done
-  wait 2>/dev/null
+  local pid
+  for pid in "${BG_PIDS[@]}" $(pgrep -P $$); do kill_tree "$pid"; done
+  for pid in "${BG_PIDS[@]}"; do timeout 5 tail --pid="$pid" -f /dev/null 2>/dev/null; done
   rm -rf "$WORK"
 }
 trap cleanup EXIT

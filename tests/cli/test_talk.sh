@@ -1,8 +1,17 @@
 # parley talk: in a real terminal (tmux) and as a script, against real line servers.
 source "$(dirname "$0")/lib.sh"
 export XDG_STATE_HOME="$WORK/state"  # History goes here, not into the user's home.
-SESSION="parley-talk-$$"
-cleanup_tmux() { tmux kill-session -t "$SESSION" 2>/dev/null; cleanup; }
+# A tmux server of the test's own (-L), never the user's; a keep-alive session stops it from
+# exiting (and racing the next new-session) whenever a test session ends.
+TMUX_SOCKET="parley-test-$$"
+tm() { tmux -L "$TMUX_SOCKET" "$@"; }
+tm new-session -d -s keepalive "sleep 600"
+SESSION=talk0
+cleanup_tmux() {
+  tm kill-server 2>/dev/null
+  rm -f "${TMUX_TMPDIR:-/tmp}/tmux-$(id -u)/$TMUX_SOCKET"
+  cleanup
+}
 trap cleanup_tmux EXIT
 
 start_line_echo() {
@@ -12,7 +21,7 @@ start_line_echo() {
   LPORT=$(port_from "$WORK/le.err")
 }
 
-screen() { tmux capture-pane -t "$SESSION" -p; }
+screen() { tm capture-pane -t "$SESSION" -p; }
 # wait_screen REGEX: waits until the terminal shows a line matching REGEX.
 wait_screen() {
   local deadline=$((SECONDS + 5))
@@ -22,10 +31,13 @@ wait_screen() {
   done
   fail "screen never showed /$1/:"$'\n'"$(screen)"
 }
+SESSIONS=0
 start_talk() {
-  tmux kill-session -t "$SESSION" 2>/dev/null
-  # env: a running tmux server would otherwise hand the session its own, older environment.
-  tmux new-session -d -s "$SESSION" -x 100 -y 30 \
+  tm kill-session -t "$SESSION" 2>/dev/null
+  SESSIONS=$((SESSIONS + 1))
+  SESSION="talk$SESSIONS"
+  # env: the tmux server would otherwise hand the session its own environment, not ours.
+  tm new-session -d -s "$SESSION" -x 100 -y 30 \
     "env XDG_STATE_HOME='$XDG_STATE_HOME' $PARLEY talk $*; echo EXIT=\$?; sleep 30"
   wait_screen '^parley: connected to '
 }
@@ -33,9 +45,9 @@ start_talk() {
 typed_lines_and_answers() {
   start_line_echo || return 1
   start_talk 127.0.0.1 "$LPORT" || return 1
-  tmux send-keys -t "$SESSION" 'Hallo' Enter
+  tm send-keys -t "$SESSION" 'Hallo' Enter
   wait_screen '^< You told me: Hallo  [0-9]+\.[0-9]{2} ms$' || return 1
-  tmux send-keys -t "$SESSION" 'zweite Zeile' Enter
+  tm send-keys -t "$SESSION" 'zweite Zeile' Enter
   wait_screen '^< You told me: zweite Zeile  [0-9]+\.[0-9]{2} ms$'
 }
 
@@ -45,12 +57,12 @@ unsolicited_above_prompt() {
   exec 9<>"$WORK/chat"
   start_parley_listen chat 127.0.0.1 0 <&9 || return 1
   start_talk 127.0.0.1 "$LPORT" || return 1
-  tmux send-keys -t "$SESSION" 'half typ'
+  tm send-keys -t "$SESSION" 'half typ'
   wait_screen '^> half typ$' || return 1
   echo "broadcast from the server" >&9
   wait_screen '^\* broadcast from the server$' || return 1
   screen | grep -qx '> half typ' || fail "typed text lost: $(screen)" || return 1
-  tmux send-keys -t "$SESSION" 'ed' Enter
+  tm send-keys -t "$SESSION" 'ed' Enter
   wait_for_line "$WORK/chat.out" '^half typed$' || return 1
   exec 9>&-
 }
@@ -58,11 +70,11 @@ unsolicited_above_prompt() {
 ctrl_c_clears_ctrl_d_summary() {
   start_line_echo || return 1
   start_talk 127.0.0.1 "$LPORT" || return 1
-  tmux send-keys -t "$SESSION" 'never sent' C-c
+  tm send-keys -t "$SESSION" 'never sent' C-c
   wait_screen '^\^C$' || return 1
-  tmux send-keys -t "$SESSION" 'one' Enter
+  tm send-keys -t "$SESSION" 'one' Enter
   wait_screen '^< You told me: one ' || return 1
-  tmux send-keys -t "$SESSION" C-d
+  tm send-keys -t "$SESSION" C-d
   wait_screen '^parley: 1 line sent, 1 answer, round trip mean [0-9.]+ ms, worst [0-9.]+ ms$' || return 1
   wait_screen '^EXIT=0$'
   screen | grep -q 'never sent$' && screen | grep -q 'You told me: never' && fail "Ctrl-C line was sent"
@@ -72,12 +84,12 @@ ctrl_c_clears_ctrl_d_summary() {
 history_after_restart() {
   start_line_echo || return 1
   start_talk 127.0.0.1 "$LPORT" || return 1
-  tmux send-keys -t "$SESSION" 'remember me' Enter
+  tm send-keys -t "$SESSION" 'remember me' Enter
   wait_screen '^< You told me: remember me' || return 1
-  tmux send-keys -t "$SESSION" C-d
+  tm send-keys -t "$SESSION" C-d
   wait_screen '^EXIT=0$' || return 1
   start_talk 127.0.0.1 "$LPORT" || return 1
-  tmux send-keys -t "$SESSION" Up
+  tm send-keys -t "$SESSION" Up
   wait_screen '^> remember me$' || return 1
   [ -s "$XDG_STATE_HOME/parley/history" ] || fail "no history file"
 }
@@ -85,6 +97,7 @@ history_after_restart() {
 server_gone_and_reconnect() {
   "$PARLEY" listen -v 127.0.0.1 0 </dev/null >/dev/null 2>"$WORK/gone.err" &
   local pid=$!
+  BG_PIDS+=($pid)
   wait_for_line "$WORK/gone.err" 'Listening on' || return 1
   local port
   port=$(port_from "$WORK/gone.err")
@@ -92,9 +105,9 @@ server_gone_and_reconnect() {
   wait_screen '^parley: connection closed by the server; /reconnect to connect again$' || return 1
   wait_exit $pid 5
   start_parley_listen back 127.0.0.1 "$port" < <(sleep 5) || return 1
-  tmux send-keys -t "$SESSION" '/reconnect' Enter
+  tm send-keys -t "$SESSION" '/reconnect' Enter
   wait_screen "^parley: connected to 127.0.0.1:$port$" || return 1
-  tmux send-keys -t "$SESSION" 'after reconnect' Enter
+  tm send-keys -t "$SESSION" 'after reconnect' Enter
   wait_for_line "$WORK/back.out" '^after reconnect$'
 }
 
