@@ -118,7 +118,16 @@ interrupt_partial_report() {
   grep -q "(interrupted)" "$WORK/int.out" && grep -Eq '^  round trips +[1-9]' "$WORK/int.out" || fail "$(cat "$WORK/int.out")"
 }
 
+stream_and_connect_modes() {
+  "$PARLEY" bench stream -d 1s --verify --json 127.0.0.1 "$EPORT" >"$WORK/st.json" || return 1
+  assert_eq True "$(json "$WORK/st.json" 'r["bytes_received"] > 10**6 and r["errors_total"] == 0')" "stream bytes" || return 1
+  assert_eq True "$(json "$WORK/st.json" 'r["bytes_sent"] >= r["bytes_received"]')" "stream sent >= received" || return 1
+  "$PARLEY" bench connect -c 4 -d 1s --threads 2 --json 127.0.0.1 "$EPORT" >"$WORK/cn.json" || return 1
+  assert_eq True "$(json "$WORK/cn.json" 'r["connections_opened"] >= r["round_trips"] > 100 and r["threads"] == 2')" "connect mode"
+}
+
 check "pingpong: counts add up, no mismatches" counts_add_up
+check "stream --verify and connect modes" stream_and_connect_modes
 check "-n stops at the count" count_limit
 check "--verify catches a flipped byte: exit 1" verify_catches_flips
 check "closed port: refusals counted, exit 1" refused_reported

@@ -114,6 +114,45 @@ check "-p and --pid name the right processes" processes_named
 check "--json parses and matches ss" json_matches
 check "--source proc gives the same set" proc_fallback_same
 check "-s counts" summary_counts
+filters_and_info() {
+  "$PARLEY" conns --sport "$EPORT" >"$WORK/sp.out" || return 1
+  assert_eq 26 "$(grep -c 'ESTAB\|LISTEN' "$WORK/sp.out")" "--sport: listener + server sides" || return 1
+  "$PARLEY" conns --dport "$EPORT" >"$WORK/dp.out" || return 1
+  assert_eq 25 "$(grep -c '^ESTAB' "$WORK/dp.out")" "--dport: client sides" || return 1
+  "$PARLEY" conns --port "$EPORT" --process parley --state established >"$WORK/pn.out" || return 1
+  assert_eq 50 "$(grep -c 'ESTAB' "$WORK/pn.out")" "--process and --state" || return 1
+  "$PARLEY" conns --port "$EPORT" -i -e >"$WORK/i.out" || return 1
+  assert_eq 51 "$(grep -Ec '^ +rtt [0-9.]+/[0-9.]+ ms, cwnd [0-9]+' "$WORK/i.out")" "-i lines" || return 1
+  head -1 "$WORK/i.out" | grep -q 'Uid  *Inode' || fail "-e columns: $(head -1 "$WORK/i.out")"
+}
+
+watch_marks_new() {
+  "$PARLEY" conns --port "$EPORT" --watch 0.5 >"$WORK/w.out" &
+  local pid=$!
+  BG_PIDS+=($pid)
+  sleep 0.3
+  "$PARLEY" connect 127.0.0.1 "$EPORT" >/dev/null < <(sleep 3) &
+  BG_PIDS+=($!)
+  sleep 1
+  kill -INT $pid
+  wait_exit $pid 3 || return 1
+  grep -Eq '^\+ +ESTAB ' "$WORK/w.out" || fail "no + mark: $(cat "$WORK/w.out")"
+}
+
+# Without privileges: sockets are listed, owners of other users' processes are not, and parley
+# says so instead of failing.
+unprivileged() {
+  have setpriv || { echo "    (setpriv missing: skipped)"; return 0; }
+  setpriv --reuid=65534 --regid=65534 --clear-groups "$PARLEY" conns --port "$EPORT" -p >"$WORK/np.out" 2>"$WORK/np.err" || return 1
+  "$PARLEY" conns --port "$EPORT" >"$WORK/root.out" || return 1
+  assert_eq "$(table_set "$WORK/root.out")" "$(awk 'NR > 1 {print $1, $4, $5}' "$WORK/np.out" | sort)" "same sockets as root sees" || return 1
+  grep -q "parley" "$WORK/np.out" && fail "owners of root's processes shown" && return 1
+  grep -Eq '^parley: process names hidden for [0-9]+ processes of other users; run as root to see them$' "$WORK/np.err" ||
+    fail "no note: $(cat "$WORK/np.err")"
+}
+check "--sport, --dport, --process, -i, -e" filters_and_info
+check "--watch marks new connections" watch_marks_new
+check "unprivileged: listed, owners hidden, said so" unprivileged
 check "UDP and Unix sockets" udp_and_unix
 check "unknown --state: exit 2" bad_state
 finish

@@ -135,7 +135,42 @@ port_in_use() {
   expect_exit 2 "parley: cannot listen: Address already in use" "$PARLEY" echo -p "$EPORT" --bind 127.0.0.1
 }
 
+log_data_and_reachable() {
+  "$PARLEY" echo -p 0 --log-data >/dev/null 2>"$WORK/ld.err" </dev/null &
+  EPID=$!
+  BG_PIDS+=("$EPID")
+  wait_for_line "$WORK/ld.err" 'Listening on' || return 1
+  EPORT=$(port_from "$WORK/ld.err")
+  grep -qx "parley: Listening on \[::\]:$EPORT" "$WORK/ld.err" || fail "no [::] listener" || return 1
+  grep -qx "parley: Listening on 0.0.0.0:$EPORT" "$WORK/ld.err" || fail "no 0.0.0.0 listener" || return 1
+  grep -qx "parley: Reachable at 127.0.0.1:$EPORT (lo)" "$WORK/ld.err" || fail "no reachable line: $(cat "$WORK/ld.err")" || return 1
+  echo Hallo | timeout 5 "$PARLEY" connect 127.0.0.1 "$EPORT" >/dev/null || return 1
+  wait_for_line "$WORK/ld.err" '127\.0\.0\.1:[0-9]+ sent 6 bytes: Hallo\\n$'
+}
+
+# SIGUSR1 and --stats-interval print counters; a second SIGTERM does not wait for the drain.
+stats_and_second_signal() {
+  start_echo ss --stats-interval 200ms --drain-timeout 30s || return 1
+  wait_for_line "$WORK/ss.err" '^parley: stats: 0 active, 0 total, 0 refused, 0 bytes in, 0 bytes out, 0 messages$' || return 1
+  # A client that sends a lot and never reads keeps the drain waiting.
+  head -c $((20 << 20)) /dev/zero | "$PARLEY" connect --send-only 127.0.0.1 "$EPORT" &
+  BG_PIDS+=($!)
+  sleep 0.5
+  kill -USR1 "$EPID"
+  wait_for_line "$WORK/ss.err" '^parley: stats: 1 active, 1 total, 0 refused, [1-9][0-9]* bytes in' || return 1
+  kill -TERM "$EPID"
+  wait_for_line "$WORK/ss.err" '^parley: Stopping: finishing what clients sent' || return 1
+  sleep 0.5
+  kill -0 "$EPID" || fail "first SIGTERM should wait for the stuck client" || return 1
+  kill -TERM "$EPID"
+  local rc=0
+  wait_exit "$EPID" 3 || rc=$?
+  assert_eq 0 "$rc" "exit status after the second signal"
+}
+
 check "echo: bytes back exactly, logged" echo_exact_small
+check "--log-data, both families, reachable addresses" log_data_and_reachable
+check "SIGUSR1, --stats-interval, second SIGTERM" stats_and_second_signal
 check "echo: 10 MiB binary, 2 threads" echo_binary_10mb
 check "UDP echo" udp_echo
 check "line mode: {line} {n} {len} {peer}, CRLF and LF" line_mode_fields

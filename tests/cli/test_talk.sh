@@ -74,6 +74,10 @@ ctrl_c_clears_ctrl_d_summary() {
   wait_screen '^\^C$' || return 1
   tm send-keys -t "$SESSION" 'one' Enter
   wait_screen '^< You told me: one ' || return 1
+  tm send-keys -t "$SESSION" '/stats' Enter
+  wait_screen '^parley: 1 line sent, 1 answer, round trip mean' || return 1
+  tm send-keys -t "$SESSION" '/help' Enter
+  wait_screen '^commands: /help this list, /quit leave' || return 1
   tm send-keys -t "$SESSION" C-d
   wait_screen '^parley: 1 line sent, 1 answer, round trip mean [0-9.]+ ms, worst [0-9.]+ ms$' || return 1
   wait_screen '^EXIT=0$'
