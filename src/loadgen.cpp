@@ -89,6 +89,18 @@ void LoadGenerator::stop() {
   impl_->shared.stop.store(true);
 }
 
+LoadResult LoadGenerator::run(int stop_fd, const std::function<void()>& every_second) {
+  if (impl_->workers.size() != 1) {
+    start();
+    return wait();
+  }
+  auto& s = impl_->shared;
+  s.start_ns = load::now_ns();
+  s.end_ns = s.start_ns + s.config.duration.count() * 1'000'000LL;
+  impl_->workers.front()->run(stop_fd, &every_second);
+  return wait();
+}
+
 bool LoadGenerator::finished() const {
   for (const auto& w : impl_->workers)
     if (!w->done()) return false;

@@ -3,6 +3,7 @@
 // the connections).
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <queue>
 #include <vector>
@@ -32,7 +33,9 @@ struct WorkerCounters {
 class Worker {
  public:
   Worker(Shared& shared, std::vector<unsigned> ids, const char* pattern);
-  void run();
+  // The event loop. stop_fd (optional): when readable, the run stops (a signalfd). every_second
+  // (optional): called about once a second from the loop, for a progress line.
+  void run(int stop_fd = -1, const std::function<void()>* every_second = nullptr);
   const WorkerCounters& counters() const { return counters_; }
   const Histogram& latency() const { return latency_; }
   std::uint64_t peak_open() const { return peak_open_; }

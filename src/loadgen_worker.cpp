@@ -58,7 +58,7 @@ Worker::Worker(Shared& shared, std::vector<unsigned> ids, const char* pattern)
     interval_ns_ = static_cast<std::int64_t>(1e9 * config_.connections / config_.rate);
 }
 
-void Worker::run() {
+void Worker::run(int stop_fd, const std::function<void()>* every_second) {
   // A private descriptor table for this thread: the kernel then skips taking a reference on the
   // socket for every read and write (fdget's single-owner fast path), which in a multi-threaded
   // process costs about 2% of the round-trip rate. The sockets are only ever used here.
@@ -70,15 +70,33 @@ void Worker::run() {
     if (per_thread_rate > 0) at += static_cast<std::int64_t>(1e9 * i / per_thread_rate);
     timers_.push({at, i, Timer::open});
   }
+  constexpr std::uint32_t kStopTag = UINT32_MAX;
+  if (stop_fd >= 0) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u32 = kStopTag;
+    epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, stop_fd, &ev);
+  }
   epoll_event events[256];
   std::int64_t next_sweep = now_ + 100 * kMs;
+  std::int64_t next_second = now_ + 1000 * kMs;
   while (!shared_.stop.load(std::memory_order_relaxed) && now_ < shared_.end_ns) {
     std::int64_t wake = std::min(shared_.end_ns, next_sweep);
+    if (every_second) wake = std::min(wake, next_second);
     if (!timers_.empty()) wake = std::min(wake, timers_.top().at);
     int timeout = static_cast<int>(std::max<std::int64_t>(0, (wake - now_ + kMs - 1) / kMs));
     int n = epoll_wait(epoll_.get(), events, 256, timeout);
     now_ = now_ns();
-    for (int i = 0; i < n; ++i) on_event(conns_[events[i].data.u32], events[i].events);
+    for (int i = 0; i < n; ++i) {
+      if (events[i].data.u32 == kStopTag)
+        shared_.stop.store(true);
+      else
+        on_event(conns_[events[i].data.u32], events[i].events);
+    }
+    if (every_second && now_ >= next_second) {
+      (*every_second)();
+      next_second += 1000 * kMs;
+    }
     while (!timers_.empty() && timers_.top().at <= now_) {
       Due d = timers_.top();
       timers_.pop();

@@ -110,7 +110,7 @@ PY
 }
 
 interrupt_partial_report() {
-  "$PARLEY" bench pingpong -d 20s 127.0.0.1 "$EPORT" >"$WORK/int.out" 2>&1 &
+  "$PARLEY" bench pingpong "$@" -d 20s 127.0.0.1 "$EPORT" >"$WORK/int.out" 2>&1 &
   local pid=$!
   sleep 1
   kill -INT $pid
@@ -136,4 +136,5 @@ check "--rate: a stall shows in the tail" rate_shows_stall
 check "--lines against a line server" lines_mode
 check "--json schema" json_schema
 check "Ctrl-C: partial report" interrupt_partial_report
+check "Ctrl-C with one thread (loop on the main thread)" interrupt_partial_report --threads 1
 finish

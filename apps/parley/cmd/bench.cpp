@@ -2,6 +2,7 @@
 // connections are driven by parley::LoadGenerator.
 
 #include <signal.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <memory>
@@ -12,6 +13,7 @@
 #include "netcat.hpp"
 #include "parley/connector.hpp"
 #include "parley/errors.hpp"
+#include "parley/fd.hpp"
 
 namespace parley::cmd {
 namespace {
@@ -75,6 +77,34 @@ LoadResult drive(LoadGenerator& gen, const BenchArgs& o, bool* interrupted) {
   return gen.wait();
 }
 
+// One thread (--threads 1, or one connection): the loop runs right here, so the process stays
+// single-threaded (see LoadGenerator::run); signals arrive through a signalfd in that loop.
+LoadResult drive_inline(LoadGenerator& gen, const BenchArgs& o, bool* interrupted) {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  Fd sigfd(signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK));
+  const bool live = isatty(STDERR_FILENO) == 1 && !o.json;
+  const auto start = std::chrono::steady_clock::now();
+  const double duration_s = std::chrono::duration<double>(o.config.duration).count();
+  LoadProgress before;
+  std::function<void()> every_second = [&] {
+    if (!live) return;
+    LoadProgress p = gen.progress();
+    double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    fmt::print(stderr, "\r\x1b[K{}", progress_line(p, before, elapsed, duration_s, 1.0));
+    before = p;
+  };
+  LoadResult r = gen.run(sigfd.get(), every_second);
+  signalfd_siginfo info;
+  *interrupted = ::read(sigfd.get(), &info, sizeof(info)) == sizeof(info);
+  if (live) fmt::print(stderr, "\r\x1b[K");
+  return r;
+}
+
 int run_bench(BenchArgs& o) {
   auto& c = o.config;
   c.mode = kModes.at(o.mode);
@@ -98,7 +128,9 @@ int run_bench(BenchArgs& o) {
     return kExitUsage;
   }
   BenchHeader header{o.mode, target->to_string(), c, false};
-  LoadResult r = drive(**gen, o, &header.interrupted);
+  const bool single = std::min(c.threads, c.connections) <= 1;
+  LoadResult r =
+      single ? drive_inline(**gen, o, &header.interrupted) : drive(**gen, o, &header.interrupted);
   header.config.threads = std::max(1u, std::min(c.threads, c.connections));
   fmt::print("{}", o.json ? json_result(header, r) : summary(header, r));
   if (r.total_errors() > 0) return kExitNetwork;
