@@ -143,7 +143,13 @@ watch_marks_new() {
 # says so instead of failing.
 unprivileged() {
   have setpriv || { echo "    (setpriv missing: skipped)"; return 0; }
-  setpriv --reuid=65534 --regid=65534 --clear-groups "$PARLEY" conns --port "$EPORT" -p >"$WORK/np.out" 2>"$WORK/np.err" || return 1
+  # A copy the unprivileged user can reach, wherever the build tree lives.
+  local bin="/tmp/parley-unprivileged.$$"
+  install -m 755 "$PARLEY" "$bin" || return 1
+  setpriv --reuid=65534 --regid=65534 --clear-groups "$bin" conns --port "$EPORT" -p >"$WORK/np.out" 2>"$WORK/np.err"
+  local rc=$?
+  rm -f "$bin"
+  [ $rc -eq 0 ] || fail "exit $rc: $(cat "$WORK/np.err")" || return 1
   "$PARLEY" conns --port "$EPORT" >"$WORK/root.out" || return 1
   assert_eq "$(table_set "$WORK/root.out")" "$(awk 'NR > 1 {print $1, $4, $5}' "$WORK/np.out" | sort)" "same sockets as root sees" || return 1
   grep -q "parley" "$WORK/np.out" && fail "owners of root's processes shown" && return 1
