@@ -44,7 +44,7 @@ bool Worker::on_readable(Conn& c) {
     // A last line without its newline still gets its answer.
     if (lines && c.lines.has_partial()) {
       out_.clear();
-      std::string peer = c.peer_name();
+      std::string peer = shared_.reply.uses_peer() ? c.peer_name() : std::string();
       std::uint64_t before = c.messages;
       LineContext ctx{&shared_, &out_, &c.messages, peer};
       c.lines.feed("\n", reply_line, &ctx);
@@ -68,7 +68,8 @@ bool Worker::on_readable(Conn& c) {
     return send_or_queue(c, buffer_.get(), size);
   }
   out_.clear();
-  std::string peer = c.peer_name();
+  // Formatting the address costs more than the rest of a short line: only when {peer} is used.
+  std::string peer = shared_.reply.uses_peer() ? c.peer_name() : std::string();
   std::uint64_t before = c.messages;
   LineContext ctx{&shared_, &out_, &c.messages, peer};
   bool fits = c.lines.feed({buffer_.get(), size}, reply_line, &ctx);

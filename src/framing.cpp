@@ -69,6 +69,12 @@ void ReplyTemplate::render(std::string& out, std::string_view line, std::string_
   }
 }
 
+bool ReplyTemplate::uses_peer() const {
+  for (const auto& p : parts_)
+    if (p.kind == Kind::peer) return true;
+  return false;
+}
+
 bool LineBuffer::feed(std::string_view data, OnLine on_line, void* context) {
   while (!data.empty()) {
     const char* nl = static_cast<const char*>(std::memchr(data.data(), '\n', data.size()));

@@ -22,6 +22,8 @@ class ReplyTemplate {
   // Appends the reply for one line, without an end-of-line, to out.
   void render(std::string& out, std::string_view line, std::string_view peer,
               std::uint64_t n) const;
+  // Whether {peer} appears, so callers format the address only when it is needed.
+  bool uses_peer() const;
 
  private:
   enum class Kind { literal, line, peer, n, len };

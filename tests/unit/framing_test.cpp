@@ -42,6 +42,8 @@ TEST(ReplyTemplate, FieldsAndBraces) {
   std::string out;
   t->render(out, "Hallo", "1.2.3.4:5", 7);
   EXPECT_EQ(out, "You told me: Hallo (5, #7, 1.2.3.4:5) {x}");
+  EXPECT_TRUE(t->uses_peer());
+  EXPECT_FALSE(ReplyTemplate::parse("got: {line}")->uses_peer());
   EXPECT_FALSE(ReplyTemplate::parse("{nope}"));
   EXPECT_FALSE(ReplyTemplate::parse("{line"));
   EXPECT_FALSE(ReplyTemplate::parse("x}"));
