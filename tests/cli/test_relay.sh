@@ -117,6 +117,20 @@ both_families_by_default() {
   wait_exit "$LPID" 5 && assert_eq "six" "$(cat "$WORK/dual.out")"
 }
 
+source_address_and_port() {
+  start_parley_listen src 127.0.0.1 0 </dev/null || return 1
+  local sport
+  sport=$(free_port)
+  echo hi | timeout 5 "$PARLEY" connect -s 127.0.0.1 -p "$sport" 127.0.0.1 "$LPORT" >/dev/null || return 1
+  wait_for_line "$WORK/src.err" "^parley: Connection from 127\\.0\\.0\\.1:$sport\\.\$"
+}
+
+family_mismatch() {
+  expect_exit 2 "parley: connect to 127.0.0.1:1: no address of the requested family" "$PARLEY" connect -6 127.0.0.1 1
+}
+
+check "-s/-p choose the local address and port" source_address_and_port
+check "-6 with an IPv4 address: exit 2" family_mismatch
 check "half-close: whole reply after stdin EOF" half_close_whole_reply
 check "--no-shutdown" no_shutdown_keeps_write_side
 check "closed stdin: no hang, no busy loop" quiet_stdin closed
