@@ -45,7 +45,9 @@ void add_common_options(CLI::App& app, NetcatOptions& o, bool listening) {
       ->type_name("PORT")
       ->check(CLI::Range(0, 65535))
       ->excludes(unix_opt);
-  add_duration_option(app, "-w,--wait", o.wait, "Connect timeout");
+  // A listener never connects, so -w would be accepted there and do nothing: offer it only
+  // where it means something.
+  if (!listening) add_duration_option(app, "-w,--wait", o.wait, "Connect timeout");
   add_duration_option(app, "-i,--idle-timeout", o.idle,
                       "End after this long with no data either way");
   auto* send_only = app.add_flag("--send-only", o.send_only, "Only send; ignore what arrives");
