@@ -74,6 +74,7 @@ class Worker {
   void on_event(Conn& c, std::uint32_t events);
   void on_readable(Conn& c);
   void on_writable(Conn& c);
+  void on_datagram(Conn& c, std::size_t got);
   void send_request(Conn& c, std::int64_t t);
   void write_some(Conn& c);
   void answer_complete(Conn& c);

@@ -124,7 +124,8 @@ void Worker::run(int stop_fd, const std::function<void()>* every_second) {
 
 void Worker::open(Conn& c) {
   c = Conn{-1, c.id};
-  int fd = ::socket(config_.target.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  const int type = config_.udp ? SOCK_DGRAM : SOCK_STREAM;
+  int fd = ::socket(config_.target.family(), type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     counters_.errors.add(1);
     counters_.by_kind[static_cast<int>(ErrorKind::other)].add(1);
@@ -132,7 +133,7 @@ void Worker::open(Conn& c) {
     return;
   }
   int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  if (!config_.udp) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   c.fd = fd;
   c.cycle_start = now_;
   c.deadline = now_ + config_.timeout.count() * kMs;
@@ -140,6 +141,7 @@ void Worker::open(Conn& c) {
   ev.events = c.events = EPOLLOUT;  // Writable means connected (or failed).
   ev.data.u32 = static_cast<std::uint32_t>(&c - conns_.data());
   epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev);
+  // A UDP connect only fixes the peer (and filters what arrives), so it completes at once.
   if (::connect(fd, config_.target.get(), config_.target.size()) == 0) {
     on_connected(c);
   } else if (errno == EINPROGRESS) {
@@ -215,7 +217,9 @@ void Worker::send_request(Conn& c, std::int64_t t) {
 void Worker::write_some(Conn& c) {
   const bool stream = config_.mode == BenchMode::stream;
   std::size_t left = stream ? config_.size : config_.size - c.out_off;
-  std::size_t at = (stream ? c.stream_out : c.out_off) % kPattern;
+  // Every UDP datagram carries the pattern from its start: datagrams can be lost, so a running
+  // offset could not be checked on the way back.
+  std::size_t at = config_.udp ? 0 : (stream ? c.stream_out : c.out_off) % kPattern;
   ssize_t w = ::send(c.fd, pattern_ + at, std::min(left, kPattern), MSG_NOSIGNAL | MSG_DONTWAIT);
   if (w < 0) {
     if (errno == EAGAIN || errno == EINTR) return interest(c, true);
@@ -240,6 +244,7 @@ void Worker::on_readable(Conn& c) {
     if (errno == EAGAIN || errno == EINTR) return;
     return fail(c, kind_of(errno));
   }
+  if (config_.udp) return on_datagram(c, static_cast<std::size_t>(n));
   if (n == 0) return fail(c, ErrorKind::closed_early);
   auto got = static_cast<std::size_t>(n);
   counters_.bytes_received.add(got);
@@ -259,6 +264,22 @@ void Worker::on_readable(Conn& c) {
   if (config_.verify && !matches(buffer_.get(), got, c.in_got)) mismatch();
   c.in_got += got;
   if (complete) answer_complete(c);
+}
+
+// One datagram (possibly empty) came back: it is a whole answer, or a mismatch.
+void Worker::on_datagram(Conn& c, std::size_t got) {
+  counters_.bytes_received.add(got);
+  // A line server may answer with any length; otherwise the echo must be the message itself.
+  const bool size_ok = config_.lines ? got > 0 : got == config_.size;
+  const bool content_ok = !config_.verify || matches(buffer_.get(), got, 0);
+  if (config_.mode == BenchMode::stream) {
+    if (!size_ok || !content_ok) mismatch();
+    return;
+  }
+  if (!c.awaiting || !size_ok) return fail(c, ErrorKind::mismatch);
+  if (!content_ok) mismatch();
+  c.in_got = got;
+  answer_complete(c);
 }
 
 void Worker::answer_complete(Conn& c) {
@@ -318,7 +339,9 @@ void Worker::fail(Conn& c, ErrorKind kind) {
   counters_.errors.add(1);
   counters_.by_kind[static_cast<int>(kind)].add(1);
   close(c);
-  reopen_later(c, kBackoff);
+  // A lost datagram is ordinary for UDP and the timeout already paced it: replace the socket at
+  // once. Anything else waits a little, so a dead server is not hammered in a tight loop.
+  reopen_later(c, config_.udp && kind == ErrorKind::timeout ? 0 : kBackoff);
 }
 
 void Worker::close(Conn& c) {

@@ -1,6 +1,6 @@
 #pragma once
-// The load generator behind `parley bench`: many connections against one TCP server, driven by
-// one epoll loop per thread (share-nothing, like the echo server), counting round trips, bytes
+// The load generator behind `parley bench`: many connections against one TCP or UDP server, driven
+// by one epoll loop per thread (share-nothing, like the echo server), counting round trips, bytes
 // and errors by kind, and recording latency in per-thread histograms merged at the end.
 //
 // Threading: create/start/stop/progress/wait from one controlling thread; workers run on their
@@ -36,7 +36,14 @@ struct LoadConfig {
   bool verify = false;      // Compare every answer byte with what was sent.
   bool lines = false;       // Messages end with LF; an answer is one line.
   std::chrono::milliseconds timeout{5'000};  // For connecting and for each answer.
+  // UDP: each "connection" is a connected datagram socket, each message one datagram, and each
+  // answer one datagram. A request unanswered within `timeout` is lost: it counts as a timeout
+  // and the socket is replaced at once, so a late answer cannot pass for the next one. Only
+  // pingpong and stream make sense here; size must fit one datagram (kMaxDatagram).
+  bool udp = false;
 };
+
+inline constexpr std::size_t kMaxDatagram = 65507;  // 65535 - IPv4 header (20) - UDP header (8).
 
 struct LoadProgress {
   std::uint64_t round_trips = 0, bytes_sent = 0, bytes_received = 0, open = 0, errors = 0;

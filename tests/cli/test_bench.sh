@@ -1,5 +1,6 @@
 # parley bench against real servers on loopback: counts add up, --verify catches corruption,
-# refusals are counted, hold reaches its target, --rate exposes a stall in the tail, --json.
+# refusals are counted, hold reaches its target, --rate exposes a stall in the tail, --json; the
+# same over UDP (-u), where lost datagrams count as timeouts.
 source "$(dirname "$0")/lib.sh"
 
 # json FILE EXPR: evaluates a Python expression over the parsed result `r`.
@@ -35,6 +36,30 @@ PY
   local deadline=$((SECONDS + 5))
   until [ -s "$WORK/special.$1.port" ]; do [ $SECONDS -lt $deadline ] || return 1; sleep 0.05; done
   SPORT=$(cat "$WORK/special.$1.port")
+}
+
+# A Python UDP echo server that misbehaves: drop (answers every other datagram) or flip (one
+# byte of every answer).
+start_udp_special() {
+  python3 - "$1" >"$WORK/uspecial.$1.port" <<'PY' &
+import socket, sys, time
+mode = sys.argv[1]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1], flush=True)
+s.settimeout(1)
+n, deadline = 0, time.monotonic() + 30  # Bounded: the helper ends by itself.
+while time.monotonic() < deadline:
+    try: d, peer = s.recvfrom(65535)
+    except socket.timeout: continue
+    n += 1
+    if mode == "drop" and n % 2 == 0: continue
+    if mode == "flip": d = bytes([d[0] ^ 0xFF]) + d[1:]
+    s.sendto(d, peer)
+PY
+  BG_PIDS+=($!)
+  local deadline=$((SECONDS + 5))
+  until [ -s "$WORK/uspecial.$1.port" ]; do [ $SECONDS -lt $deadline ] || return 1; sleep 0.05; done
+  SPORT=$(cat "$WORK/uspecial.$1.port")
 }
 
 counts_add_up() {
@@ -126,6 +151,67 @@ stream_and_connect_modes() {
   assert_eq True "$(json "$WORK/cn.json" 'r["connections_opened"] >= r["round_trips"] > 100 and r["threads"] == 2')" "connect mode"
 }
 
+udp_counts_add_up() {
+  local tcp_port=$EPORT
+  start_echo uecho -q -u || return 1
+  local uport=$EPORT
+  EPORT=$tcp_port
+  "$PARLEY" bench pingpong -u -c 5 -s 200 -d 1s --verify --json 127.0.0.1 "$uport" >"$WORK/u.json" || return 1
+  assert_eq udp "$(json "$WORK/u.json" 'r["protocol"]')" "protocol" || return 1
+  assert_eq True "$(json "$WORK/u.json" 'r["round_trips"] > 1000')" "enough round trips" || return 1
+  assert_eq True "$(json "$WORK/u.json" 'r["bytes_received"] == r["round_trips"] * 200')" "received = round trips x size" || return 1
+  assert_eq 0 "$(json "$WORK/u.json" 'r["errors_total"]')" "errors" || return 1
+  "$PARLEY" bench stream -u -d 1s --verify --json 127.0.0.1 "$uport" >"$WORK/us.json" || return 1
+  # Loopback may drop datagrams when the server falls behind; what arrives must be intact.
+  assert_eq True "$(json "$WORK/us.json" '0 < r["bytes_received"] <= r["bytes_sent"] and r["bytes_received"] % 1472 == 0')" "stream datagrams" || return 1
+  assert_eq 0 "$(json "$WORK/us.json" 'r["errors_total"]')" "stream errors"
+}
+
+# Every other datagram goes unanswered: each loss is one timeout, and the run goes on.
+udp_loss_counted() {
+  start_udp_special drop || return 1
+  local rc=0
+  "$PARLEY" bench pingpong -u -c 2 --timeout 50ms -d 1500ms --json 127.0.0.1 "$SPORT" >"$WORK/ud.json" || rc=$?
+  assert_eq 1 "$rc" "exit status" || return 1
+  assert_eq True "$(json "$WORK/ud.json" 'r["errors"]["timeout"] >= 3 and r["round_trips"] >= 3')" "losses: $(json "$WORK/ud.json" 'r["errors"], r["round_trips"]')" || return 1
+  assert_eq True "$(json "$WORK/ud.json" 'r["errors_total"] == r["errors"]["timeout"]')" "only timeouts"
+}
+
+udp_verify_and_refused() {
+  start_udp_special flip || return 1
+  local rc=0 port
+  "$PARLEY" bench pingpong -u -d 1s --verify 127.0.0.1 "$SPORT" >"$WORK/uf.out" || rc=$?
+  assert_eq 1 "$rc" "flip: exit status" || return 1
+  grep -Eq '^  errors +mismatch [0-9]+$' "$WORK/uf.out" || fail "$(cat "$WORK/uf.out")" || return 1
+  port=$(python3 -c 'import socket; s=socket.socket(type=socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  rc=0
+  "$PARLEY" bench pingpong -u -c 2 -d 500ms --json 127.0.0.1 "$port" >"$WORK/ur.json" || rc=$?
+  assert_eq 1 "$rc" "closed port: exit status" || return 1
+  assert_eq True "$(json "$WORK/ur.json" 'r["errors"]["refused"] >= 2 and r["round_trips"] == 0')" "refused counted"
+}
+
+udp_usage_errors() {
+  local rc=0
+  "$PARLEY" bench hold -u 127.0.0.1 9 >/dev/null 2>"$WORK/uu.err" || rc=$?
+  assert_eq 2 "$rc" "hold -u: exit status" || return 1
+  assert_eq "parley: bench: hold mode needs TCP: UDP has no connections to open or hold" "$(cat "$WORK/uu.err")" "hold -u" || return 1
+  rc=0
+  "$PARLEY" bench pingpong -u -s 65508 127.0.0.1 9 >/dev/null 2>"$WORK/uu.err" || rc=$?
+  assert_eq 2 "$rc" "-u -s 65508: exit status" || return 1
+  assert_eq "parley: bench: a UDP message is one datagram, at most 65507 bytes" "$(cat "$WORK/uu.err")" "-s too big"
+}
+
+udp_lines() {
+  local tcp_port=$EPORT
+  start_echo ulecho -q -u --lines --reply 'ok {line}' || return 1
+  local uport=$EPORT
+  EPORT=$tcp_port
+  "$PARLEY" bench pingpong -u --lines -s 16 -d 1s --json 127.0.0.1 "$uport" >"$WORK/ul.json" || return 1
+  assert_eq True "$(json "$WORK/ul.json" 'r["round_trips"] > 100 and r["errors_total"] == 0')" "line round trips" || return 1
+  # Each answer is "ok " + the 16-byte line: the template was applied, one datagram per answer.
+  assert_eq True "$(json "$WORK/ul.json" 'r["bytes_received"] == r["round_trips"] * 19')" "answer bytes"
+}
+
 check "pingpong: counts add up, no mismatches" counts_add_up
 check "stream --verify and connect modes" stream_and_connect_modes
 check "-n stops at the count" count_limit
@@ -137,4 +223,9 @@ check "--lines against a line server" lines_mode
 check "--json schema" json_schema
 check "Ctrl-C: partial report" interrupt_partial_report
 check "Ctrl-C with one thread (loop on the main thread)" interrupt_partial_report --threads 1
+check "UDP: pingpong counts add up, stream datagrams intact" udp_counts_add_up
+check "UDP: lost datagrams are timeouts, the run goes on" udp_loss_counted
+check "UDP: --verify catches a flipped byte; closed port refused" udp_verify_and_refused
+check "UDP: hold and oversized datagrams are usage errors" udp_usage_errors
+check "UDP: --lines against a UDP line server" udp_lines
 finish

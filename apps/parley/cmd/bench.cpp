@@ -33,10 +33,13 @@ const std::map<std::string, BenchMode> kModes = {{"pingpong", BenchMode::pingpon
 
 // Picks the address to load: the first that accepts a connection, else the first resolved (the
 // run then reports the refusals, which is what a user aiming at a dead port wants to see).
+// UDP has no handshake to probe with: the first resolved address it is.
 Result<SocketAddress> pick_target(const BenchArgs& o, const HostPort& hp) {
   Family family = o.ipv4 ? Family::v4 : o.ipv6 ? Family::v6 : Family::any;
-  auto addresses = resolve(hp.host, hp.port, {family, false, SOCK_STREAM, false});
+  const int type = o.config.udp ? SOCK_DGRAM : SOCK_STREAM;
+  auto addresses = resolve(hp.host, hp.port, {family, false, type, false});
   if (!addresses) return addresses.error();
+  if (o.config.udp) return addresses->front();
   ConnectOptions co;
   co.timeout = std::chrono::milliseconds(2000);
   auto probe = connect_any(*addresses, co);
@@ -105,15 +108,31 @@ LoadResult drive_inline(LoadGenerator& gen, const BenchArgs& o, bool* interrupte
   return r;
 }
 
+// Rules that depend on the mode's value, which CLI11's excludes/needs cannot express.
+bool valid_combination(const BenchArgs& o) {
+  const auto& c = o.config;
+  if (c.udp && (c.mode == BenchMode::connect || c.mode == BenchMode::hold)) {
+    say("bench: {} mode needs TCP: UDP has no connections to open or hold", o.mode);
+    return false;
+  }
+  if (c.udp && c.size > kMaxDatagram) {
+    say("bench: a UDP message is one datagram, at most {} bytes", kMaxDatagram);
+    return false;
+  }
+  if (c.lines && c.size > (64 << 10)) {
+    say("bench: --lines messages are at most 65536 bytes");
+    return false;
+  }
+  return true;
+}
+
 int run_bench(BenchArgs& o) {
   auto& c = o.config;
   c.mode = kModes.at(o.mode);
-  if (c.mode == BenchMode::stream && !o.size_given) c.size = 64 << 10;
+  // Stream default: 64 KiB writes; over UDP, the largest datagram one Ethernet frame carries.
+  if (c.mode == BenchMode::stream && !o.size_given) c.size = c.udp ? 1472 : 64 << 10;
   if (c.count > 0 && !o.duration_given) c.duration = std::chrono::minutes(5);  // Always bounded.
-  if (c.lines && c.size > (64 << 10)) {
-    say("bench: --lines messages are at most 65536 bytes");
-    return kExitUsage;
-  }
+  if (!valid_combination(o)) return kExitUsage;
   auto hp = target_or_say("bench", o.target);
   if (!hp) return kExitUsage;
   auto target = pick_target(o, *hp);
@@ -144,7 +163,8 @@ int run_bench(BenchArgs& o) {
 Subcommand bench_command(CLI::App& root) {
   auto o = std::make_shared<BenchArgs>();
   o->config.threads = std::max(1u, std::thread::hardware_concurrency());
-  auto* app = root.add_subcommand("bench", "Load-test a TCP echo or line server with many clients");
+  auto* app =
+      root.add_subcommand("bench", "Load-test a TCP or UDP echo or line server with many clients");
   app->footer(
       "Modes:\n"
       "  pingpong  each connection sends -s bytes, waits for them to come back, repeats\n"
@@ -155,13 +175,19 @@ Subcommand bench_command(CLI::App& root) {
       "  parley bench pingpong -c 50 -d 10s 127.0.0.1 12345\n"
       "  parley bench pingpong --rate 20000 -c 100 --verify localhost 12345\n"
       "  parley bench pingpong --lines -s 32 localhost 12345     (line servers)\n"
+      "  parley bench pingpong -u -c 10 --timeout 200ms 127.0.0.1 12345\n"
+      "UDP (-u): each connection is a connected datagram socket, each message one datagram\n"
+      "(at most 65507 bytes) and each answer one datagram; a request unanswered within\n"
+      "--timeout counts as a timeout (lost) and the next one goes out on a fresh socket.\n"
+      "Modes pingpong and stream only; stream sends 1472-byte datagrams unless -s is given.\n"
       "With --rate, latency counts from each request's intended send time, so a stalled server\n"
       "shows up in the tail instead of being hidden (no coordinated omission). Runs are always\n"
       "bounded (-d, default 10 s; with only -n at most 5 min). Exit status: 0 no errors, 1 errors\n"
       "or mismatches, 2 usage.\n"
-      "--json fields: mode, target, connections, size, threads, rate, seconds, interrupted,\n"
-      "round_trips, round_trips_per_s, steady_round_trips_per_s (after all connections were up),\n"
-      "connect_ramp_ms, bytes_sent, bytes_received, connections_opened, open_at_end, peak_open,\n"
+      "--json fields: mode, protocol, target, connections, size, threads, rate, seconds,\n"
+      "interrupted, round_trips, round_trips_per_s, steady_round_trips_per_s (after all\n"
+      "connections were up), connect_ramp_ms, bytes_sent, bytes_received, connections_opened, "
+      "open_at_end, peak_open,\n"
       "errors{refused,reset,timeout,mismatch,closed early,other}, errors_total,\n"
       "latency{count,min_us,mean_us,max_us,p50_us,p90_us,p99_us,p99.9_us,p99.99_us}.");
   app->add_option("mode", o->mode, "pingpong, stream, connect or hold")
@@ -190,6 +216,7 @@ Subcommand bench_command(CLI::App& root) {
                 "Line server: messages end with LF, an answer is one line");
   add_duration_option(*app, "--timeout", o->config.timeout,
                       "Connect and answer timeout (default 5s)");
+  app->add_flag("-u,--udp", o->config.udp, "UDP: datagrams instead of a TCP stream");
   app->add_flag("--json", o->json, "Print one JSON object instead of the report");
   auto* v4 = app->add_flag("-4", o->ipv4, "IPv4 only");
   app->add_flag("-6", o->ipv6, "IPv6 only")->excludes(v4);

@@ -76,10 +76,10 @@ std::string progress_line(const LoadProgress& now, const LoadProgress& before, d
 std::string summary(const BenchHeader& h, const LoadResult& r) {
   const auto& c = h.config;
   double secs = std::max(1e-9, std::chrono::duration<double>(r.elapsed).count());
-  std::string out =
-      fmt::format("parley bench {} {}: {} connection{}, {} B messages, {} thread{}, {:.2f} s{}\n",
-                  h.mode, h.target, c.connections, c.connections == 1 ? "" : "s", c.size, c.threads,
-                  c.threads == 1 ? "" : "s", secs, h.interrupted ? " (interrupted)" : "");
+  std::string out = fmt::format(
+      "parley bench {} {}{}: {} connection{}, {} B messages, {} thread{}, {:.2f} s{}\n", h.mode,
+      h.target, c.udp ? " (UDP)" : "", c.connections, c.connections == 1 ? "" : "s", c.size,
+      c.threads, c.threads == 1 ? "" : "s", secs, h.interrupted ? " (interrupted)" : "");
   if (c.rate > 0)
     out += fmt::format("  target rate     {:.0f} requests/s (latency from intended send time)\n",
                        c.rate);
@@ -92,9 +92,14 @@ std::string summary(const BenchHeader& h, const LoadResult& r) {
   out +=
       fmt::format("  sent            {}  ({}/s)\n", bytes_text(static_cast<double>(r.bytes_sent)),
                   bytes_text(r.bytes_sent / secs));
-  out += fmt::format("  received        {}  ({}/s)\n",
-                     bytes_text(static_cast<double>(r.bytes_received)),
-                     bytes_text(r.bytes_received / secs));
+  out +=
+      fmt::format("  received        {}  ({}/s)", bytes_text(static_cast<double>(r.bytes_received)),
+                  bytes_text(r.bytes_received / secs));
+  // UDP drops datagrams where TCP would slow down: say how much of what was sent came back.
+  if (c.udp && r.bytes_sent > 0)
+    out += fmt::format(", {:.1f}% of sent", 100.0 * static_cast<double>(r.bytes_received) /
+                                                static_cast<double>(r.bytes_sent));
+  out += "\n";
   out += fmt::format("  connections     {} opened, {} open at the end, {} at most\n", r.opened,
                      r.open_at_end, r.peak_open);
   std::string errors;
@@ -122,6 +127,7 @@ std::string json_result(const BenchHeader& h, const LoadResult& r) {
   double secs = std::max(1e-9, std::chrono::duration<double>(r.elapsed).count());
   nlohmann::json j;
   j["mode"] = h.mode;
+  j["protocol"] = c.udp ? "udp" : "tcp";
   j["target"] = h.target;
   j["connections"] = c.connections;
   j["size"] = c.size;
