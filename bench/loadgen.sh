@@ -11,6 +11,9 @@
 # starts while the measurement runs and takes CPU from the server.)
 # Like for like: the C generator connects everything before it starts its clock, so parley's
 # figure is its steady rate (after all connections were up), not the rate over the whole run.
+# Beside the rate, each generator's own CPU time per round trip (user + system, whole process):
+# at 50 and 1000 connections the server's core is the bottleneck for both, so the rates can only
+# tie, and the CPU cost is what shows which generator would give out first.
 #
 #   bench/loadgen.sh [PARLEY]     env: ROUNDS (10), DURATION (2 s), CONNS ("1 50 1000")
 set -euo pipefail
@@ -32,25 +35,37 @@ trap 'kill $server 2>/dev/null; rm -rf "$tmp"' EXIT
 for _ in $(seq 100); do ss -Hltn "sport = :$port" | grep -q . && break; sleep 0.05; done
 
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.4f\n", a / b}'; }
+TIMEFORMAT='%U %S'
+# Each run prints "RATE CPU_US_PER_ROUND_TRIP".
 c_run() {
-  taskset -c 1 "$out/pingpong" -p "$port" -c "$1" -s 64 -d "$DURATION" >"$tmp/run"
-  sed -E 's/.*rps=([0-9.]+).*/\1/' "$tmp/run"
+  { time taskset -c 1 "$out/pingpong" -p "$port" -c "$1" -s 64 -d "$DURATION" >"$tmp/run"; } 2>"$tmp/time"
+  read -r user sys <"$tmp/time"
+  sed -E 's/.*rtts=([0-9]+) rps=([0-9.]+).*/\2 \1/' "$tmp/run" |
+    awk -v u="$user" -v s="$sys" '{printf "%d %.3f\n", $1, (u + s) * 1e6 / $2}'
 }
 p_run() {
-  taskset -c 1 "$PARLEY" bench pingpong --threads 1 -c "$1" -s 64 -d "${DURATION}s" --json \
-    127.0.0.1 "$port" >"$tmp/run"
-  python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["steady_round_trips_per_s"]))' "$tmp/run"
+  { time taskset -c 1 "$PARLEY" bench pingpong --threads 1 -c "$1" -s 64 -d "${DURATION}s" --json \
+    127.0.0.1 "$port" >"$tmp/run"; } 2>"$tmp/time"
+  read -r user sys <"$tmp/time"
+  python3 -c 'import json,sys; r = json.load(open(sys.argv[1]))
+print(round(r["steady_round_trips_per_s"]), "%.3f" % ((float(sys.argv[2]) + float(sys.argv[3])) * 1e6 / r["round_trips"]))' \
+    "$tmp/run" "$user" "$sys"
 }
 for r in $(seq "$ROUNDS"); do
   for c in $CONNS; do
-    if ((r % 2)); then c_rps=$(c_run "$c"); p_rps=$(p_run "$c"); else p_rps=$(p_run "$c"); c_rps=$(c_run "$c"); fi
+    if ((r % 2)); then read -r c_rps c_cpu < <(c_run "$c"); read -r p_rps p_cpu < <(p_run "$c")
+    else read -r p_rps p_cpu < <(p_run "$c"); read -r c_rps c_cpu < <(c_run "$c"); fi
     echo "$c_rps" >>"$tmp/c.$c"
     echo "$p_rps" >>"$tmp/p.$c"
-    awk -v a="$p_rps" -v b="$c_rps" 'BEGIN {printf "%.4f\n", a / b}' >>"$tmp/r.$c"
-    echo "round $r  c=$c  C generator $c_rps rt/s  parley bench $p_rps rt/s"
+    ratio "$p_rps" "$c_rps" >>"$tmp/r.$c"
+    ratio "$p_cpu" "$c_cpu" >>"$tmp/u.$c"
+    echo "round $r  c=$c  C generator $c_rps rt/s ($c_cpu us CPU/rt)  parley bench $p_rps rt/s ($p_cpu us CPU/rt)"
   done
 done
 echo
 for c in $CONNS; do
-  echo "conns=$c  C generator $(median <"$tmp/c.$c") rt/s  parley bench $(median <"$tmp/p.$c") rt/s  median pair ratio $(median <"$tmp/r.$c" | awk '{printf "%.2f", $1}')x"
+  echo "conns=$c  C generator $(median <"$tmp/c.$c") rt/s  parley bench $(median <"$tmp/p.$c") rt/s" \
+    " rate ratio $(median <"$tmp/r.$c" | awk '{printf "%.2f", $1}')x" \
+    " CPU/rt ratio $(median <"$tmp/u.$c" | awk '{printf "%.2f", $1}')x (parley/C, median of pairs)"
 done
