@@ -36,6 +36,13 @@ Result<Fd> start_attempt(const SocketAddress& address, const ConnectOptions& opt
     int one = 1;
     setsockopt(fd->get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     if (::bind(fd->get(), source->get(), source->size()) != 0) return last_error();
+  } else if (address.family() == AF_UNIX && options.socktype == SOCK_DGRAM) {
+    // A Unix datagram client needs an address of its own, or the server's replies have nowhere
+    // to go. Binding with only the family asks Linux for an autobind: a unique name in the
+    // abstract namespace, with no file to create or clean up.
+    sa_family_t family = AF_UNIX;
+    if (::bind(fd->get(), reinterpret_cast<sockaddr*>(&family), sizeof(family)) != 0)
+      return last_error();
   }
   if (::connect(fd->get(), address.get(), address.size()) == 0) {
     *completed = true;

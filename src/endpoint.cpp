@@ -131,6 +131,9 @@ std::string SocketAddress::host_string() const {
   } else if (family() == AF_UNIX) {
     const auto* sun = reinterpret_cast<const sockaddr_un*>(&storage_);
     if (len_ <= offsetof(sockaddr_un, sun_path)) return "(unnamed)";
+    // The abstract namespace (autobound datagram clients among others): "@name", as ss shows it.
+    if (sun->sun_path[0] == '\0')
+      return "@" + std::string(sun->sun_path + 1, len_ - offsetof(sockaddr_un, sun_path) - 1);
     return std::string(sun->sun_path,
                        strnlen(sun->sun_path, len_ - offsetof(sockaddr_un, sun_path)));
   }

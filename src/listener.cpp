@@ -89,13 +89,11 @@ Result<Listener> open_unix_listener(const std::string& path, int socktype) {
   struct stat st {};
   if (lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) return std::make_error_code(std::errc::file_exists);
-    // A socket file: replace it only if no server answers there any more.
-    auto probe = open_socket(AF_UNIX, SOCK_STREAM);
+    // A socket file: replace it only if nothing is bound there any more. Only a stale file
+    // refuses; a live socket accepts, is busy, or (EPROTOTYPE) is of the other type.
+    auto probe = open_socket(AF_UNIX, socktype);
     if (!probe) return probe.error();
-    int rc = ::connect(probe->get(), address->get(), address->size());
-    if (rc == 0 || errno == EAGAIN || errno == EINPROGRESS)
-      return std::make_error_code(std::errc::address_in_use);
-    if (errno != ECONNREFUSED && errno != EPROTOTYPE)
+    if (::connect(probe->get(), address->get(), address->size()) == 0 || errno != ECONNREFUSED)
       return std::make_error_code(std::errc::address_in_use);
     ::unlink(path.c_str());
   }

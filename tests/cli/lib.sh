@@ -75,7 +75,7 @@ start_parley_listen() {
   LPID=$!
   BG_PIDS+=("$LPID")
   wait_for_line "$WORK/$name.err" 'Listening on' || return 1
-  LPORT=$(port_from "$WORK/$name.err")
+  LPORT=$(port_from "$WORK/$name.err") || LPORT=''  # None for a Unix socket path.
 }
 
 # start_echo NAME ARGS...: `parley echo` on 127.0.0.1, port 0, in the background, with stdout in

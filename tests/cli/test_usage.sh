@@ -22,7 +22,7 @@ families_conflict() { expect_exit 2 "parley: connect: -4 excludes -6" "$PARLEY" 
 send_recv_conflict() {
   expect_exit 2 "parley: listen: --send-only excludes --recv-only" "$PARLEY" listen --send-only --recv-only 1
 }
-unix_udp_conflict() { expect_exit 2 "parley: connect: --udp excludes --unixsock" "$PARLEY" connect -U /tmp/x -u; }
+unix_ipv4_conflict() { expect_exit 2 "parley: connect: -4 excludes --unixsock" "$PARLEY" connect -U /tmp/x -4; }
 bad_time() { expect_exit 2 "" "$PARLEY" connect -w 5x localhost 1 && grep -q "is not a time" "$WORK/expect.err"; }
 listen_with_remote_host() {
   expect_exit 2 "parley: listen: the address to listen on must be a local IP address; to connect to a host, use 'parley connect HOST PORT'" \
@@ -80,7 +80,7 @@ check "unknown flag" unknown_flag
 check "unknown command" unknown_command
 check "-4 with -6" families_conflict
 check "--send-only with --recv-only" send_recv_conflict
-check "-U with -u" unix_udp_conflict
+check "-U with -4" unix_ipv4_conflict
 check "malformed time" bad_time
 check "-l with a host to connect to" listen_with_remote_host
 check "connect -l" connect_with_l

@@ -1,7 +1,12 @@
 // parley listen: the netcat server. Bind, wait for a client (or many with -k), relay.
 
 #include <poll.h>
+#include <signal.h>
+#include <sys/un.h>
 #include <unistd.h>
+
+#include <cstddef>
+#include <cstring>
 
 #include <memory>
 
@@ -23,9 +28,35 @@ struct ListenArgs : NetcatOptions {
   std::size_t max_clients = 100;
 };
 
-// Removes the Unix socket file we created, however the command ends.
+// The socket path for the signal handler, which must not allocate (sun_path's size bounds it).
+char g_socket_path[sizeof(sockaddr_un::sun_path)];
+
+extern "C" void unlink_then_die(int sig) {
+  ::unlink(g_socket_path);  // Async-signal-safe.
+  ::signal(sig, SIG_DFL);
+  ::raise(sig);  // Delivered once the handler returns: the exit status still says which signal.
+}
+
+// Removes the Unix socket file we created, however the command ends: on return, and on Ctrl-C,
+// SIGTERM or SIGHUP while waiting or relaying (the default action would leave the file behind).
+// With -k the hub catches SIGINT/SIGTERM itself and returns, and the destructor does the work.
 struct UnlinkOnExit {
   std::string path;
+  explicit UnlinkOnExit(std::string p) : path(std::move(p)) {
+    if (path.empty() || path.size() >= sizeof(g_socket_path)) return;
+    std::memcpy(g_socket_path, path.c_str(), path.size() + 1);
+    struct sigaction sa {};
+    sa.sa_handler = unlink_then_die;
+    sigemptyset(&sa.sa_mask);
+    // A signal the parent set to be ignored (nohup, a shell's background job) stays ignored.
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
+      struct sigaction old {};
+      if (sigaction(sig, nullptr, &old) == 0 && old.sa_handler != SIG_IGN)
+        sigaction(sig, &sa, nullptr);
+    }
+  }
+  UnlinkOnExit(const UnlinkOnExit&) = delete;
+  UnlinkOnExit& operator=(const UnlinkOnExit&) = delete;
   ~UnlinkOnExit() {
     if (!path.empty()) ::unlink(path.c_str());
   }
@@ -59,7 +90,7 @@ bool is_numeric_host(const std::string& host) {
 // almost always means the user wanted to connect, not listen.
 Result<std::vector<Listener>> open_all(const ListenArgs& o) {
   if (!o.unix_path.empty()) {
-    auto l = open_unix_listener(o.unix_path, SOCK_STREAM);
+    auto l = open_unix_listener(o.unix_path, o.udp ? SOCK_DGRAM : SOCK_STREAM);
     if (!l) return l.error();
     std::vector<Listener> v;
     v.push_back(std::move(*l));
@@ -102,8 +133,15 @@ Result<Connection> accept_first(std::vector<Listener>& listeners) {
   }
 }
 
+// A Unix datagram sent from a socket that was never bound carries no return address (the kernel
+// reports an empty or family-only name).
+bool unnamed(const Connection& c) {
+  return c.local.family() == AF_UNIX && c.peer.size() <= offsetof(sockaddr_un, sun_path);
+}
+
 // UDP without -k: the first datagram's sender becomes the one peer (the socket is connected to
-// it); the datagram itself stays queued for the relay.
+// it); the datagram itself stays queued for the relay. An unnamed Unix sender cannot be
+// connected to: the socket then stays unconnected, and only receives.
 Result<Connection> first_datagram_peer(Listener& listener) {
   pollfd pfd{listener.fd.get(), POLLIN, 0};
   while (::poll(&pfd, 1, -1) < 0) {
@@ -114,14 +152,18 @@ Result<Connection> first_datagram_peer(Listener& listener) {
   *c.peer.size_ptr() = SocketAddress::capacity();
   if (::recvfrom(listener.fd.get(), &byte, 1, MSG_PEEK, c.peer.get(), c.peer.size_ptr()) < 0)
     return last_error();
-  if (::connect(listener.fd.get(), c.peer.get(), c.peer.size()) != 0) return last_error();
-  c.fd = std::move(listener.fd);
   c.local = listener.local;
+  if (!unnamed(c) && ::connect(listener.fd.get(), c.peer.get(), c.peer.size()) != 0)
+    return last_error();
+  c.fd = std::move(listener.fd);
   return c;
 }
 
 std::string peer_name(const Connection& c) {
-  return c.peer.family() == AF_UNIX ? std::string("a local process") : c.peer.to_string();
+  if (c.local.family() != AF_UNIX) return c.peer.to_string();
+  // Stream peers are usually unnamed; a datagram client's (auto)bound name helps tell them apart.
+  if (unnamed(c) || c.peer.host_string().empty()) return "a local process";
+  return c.peer.host_string();
 }
 
 int run_listen(const ListenArgs& o) {
@@ -143,7 +185,7 @@ int run_listen(const ListenArgs& o) {
     say("cannot listen: {}", describe(listeners.error()));
     return exit_code_for(listeners.error()) == kExitNetwork ? kExitNetwork : kExitUsage;
   }
-  UnlinkOnExit cleanup{o.unix_path};
+  UnlinkOnExit cleanup(o.unix_path);
   if (o.verbose > 0) {
     for (const auto& l : *listeners) say("Listening on {}", l.local.to_string());
   }
@@ -182,6 +224,11 @@ int run_listen(const ListenArgs& o) {
       return exit_code_for(conn.error());
     }
     if (o.verbose > 0) say("Connection from {}.", peer_name(*conn));
+    if (unnamed(*conn)) {
+      say("the sender's socket has no name (it was never bound): its datagrams are shown, but "
+          "nothing can be sent back");
+      relay.send = false;
+    }
     start = std::chrono::steady_clock::now();
     return finish_relay(o, relay_datagram(STDIN_FILENO, STDOUT_FILENO, conn->fd.get(), relay),
                         start);

@@ -25,12 +25,11 @@ void add_common_options(CLI::App& app, NetcatOptions& o, bool listening) {
   auto* v6 = app.add_flag("-6", o.ipv6, "Use IPv6 only");
   v4->excludes(v6);
   app.add_flag("-n,--nodns", o.numeric, "Numeric addresses only, never ask DNS");
-  auto* udp = app.add_flag("-u,--udp", o.udp, "Use UDP instead of TCP");
+  app.add_flag("-u,--udp", o.udp, "Use UDP instead of TCP (with -U: a Unix datagram socket)");
   auto* unix_opt = app.add_option("-U,--unixsock", o.unix_path,
                                   listening ? "Listen on the Unix socket at PATH"
                                             : "Connect to the Unix socket at PATH")
                        ->type_name("PATH");
-  unix_opt->excludes(udp);  // Unix datagram sockets: not supported yet.
   unix_opt->excludes(v4);
   unix_opt->excludes(v6);
   app.add_flag("-C,--crlf", o.crlf, "Send LF line endings as CRLF");
