@@ -1,6 +1,10 @@
 #include "parley/endpoint.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/un.h>
+
+#include <cstddef>
+#include <cstring>
 
 #include "parley/errors.hpp"
 
@@ -85,6 +89,21 @@ TEST(SocketAddress, UnixPathAndMappedV4) {
   auto m = resolve("::ffff:127.0.0.1", 9, {Family::any, true, SOCK_STREAM, false});
   ASSERT_TRUE(m);
   EXPECT_EQ(m->front().to_string(), "127.0.0.1:9");
+}
+
+// Autobound Unix datagram clients live in the abstract namespace: a leading NUL, then the name.
+TEST(SocketAddress, AbstractAndUnnamedUnix) {
+  sockaddr_un sun{};
+  sun.sun_family = AF_UNIX;
+  std::memcpy(sun.sun_path,
+              "\0"
+              "1a2b3",
+              6);
+  SocketAddress abstract(reinterpret_cast<sockaddr*>(&sun),
+                         static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 6));
+  EXPECT_EQ(abstract.to_string(), "@1a2b3");
+  SocketAddress unnamed(reinterpret_cast<sockaddr*>(&sun), sizeof(sa_family_t));
+  EXPECT_EQ(unnamed.to_string(), "(unnamed)");
 }
 
 }  // namespace
