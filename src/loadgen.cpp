@@ -134,6 +134,7 @@ LoadResult LoadGenerator::wait() {
     r.opened += c.opened.get();
     r.open_at_end += w->open_at_end();
     r.peak_open += w->peak_open();
+    r.out_of_fds += c.out_of_fds.get();
     for (int k = 0; k < static_cast<int>(ErrorKind::count); ++k)
       r.errors[static_cast<std::size_t>(k)] += c.by_kind[static_cast<std::size_t>(k)].get();
     r.latency.merge(w->latency());

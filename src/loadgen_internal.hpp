@@ -27,6 +27,7 @@ struct Shared {
 
 struct WorkerCounters {
   Counter round_trips, bytes_sent, bytes_received, open, opened, errors;
+  Counter out_of_fds;  // Socket creations that failed for want of a descriptor (also in errors).
   std::array<Counter, static_cast<int>(ErrorKind::count)> by_kind;
 };
 

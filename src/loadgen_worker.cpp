@@ -127,6 +127,7 @@ void Worker::open(Conn& c) {
   const int type = config_.udp ? SOCK_DGRAM : SOCK_STREAM;
   int fd = ::socket(config_.target.family(), type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
+    if (errno == EMFILE || errno == ENFILE) counters_.out_of_fds.add(1);
     counters_.errors.add(1);
     counters_.by_kind[static_cast<int>(ErrorKind::other)].add(1);
     reopen_later(c, kBackoff);

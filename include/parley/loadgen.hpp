@@ -53,6 +53,7 @@ struct LoadResult {
   std::chrono::nanoseconds elapsed{0};
   std::uint64_t round_trips = 0, bytes_sent = 0, bytes_received = 0;
   std::uint64_t opened = 0, open_at_end = 0, peak_open = 0;
+  std::uint64_t out_of_fds = 0;  // Of the "other" errors: no descriptor left (EMFILE/ENFILE).
   std::array<std::uint64_t, static_cast<int>(ErrorKind::count)> errors{};
   Histogram latency;  // Nanoseconds; with a rate, measured from each request's intended time.
   // Round trips per second after all connections were up (the connect ramp excluded), and how

@@ -98,6 +98,16 @@ hold_reaches_target() {
   assert_eq 0 "$(json "$WORK/hold.json" 'r["errors_total"]')" "errors"
 }
 
+# Out of descriptors: the run goes on with what it could open, and the report says why in words.
+fd_exhaustion_explained() {
+  local rc=0
+  ( ulimit -n 64; exec "$PARLEY" bench hold -c 200 -d 1s --threads 1 127.0.0.1 "$EPORT" ) >"$WORK/fd.out" 2>&1 || rc=$?
+  assert_eq 1 "$rc" "exit status" || return 1
+  grep -Eq '^  connections +[1-9][0-9]* opened' "$WORK/fd.out" || fail "nothing opened: $(cat "$WORK/fd.out")" || return 1
+  grep -Eq '^  note +[0-9]+ sockets could not be opened: out of file descriptors$' "$WORK/fd.out" || fail "no note: $(cat "$WORK/fd.out")" || return 1
+  grep -qF "(limit 64 per thread): raise it with 'ulimit -n', or use fewer connections" "$WORK/fd.out" || fail "no limit: $(cat "$WORK/fd.out")"
+}
+
 # The server stalls once for 600 ms. At a fixed rate, every request due during the stall waits,
 # and measured from its intended time that is a long tail; a closed loop would hide it.
 rate_shows_stall() {
@@ -218,6 +228,7 @@ check "-n stops at the count" count_limit
 check "--verify catches a flipped byte: exit 1" verify_catches_flips
 check "closed port: refusals counted, exit 1" refused_reported
 check "hold reaches 500 connections" hold_reaches_target
+check "out of descriptors: explained, run goes on" fd_exhaustion_explained
 check "--rate: a stall shows in the tail" rate_shows_stall
 check "--lines against a line server" lines_mode
 check "--json schema" json_schema

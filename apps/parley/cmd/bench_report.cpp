@@ -1,5 +1,7 @@
 #include "bench_report.hpp"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -77,9 +79,10 @@ std::string summary(const BenchHeader& h, const LoadResult& r) {
   const auto& c = h.config;
   double secs = std::max(1e-9, std::chrono::duration<double>(r.elapsed).count());
   std::string out = fmt::format(
-      "parley bench {} {}{}: {} connection{}, {} B messages, {} thread{}, {:.2f} s{}\n", h.mode,
-      h.target, c.udp ? " (UDP)" : "", c.connections, c.connections == 1 ? "" : "s", c.size,
-      c.threads, c.threads == 1 ? "" : "s", secs, h.interrupted ? " (interrupted)" : "");
+      "parley bench {} {}{}: {} connection{}, {}{} thread{}, {:.2f} s{}\n", h.mode, h.target,
+      c.udp ? " (UDP)" : "", c.connections, c.connections == 1 ? "" : "s",
+      c.mode == BenchMode::hold ? "" : fmt::format("{} B messages, ", c.size), c.threads,
+      c.threads == 1 ? "" : "s", secs, h.interrupted ? " (interrupted)" : "");
   if (c.rate > 0)
     out += fmt::format("  target rate     {:.0f} requests/s (latency from intended send time)\n",
                        c.rate);
@@ -110,6 +113,16 @@ std::string summary(const BenchHeader& h, const LoadResult& r) {
                             error_kind_name(static_cast<ErrorKind>(k)), n);
   }
   out += fmt::format("  errors          {}\n", errors.empty() ? "none" : errors);
+  // The usual reason a big run falls short, and the user can fix it: say so in words.
+  if (r.out_of_fds > 0) {
+    rlimit lim{};
+    getrlimit(RLIMIT_NOFILE, &lim);
+    out += fmt::format(
+        "  note            {} sockets could not be opened: out of file descriptors\n"
+        "                  (limit {} per thread): raise it with 'ulimit -n', or use fewer "
+        "connections\n",
+        r.out_of_fds, lim.rlim_cur);
+  }
   if (r.latency.count() == 0) return out;
   out += fmt::format("latency           min {}  mean {}  max {}\n", format_latency(r.latency.min()),
                      format_latency(static_cast<std::uint64_t>(r.latency.mean())),
