@@ -2,6 +2,10 @@
 // Internal to the load generator: shared state and one worker (an epoll loop over its share of
 // the connections).
 
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include <array>
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -73,7 +77,10 @@ class Worker {
   void open(Conn& c);
   void on_connected(Conn& c);
   void on_event(Conn& c, std::uint32_t events);
-  void on_readable(Conn& c);
+  // Reads what arrived. flags: MSG_DONTWAIT from the epoll loop; 0 on the solo path, where the
+  // socket is blocking and the read waits for the answer (then stamps now_ itself).
+  void on_readable(Conn& c, int flags = MSG_DONTWAIT);
+  bool solo_ready() const;
   void on_writable(Conn& c);
   void on_datagram(Conn& c, std::size_t got);
   void send_request(Conn& c, std::int64_t t);
@@ -84,6 +91,8 @@ class Worker {
   void reopen_later(Conn& c, std::int64_t delay_ns);
   void interest(Conn& c, bool out);
   void sweep_timeouts();
+  void wait_for_events(std::int64_t until);
+  void fire_due_timers();
   void count_round_trip();
   // True when data equals the pattern bytes from stream offset `offset` on.
   bool matches(const char* data, std::size_t n, std::uint64_t offset) const;
@@ -96,6 +105,7 @@ class Worker {
   std::vector<Conn> conns_;
   std::unique_ptr<char[]> buffer_;
   std::priority_queue<Due, std::vector<Due>, std::greater<>> timers_;
+  std::array<epoll_event, 256> events_{};
   Histogram latency_;
   WorkerCounters counters_;
   std::uint64_t open_now_ = 0, peak_open_ = 0, open_at_end_ = 0;
@@ -104,6 +114,9 @@ class Worker {
   std::int64_t steady_start_ = 0, steady_end_ = 0;
   std::uint64_t steady_round_trips_ = 0;
   std::int64_t now_ = 0, interval_ns_ = 0;
+  // One connection in a closed loop: instead of epoll_wait + recv, one blocking recv per answer
+  // (a system call fewer on the round trip's critical path, ~3% at one connection).
+  bool solo_ = false;
   std::atomic<bool> done_{false};
 };
 

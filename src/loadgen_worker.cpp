@@ -1,7 +1,9 @@
 // One load-generator worker: connections as small state machines on an epoll loop.
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sched.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -18,6 +20,8 @@ namespace {
 constexpr std::int64_t kMs = 1'000'000;
 constexpr std::int64_t kBackoff = 100 * kMs;  // Before reopening a connection that failed.
 constexpr std::size_t kReadBuffer = 256 << 10;
+constexpr std::int64_t kSoloWait = 100 * kMs;   // Longest blocking read on the solo path.
+constexpr std::uint32_t kStopTag = UINT32_MAX;  // epoll data of the stop descriptor.
 
 ErrorKind kind_of(int err) {
   switch (err) {
@@ -56,6 +60,13 @@ Worker::Worker(Shared& shared, std::vector<unsigned> ids, const char* pattern)
   // requests are spread evenly instead of arriving in bursts.
   if (config_.rate > 0)
     interval_ns_ = static_cast<std::int64_t>(1e9 * config_.connections / config_.rate);
+  solo_ = conns_.size() == 1 && config_.mode == BenchMode::pingpong && interval_ns_ == 0;
+}
+
+// The solo path may wait in recv: the request is out whole and the answer is awaited.
+bool Worker::solo_ready() const {
+  const Conn& c = conns_.front();
+  return solo_ && c.fd >= 0 && c.awaiting && !c.connecting && !(c.events & EPOLLOUT);
 }
 
 void Worker::run(int stop_fd, const std::function<void()>* every_second) {
@@ -74,45 +85,30 @@ void Worker::run(int stop_fd, const std::function<void()>* every_second) {
     if (per_thread_rate > 0) at += static_cast<std::int64_t>(1e9 * i / per_thread_rate);
     timers_.push({at, i, Timer::open});
   }
-  constexpr std::uint32_t kStopTag = UINT32_MAX;
   if (stop_fd >= 0) {
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.u32 = kStopTag;
     epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, stop_fd, &ev);
   }
-  epoll_event events[256];
   std::int64_t next_sweep = now_ + 100 * kMs;
-  std::int64_t next_second = now_ + 1000 * kMs;
+  std::int64_t next_second = every_second ? now_ + 1000 * kMs : INT64_MAX;
   while (!shared_.stop.load(std::memory_order_relaxed) && now_ < shared_.end_ns) {
-    std::int64_t wake = std::min(shared_.end_ns, next_sweep);
-    if (every_second) wake = std::min(wake, next_second);
-    if (!timers_.empty()) wake = std::min(wake, timers_.top().at);
-    int timeout = static_cast<int>(std::max<std::int64_t>(0, (wake - now_ + kMs - 1) / kMs));
-    int n = epoll_wait(epoll_.get(), events, 256, timeout);
-    now_ = now_ns();
-    for (int i = 0; i < n; ++i) {
-      if (events[i].data.u32 == kStopTag)
-        shared_.stop.store(true);
-      else
-        on_event(conns_[events[i].data.u32], events[i].events);
-    }
-    if (every_second && now_ >= next_second) {
+    if (solo_ready())
+      on_readable(conns_.front(), 0);  // Returns with the answer, or after kSoloWait.
+    else
+      wait_for_events(std::min(next_sweep, next_second));
+    if (now_ >= next_second) {
       (*every_second)();
       next_second += 1000 * kMs;
     }
-    while (!timers_.empty() && timers_.top().at <= now_) {
-      Due d = timers_.top();
-      timers_.pop();
-      Conn& c = conns_[d.conn];
-      if (d.what == Timer::open && c.fd < 0)
-        open(c);
-      else if (d.what == Timer::send && c.fd >= 0 && !c.awaiting && !c.connecting)
-        send_request(c, c.next_intended);
-    }
+    fire_due_timers();
     if (now_ >= next_sweep) {
       sweep_timeouts();
       next_sweep = now_ + 100 * kMs;
+      // The solo path never reaches epoll_wait, where the stop descriptor is watched.
+      pollfd p{stop_fd, POLLIN, 0};
+      if (solo_ && stop_fd >= 0 && ::poll(&p, 1, 0) > 0) shared_.stop.store(true);
     }
   }
   open_at_end_ = open_now_;
@@ -120,6 +116,33 @@ void Worker::run(int stop_fd, const std::function<void()>* every_second) {
   for (auto& c : conns_)
     if (c.fd >= 0) close(c);
   done_.store(true);
+}
+
+// One epoll_wait (until `until` at the latest, or the next timer or the end), then every event.
+void Worker::wait_for_events(std::int64_t until) {
+  std::int64_t wake = std::min(shared_.end_ns, until);
+  if (!timers_.empty()) wake = std::min(wake, timers_.top().at);
+  int timeout = static_cast<int>(std::max<std::int64_t>(0, (wake - now_ + kMs - 1) / kMs));
+  int n = epoll_wait(epoll_.get(), events_.data(), static_cast<int>(events_.size()), timeout);
+  now_ = now_ns();
+  for (int i = 0; i < n; ++i) {
+    if (events_[i].data.u32 == kStopTag)
+      shared_.stop.store(true);
+    else
+      on_event(conns_[events_[i].data.u32], events_[i].events);
+  }
+}
+
+void Worker::fire_due_timers() {
+  while (!timers_.empty() && timers_.top().at <= now_) {
+    Due d = timers_.top();
+    timers_.pop();
+    Conn& c = conns_[d.conn];
+    if (d.what == Timer::open && c.fd < 0)
+      open(c);
+    else if (d.what == Timer::send && c.fd >= 0 && !c.awaiting && !c.connecting)
+      send_request(c, c.next_intended);
+  }
 }
 
 void Worker::open(Conn& c) {
@@ -154,6 +177,14 @@ void Worker::open(Conn& c) {
 
 void Worker::on_connected(Conn& c) {
   c.connecting = false;
+  if (solo_) {
+    // Blocking reads that give up after kSoloWait, so the loop still looks at the clock, the
+    // stop descriptor and the timeouts; sends stay non-blocking (MSG_DONTWAIT), so a message
+    // bigger than the socket buffers cannot deadlock against its own echo.
+    ::fcntl(c.fd, F_SETFL, ::fcntl(c.fd, F_GETFL) & ~O_NONBLOCK);
+    timeval wait{0, static_cast<suseconds_t>(kSoloWait / 1000)};
+    setsockopt(c.fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof(wait));
+  }
   counters_.opened.add(1);
   counters_.open.add(1);
   peak_open_ = std::max(peak_open_, ++open_now_);
@@ -239,8 +270,9 @@ void Worker::on_writable(Conn& c) {
   write_some(c);
 }
 
-void Worker::on_readable(Conn& c) {
-  ssize_t n = ::recv(c.fd, buffer_.get(), kReadBuffer, MSG_DONTWAIT);
+void Worker::on_readable(Conn& c, int flags) {
+  ssize_t n = ::recv(c.fd, buffer_.get(), kReadBuffer, flags);
+  if (flags == 0) now_ = now_ns();  // The wait happened in recv, not in epoll_wait.
   if (n < 0) {
     if (errno == EAGAIN || errno == EINTR) return;
     return fail(c, kind_of(errno));
