@@ -15,12 +15,12 @@
 # at 50 and 1000 connections the server's core is the bottleneck for both, so the rates can only
 # tie, and the CPU cost is what shows which generator would give out first.
 #
-#   bench/loadgen.sh [PARLEY]     env: ROUNDS (10), DURATION (2 s), CONNS ("1 50 1000")
+#   bench/loadgen.sh [PARLEY]     env: ROUNDS (20), DURATION (1 s), CONNS ("1 50 1000")
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PARLEY=${1:-$root/build/release/apps/parley/parley}
-ROUNDS=${ROUNDS:-10}
-DURATION=${DURATION:-2}
+ROUNDS=${ROUNDS:-20}
+DURATION=${DURATION:-1}
 CONNS=${CONNS:-1 50 1000}
 ulimit -n 20000
 out=$root/bench/out
