@@ -18,8 +18,9 @@ start_echo_with_clients() {
   EPORT=$(port_from "$WORK/echo.err")
   CPIDS=()
   local i
+  use_quiet_input  # No EOF on the clients' stdin: that would start closing the connections.
   for i in $(seq 1 25); do
-    "$PARLEY" connect 127.0.0.1 "$EPORT" >/dev/null < <(sleep 20) &
+    "$PARLEY" connect 127.0.0.1 "$EPORT" >/dev/null <"$QUIET" &
     CPIDS+=($!)
   done
   BG_PIDS+=("${CPIDS[@]}")

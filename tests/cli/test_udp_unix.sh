@@ -129,12 +129,13 @@ unix_dgram_ncat_interop() {
 # handled alike, but a script's background job inherits it ignored, and parley respects that.)
 unix_file_removed_on_signal() {
   local mode sig path pid rc
+  use_quiet_input
   for mode in stream dgram; do
     for sig in TERM HUP; do
       path="$WORK/sig-$mode-$sig.sock"
       local args=(-U "$path")
       [ $mode = dgram ] && args+=(-u)
-      "$PARLEY" listen "${args[@]}" >/dev/null 2>&1 < <(sleep 10) &
+      "$PARLEY" listen "${args[@]}" >/dev/null 2>&1 <"$QUIET" &
       pid=$!
       BG_PIDS+=($pid)
       for _ in $(seq 100); do [ -S "$path" ] && break; sleep 0.05; done
