@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/un.h>
 
 #include <algorithm>
 
@@ -40,8 +41,9 @@ Result<Fd> start_attempt(const SocketAddress& address, const ConnectOptions& opt
     // A Unix datagram client needs an address of its own, or the server's replies have nowhere
     // to go. Binding with only the family asks Linux for an autobind: a unique name in the
     // abstract namespace, with no file to create or clean up.
-    sa_family_t family = AF_UNIX;
-    if (::bind(fd->get(), reinterpret_cast<sockaddr*>(&family), sizeof(family)) != 0)
+    sockaddr_un unnamed{};
+    unnamed.sun_family = AF_UNIX;
+    if (::bind(fd->get(), reinterpret_cast<sockaddr*>(&unnamed), sizeof(sa_family_t)) != 0)
       return last_error();
   }
   if (::connect(fd->get(), address.get(), address.size()) == 0) {
