@@ -72,6 +72,14 @@ counts_add_up() {
   assert_eq 0 "$(json "$WORK/pp.json" 'r["errors_total"]')" "errors"
 }
 
+# One connection takes the solo path (a blocking read instead of epoll); a message far bigger
+# than the socket buffers must still flow both ways at once instead of deadlocking.
+solo_big_messages() {
+  "$PARLEY" bench pingpong -c 1 -s 4000000 -d 1s --verify --json 127.0.0.1 "$EPORT" >"$WORK/big.json" || return 1
+  assert_eq True "$(json "$WORK/big.json" 'r["round_trips"] >= 5 and 0 <= r["bytes_received"] - r["round_trips"] * 4000000 < 4000000')" "4 MB round trips (+ part of the last)" || return 1
+  assert_eq 0 "$(json "$WORK/big.json" 'r["errors_total"]')" "errors"
+}
+
 count_limit() {
   "$PARLEY" bench pingpong -n 5000 --threads 1 --json 127.0.0.1 "$EPORT" >"$WORK/n.json" || return 1
   assert_eq 5000 "$(json "$WORK/n.json" 'r["round_trips"]')" "-n round trips"
@@ -172,6 +180,9 @@ udp_counts_add_up() {
   assert_eq True "$(json "$WORK/u.json" 'r["round_trips"] > 1000')" "enough round trips" || return 1
   assert_eq True "$(json "$WORK/u.json" 'r["bytes_received"] == r["round_trips"] * 200')" "received = round trips x size" || return 1
   assert_eq 0 "$(json "$WORK/u.json" 'r["errors_total"]')" "errors" || return 1
+  # --rate paces UDP requests as it does TCP ones (loose bounds: this checks pacing, not speed).
+  "$PARLEY" bench pingpong -u -c 4 --rate 2000 -d 1s --json 127.0.0.1 "$uport" >"$WORK/ur.json" || return 1
+  assert_eq True "$(json "$WORK/ur.json" '1000 <= r["round_trips"] <= 2200')" "paced: $(json "$WORK/ur.json" 'r["round_trips"]')" || return 1
   "$PARLEY" bench stream -u -d 1s --verify --json 127.0.0.1 "$uport" >"$WORK/us.json" || return 1
   # Loopback may drop datagrams when the server falls behind; what arrives must be intact.
   assert_eq True "$(json "$WORK/us.json" '0 < r["bytes_received"] <= r["bytes_sent"] and r["bytes_received"] % 1472 == 0')" "stream datagrams" || return 1
@@ -227,6 +238,7 @@ udp_lines() {
 check "pingpong: counts add up, no mismatches" counts_add_up
 check "stream --verify and connect modes" stream_and_connect_modes
 check "-n stops at the count" count_limit
+check "one connection, 4 MB messages: no deadlock" solo_big_messages
 check "--verify catches a flipped byte: exit 1" verify_catches_flips
 check "closed port: refusals counted, exit 1" refused_reported
 check "hold reaches 500 connections" hold_reaches_target
@@ -236,7 +248,7 @@ check "--lines against a line server" lines_mode
 check "--json schema" json_schema
 check "Ctrl-C: partial report" interrupt_partial_report
 check "Ctrl-C with one thread (loop on the main thread)" interrupt_partial_report --threads 1
-check "UDP: pingpong counts add up, stream datagrams intact" udp_counts_add_up
+check "UDP: pingpong counts add up, --rate paces, stream datagrams intact" udp_counts_add_up
 check "UDP: lost datagrams are timeouts, the run goes on" udp_loss_counted 2
 check "UDP, one connection: lost datagrams are timeouts" udp_loss_counted 1
 check "UDP: --verify catches a flipped byte; closed port refused" udp_verify_and_refused
