@@ -186,9 +186,9 @@ Subcommand bench_command(CLI::App& root) {
       "or mismatches, 2 usage.\n"
       "--json fields: mode, protocol, target, connections, size, threads, rate, seconds,\n"
       "interrupted, round_trips, round_trips_per_s, steady_round_trips_per_s (after all\n"
-      "connections were up), connect_ramp_ms, bytes_sent, bytes_received, connections_opened, "
-      "open_at_end, peak_open,\n"
-      "errors{refused,reset,timeout,mismatch,closed early,other}, errors_total,\n"
+      "connections were up), connect_ramp_ms, bytes_sent, bytes_received, connections_opened,\n"
+      "open_at_end, peak_open, errors{refused,reset,timeout,mismatch,closed early,other},\n"
+      "errors_total,\n"
       "latency{count,min_us,mean_us,max_us,p50_us,p90_us,p99_us,p99.9_us,p99.99_us}.");
   app->add_option("mode", o->mode, "pingpong, stream, connect or hold")
       ->required()
