@@ -1,5 +1,6 @@
 // LoadGenerator: splits the connections over worker threads, runs them, merges their results.
 
+#include <poll.h>
 #include <sys/resource.h>
 
 #include <cstring>
@@ -40,6 +41,7 @@ struct LoadGenerator::Impl {
   std::unique_ptr<char[]> pattern;
   std::vector<std::unique_ptr<load::Worker>> workers;
   std::vector<std::thread> threads;
+  void start_clock();
 };
 
 Result<std::unique_ptr<LoadGenerator>> LoadGenerator::create(const LoadConfig& config) {
@@ -78,10 +80,13 @@ LoadGenerator::~LoadGenerator() {
     if (t.joinable()) t.join();
 }
 
+void LoadGenerator::Impl::start_clock() {
+  shared.start_ns = load::now_ns();
+  shared.end_ns = shared.start_ns + shared.config.duration.count() * 1'000'000LL;
+}
+
 void LoadGenerator::start() {
-  auto& s = impl_->shared;
-  s.start_ns = load::now_ns();
-  s.end_ns = s.start_ns + s.config.duration.count() * 1'000'000LL;
+  impl_->start_clock();
   for (auto& w : impl_->workers) impl_->threads.emplace_back([worker = w.get()] { worker->run(); });
 }
 
@@ -90,14 +95,26 @@ void LoadGenerator::stop() {
 }
 
 LoadResult LoadGenerator::run(int stop_fd, const std::function<void()>& every_second) {
-  if (impl_->workers.size() != 1) {
-    start();
+  if (impl_->workers.size() == 1) {
+    impl_->start_clock();
+    impl_->workers.front()->run(stop_fd, &every_second);
     return wait();
   }
-  auto& s = impl_->shared;
-  s.start_ns = load::now_ns();
-  s.end_ns = s.start_ns + s.config.duration.count() * 1'000'000LL;
-  impl_->workers.front()->run(stop_fd, &every_second);
+  // Several workers: this thread only watches stop_fd and the clock while they run.
+  start();
+  auto next = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  bool watching = stop_fd >= 0;
+  while (!finished()) {
+    pollfd p{stop_fd, POLLIN, 0};
+    if (::poll(&p, watching ? 1 : 0, 50) > 0) {
+      stop();
+      watching = false;  // stop_fd stays readable; the workers need a moment to wind down.
+    }
+    if (std::chrono::steady_clock::now() >= next) {
+      every_second();
+      next += std::chrono::seconds(1);
+    }
+  }
   return wait();
 }
 

@@ -72,11 +72,12 @@ class LoadGenerator {
   bool finished() const;
   LoadProgress progress() const;
   LoadResult wait();
-  // start() + wait() in one, on the calling thread when there is a single worker: the process
+  // The whole run, with what a front end needs: stop_fd (e.g. a signalfd; -1 for none) stops it
+  // once readable, and every_second is called about once a second on the calling thread (for a
+  // progress line). With a single worker the loop runs on the calling thread itself: the process
   // then stays single-threaded, and the kernel skips the per-call file reference counting it
   // does for threads that share a descriptor table (worth ~2% of the round-trip rate). With
-  // several workers it starts them and waits. stop_fd (e.g. a signalfd) stops the run when
-  // readable; every_second runs about once a second on the loop's thread.
+  // several, it starts them and watches stop_fd and the clock until they finish.
   LoadResult run(int stop_fd, const std::function<void()>& every_second);
 
   struct Impl;

@@ -162,6 +162,14 @@ interrupt_partial_report() {
   grep -q "(interrupted)" "$WORK/int.out" && grep -Eq '^  round trips +[1-9]' "$WORK/int.out" || fail "$(cat "$WORK/int.out")"
 }
 
+# On a terminal, a progress line each second: bar, elapsed/duration, rate, MB/s, open, errors.
+# Both shapes: the loop on the main thread (one worker) and the main thread watching workers.
+progress_line_on_terminal() {
+  timeout 10 script -qec "'$PARLEY' bench pingpong $* -d 2s 127.0.0.1 $EPORT" /dev/null >"$WORK/tty.out" 2>&1 || return 1
+  tr '\r' '\n' <"$WORK/tty.out" | grep -aEq '\[#+ *\] 1/2 s  [1-9][0-9]* rt/s  [0-9.]+ MB/s  [1-9][0-9]* open  0 errors' ||
+    fail "no progress line: $(tr '\r' '\n' <"$WORK/tty.out" | head -5)"
+}
+
 stream_and_connect_modes() {
   "$PARLEY" bench stream -d 1s --verify --json 127.0.0.1 "$EPORT" >"$WORK/st.json" || return 1
   assert_eq True "$(json "$WORK/st.json" 'r["bytes_received"] > 10**6 and r["errors_total"] == 0')" "stream bytes" || return 1
@@ -246,8 +254,10 @@ check "out of descriptors: explained, run goes on" fd_exhaustion_explained
 check "--rate: a stall shows in the tail" rate_shows_stall
 check "--lines against a line server" lines_mode
 check "--json schema" json_schema
-check "Ctrl-C: partial report" interrupt_partial_report
+check "Ctrl-C with two threads: partial report" interrupt_partial_report -c 4 --threads 2
 check "Ctrl-C with one thread (loop on the main thread)" interrupt_partial_report --threads 1
+check "progress line on a terminal, one thread" progress_line_on_terminal --threads 1
+check "progress line on a terminal, two threads" progress_line_on_terminal -c 4 --threads 2
 check "UDP: pingpong counts add up, --rate paces, stream datagrams intact" udp_counts_add_up
 check "UDP: lost datagrams are timeouts, the run goes on" udp_loss_counted 2
 check "UDP, one connection: lost datagrams are timeouts" udp_loss_counted 1

@@ -47,42 +47,9 @@ Result<SocketAddress> pick_target(const BenchArgs& o, const HostPort& hp) {
 }
 
 // Runs the generator, printing a progress line every second on a terminal; the first SIGINT or
-// SIGTERM stops it early (with a partial report).
+// SIGTERM stops it early (with a partial report). Signals are blocked (workers inherit the mask)
+// and arrive through a signalfd that the generator watches.
 LoadResult drive(LoadGenerator& gen, const BenchArgs& o, bool* interrupted) {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // Workers inherit the mask.
-  const bool live = isatty(STDERR_FILENO) == 1 && !o.json;
-  const auto start = std::chrono::steady_clock::now();
-  const double duration_s = std::chrono::duration<double>(o.config.duration).count();
-  gen.start();
-  LoadProgress before;
-  auto next = start + std::chrono::seconds(1);
-  while (!gen.finished()) {
-    timespec tick{0, 50'000'000};
-    int sig = sigtimedwait(&signals, nullptr, &tick);
-    if (sig == SIGINT || sig == SIGTERM) {
-      *interrupted = true;
-      gen.stop();
-    }
-    auto now = std::chrono::steady_clock::now();
-    if (live && now >= next) {
-      LoadProgress p = gen.progress();
-      double elapsed = std::chrono::duration<double>(now - start).count();
-      fmt::print(stderr, "\r\x1b[K{}", progress_line(p, before, elapsed, duration_s, 1.0));
-      before = p;
-      next += std::chrono::seconds(1);
-    }
-  }
-  if (live) fmt::print(stderr, "\r\x1b[K");
-  return gen.wait();
-}
-
-// One thread (--threads 1, or one connection): the loop runs right here, so the process stays
-// single-threaded (see LoadGenerator::run); signals arrive through a signalfd in that loop.
-LoadResult drive_inline(LoadGenerator& gen, const BenchArgs& o, bool* interrupted) {
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
@@ -147,9 +114,7 @@ int run_bench(BenchArgs& o) {
     return kExitUsage;
   }
   BenchHeader header{o.mode, target->to_string(), c, false};
-  const bool single = std::min(c.threads, c.connections) <= 1;
-  LoadResult r =
-      single ? drive_inline(**gen, o, &header.interrupted) : drive(**gen, o, &header.interrupted);
+  LoadResult r = drive(**gen, o, &header.interrupted);
   header.config.threads = std::max(1u, std::min(c.threads, c.connections));
   fmt::print("{}", o.json ? json_result(header, r) : summary(header, r));
   if (r.total_errors() > 0) return kExitNetwork;
