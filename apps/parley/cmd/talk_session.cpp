@@ -1,5 +1,6 @@
 #include "talk_session.hpp"
 
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <cstring>
@@ -37,7 +38,13 @@ std::error_code TalkSession::send_line(const std::string& line) {
   std::size_t done = 0;
   while (done < data.size()) {
     ssize_t w = ::send(fd_.get(), data.data() + done, data.size() - done, MSG_NOSIGNAL);
-    if (w < 0 && (errno == EAGAIN || errno == EINTR)) continue;  // Lines are short: just retry.
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && errno == EAGAIN) {
+      // The server is not reading and its buffers are full: wait for room, without spinning.
+      pollfd p{fd_.get(), POLLOUT, 0};
+      ::poll(&p, 1, -1);
+      continue;
+    }
     if (w < 0) return {errno, std::system_category()};
     done += static_cast<std::size_t>(w);
   }

@@ -14,6 +14,7 @@
 
 #include "netcat.hpp"
 #include "parley/errors.hpp"
+#include "parley/fd.hpp"
 
 namespace parley::cmd {
 namespace {
@@ -104,6 +105,22 @@ void on_line(char* raw) {
   if (auto ec = s.send_line(line)) print_above({fmt::format("parley: send: {}", describe(ec))});
 }
 
+// How long poll may sleep before an awaited answer is overdue (-1: nothing awaited).
+int answer_wait_ms(const TalkSession& s, const TerminalOptions& options) {
+  if (!s.waiting()) return -1;
+  auto left = std::chrono::ceil<std::chrono::milliseconds>(s.sent_at() + options.answer_timeout -
+                                                           TalkSession::Clock::now());
+  return static_cast<int>(std::max<long long>(0, left.count()));
+}
+
+// Ctrl-C: clear the half-typed line, as a shell does, instead of leaving.
+void on_interrupt(int sigfd) {
+  signalfd_siginfo info;
+  [[maybe_unused]] auto n = ::read(sigfd, &info, sizeof(info));
+  rl_replace_line("", 0);
+  print_above({"^C"});
+}
+
 }  // namespace
 
 int run_terminal(TalkSession& session, const TerminalOptions& options) {
@@ -114,7 +131,7 @@ int run_terminal(TalkSession& session, const TerminalOptions& options) {
   sigemptyset(&mask);
   sigaddset(&mask, SIGINT);
   pthread_sigmask(SIG_BLOCK, &mask, nullptr);
-  int sigfd = signalfd(-1, &mask, SFD_CLOEXEC);
+  Fd sigfd(signalfd(-1, &mask, SFD_CLOEXEC));
   rl_catch_signals = 0;
   using_history();
   stifle_history(1000);
@@ -125,23 +142,12 @@ int run_terminal(TalkSession& session, const TerminalOptions& options) {
   rl_callback_handler_install(kPrompt, on_line);
   std::vector<TalkSession::Event> events;
   while (!g_term.quit) {
-    int cap = -1;
-    if (session.waiting()) {
-      auto left = std::chrono::ceil<std::chrono::milliseconds>(
-          session.sent_at() + options.answer_timeout - TalkSession::Clock::now());
-      cap = static_cast<int>(std::max<long long>(0, left.count()));
-    }
     pollfd fds[3] = {{STDIN_FILENO, POLLIN, 0},
-                     {sigfd, POLLIN, 0},
+                     {sigfd.get(), POLLIN, 0},
                      {session.connected() ? session.fd() : -1, POLLIN, 0}};
-    if (::poll(fds, 3, session.connected() ? session.timeout_ms(cap) : -1) < 0 && errno != EINTR)
-      break;
-    if (fds[1].revents) {
-      signalfd_siginfo info;
-      [[maybe_unused]] auto n = ::read(sigfd, &info, sizeof(info));
-      rl_replace_line("", 0);
-      print_above({"^C"});
-    }
+    int timeout = session.connected() ? session.timeout_ms(answer_wait_ms(session, options)) : -1;
+    if (::poll(fds, 3, timeout) < 0 && errno != EINTR) break;
+    if (fds[1].revents) on_interrupt(sigfd.get());
     if (fds[0].revents) {
       rl_callback_read_char();
       if (g_term.line_done && !g_term.quit) {
@@ -167,7 +173,6 @@ int run_terminal(TalkSession& session, const TerminalOptions& options) {
   }
   rl_callback_handler_remove();
   fmt::print("\nparley: {}\n", session.stats());
-  ::close(sigfd);
   return kExitOk;
 }
 
