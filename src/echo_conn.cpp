@@ -181,7 +181,10 @@ void Worker::on_udp(Slot& slot) {
     stats_.messages.add(1);
     std::string_view reply(buffer_.get(), size);
     if (shared_.config.log_data || shared_.config.lines) {
-      std::string name = SocketAddress(reinterpret_cast<sockaddr*>(&peer), len).to_string();
+      // As for TCP: format the address only when the log or the reply template shows it.
+      std::string name = shared_.config.log_data || shared_.reply.uses_peer()
+                             ? SocketAddress(reinterpret_cast<sockaddr*>(&peer), len).to_string()
+                             : std::string();
       if (shared_.config.log_data)
         shared_.log(fmt::format("{} sent {} bytes: {}", name, size, escape_bytes(reply)));
       if (shared_.config.lines) {

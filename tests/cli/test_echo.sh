@@ -44,7 +44,14 @@ import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3)
 for m in (b'one', b'two', b'three'):
     s.sendto(m, ('127.0.0.1', $EPORT)); print(s.recvfrom(100)[0].decode())")
-  assert_eq $'one\ntwo\nthree' "$out" "one datagram back per datagram"
+  assert_eq $'one\ntwo\nthree' "$out" "one datagram back per datagram" || return 1
+  # Line mode over UDP: each datagram answered in one, {peer} naming the sender.
+  start_echo ul -u --lines --reply '{line} from {peer}' || return 1
+  out=$(python3 -c "
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3); s.bind(('127.0.0.1', 0))
+s.sendto(b'hi', ('127.0.0.1', $EPORT)); print(s.recvfrom(100)[0].decode() == 'hi from 127.0.0.1:%d\n' % s.getsockname()[1])")
+  assert_eq True "$out" "UDP line reply with {peer}"
 }
 
 line_mode_fields() {
