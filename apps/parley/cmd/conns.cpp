@@ -191,8 +191,7 @@ int run_conns(const ConnsArgs& o) {
   auto q = query_of(o);
   if (!q) {
     say("conns: unknown state; use one of: established, syn-sent, syn-recv, fin-wait-1, "
-        "fin-wait-2, "
-        "time-wait, close, close-wait, last-ack, listen, closing");
+        "fin-wait-2, time-wait, close, close-wait, last-ack, listen, closing");
     return kExitUsage;
   }
   auto source = source_of(o);
@@ -225,7 +224,7 @@ Subcommand conns_command(CLI::App& root) {
       "  parley conns                  parley conns -tanp       parley conns --port 12345\n"
       "  parley conns -u -x -l         parley conns --json      parley conns --watch 1\n"
       "JSON: one object per line with proto, state, recv_q, send_q, family, local{address,port},\n"
-      "peer{address,port}, path and peer_inode (Unix), inode, uid, listener, "
+      "peer{address,port}, path and peer_inode (Unix), inode, uid, listener,\n"
       "processes[{pid,name,fd}],\n"
       "tcp_info{rtt_ms,rttvar_ms,cwnd,retransmits,total_retrans,bytes_sent,bytes_received,\n"
       "delivery_rate_bytes_per_s} (with -i).");

@@ -111,8 +111,8 @@ std::string owners_text(const std::vector<SocketOwner>& owners) {
 
 std::string info_text(const TcpInfo& i) {
   return fmt::format(
-      "rtt {:.3f}/{:.3f} ms, cwnd {}, retrans {}/{}, sent {} B, received {} B, delivery {:.1f} "
-      "Mbit/s",
+      "rtt {:.3f}/{:.3f} ms, cwnd {}, retrans {}/{}, sent {} B, received {} B, "
+      "delivery {:.1f} Mbit/s",
       i.rtt_ms, i.rttvar_ms, i.cwnd, i.retransmits, i.total_retrans, i.bytes_sent, i.bytes_received,
       i.delivery_rate * 8 / 1e6);
 }
