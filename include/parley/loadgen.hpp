@@ -3,8 +3,9 @@
 // by one epoll loop per thread (share-nothing, like the echo server), counting round trips, bytes
 // and errors by kind, and recording latency in per-thread histograms merged at the end.
 //
-// Threading: create/start/stop/progress/wait from one controlling thread; workers run on their
-// own threads. progress() may be called any time (relaxed counters); wait() joins and merges.
+// Threading: create, then run() (or start/stop/wait) from one controlling thread; workers run on
+// their own threads, or the only one on the calling thread inside run(). progress() may be
+// called any time, also from every_second (relaxed counters); wait() joins and merges.
 
 #include <array>
 #include <chrono>
