@@ -10,6 +10,7 @@
 
 #include "args.hpp"
 #include "cmd/commands.hpp"
+#include "cmd/output.hpp"
 #include "parley/version.hpp"
 
 namespace {
@@ -70,11 +71,12 @@ int main(int argc, char** argv) {
     std::string where;
     for (const auto& c : commands)
       if (c.app->parsed()) where = c.app->get_name() + ": ";
-    fmt::print(stderr, "parley: {}{}\nRun 'parley {}--help' for usage.\n", where, e.what(),
-               where.empty() ? "" : where.substr(0, where.size() - 2) + " ");
+    parley::cmd::say("{}{}\nRun 'parley {}--help' for usage.", where, e.what(),
+                     where.empty() ? "" : where.substr(0, where.size() - 2) + " ");
     return 2;
   }
+  // A result that could not be written (a full disk) is a failure whatever the command thought.
   for (const auto& c : commands)
-    if (c.app->parsed()) return c.run();
+    if (c.app->parsed()) return parley::cmd::finish_output(c.run());
   return 2;
 }

@@ -65,13 +65,13 @@ LoadResult drive(LoadGenerator& gen, const BenchArgs& o, bool* interrupted) {
     LoadProgress p = gen.progress();
     double elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    fmt::print(stderr, "\r\x1b[K{}", progress_line(p, before, elapsed, duration_s, 1.0));
+    write_all(STDERR_FILENO, "\r\x1b[K" + progress_line(p, before, elapsed, duration_s, 1.0));
     before = p;
   };
   LoadResult r = gen.run(sigfd.get(), every_second);
   signalfd_siginfo info;
   *interrupted = ::read(sigfd.get(), &info, sizeof(info)) == sizeof(info);
-  if (live) fmt::print(stderr, "\r\x1b[K");
+  if (live) write_all(STDERR_FILENO, "\r\x1b[K");
   return r;
 }
 
@@ -116,11 +116,12 @@ int run_bench(BenchArgs& o) {
   BenchHeader header{o.mode, target->to_string(), c, false};
   LoadResult r = drive(**gen, o, &header.interrupted);
   header.config.threads = std::max(1u, std::min(c.threads, c.connections));
-  fmt::print("{}", o.json ? json_result(header, r) : summary(header, r));
-  if (r.total_errors() > 0) return kExitNetwork;
+  out_text(o.json ? json_result(header, r) : summary(header, r));
+  int code = kExitOk;
   bool needs_answers = c.mode == BenchMode::pingpong || c.mode == BenchMode::connect;
-  if (needs_answers && r.round_trips == 0 && !header.interrupted) return kExitNetwork;
-  return kExitOk;
+  if (r.total_errors() > 0 || (needs_answers && r.round_trips == 0 && !header.interrupted))
+    code = kExitNetwork;
+  return code;
 }
 
 }  // namespace

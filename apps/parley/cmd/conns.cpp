@@ -172,8 +172,7 @@ int watch(const ConnsArgs& o, SocketSource& source, const DiagQuery& q) {
     }
     std::string text = render(o, shown, o.json || o.summary || o.netstat ? nullptr : &marks);
     if (tty) text = "\x1b[H\x1b[2J" + text;  // Home and clear: redraw in place.
-    fmt::print("{}\n", text);
-    std::fflush(stdout);
+    if (!out("{}\n", text)) break;           // The reader went away (or the disk is full).
     previous = std::move(snap->records);
     first = false;
     for (int i = 0; i < static_cast<int>(o.watch * 10) && !g_stop; ++i)
@@ -203,7 +202,7 @@ int run_conns(const ConnsArgs& o) {
     return kExitUsage;
   }
   std::string text = render(o, *snap, nullptr);
-  fmt::print("{}", text);
+  out_text(text);
   if (fell_back)
     say("netlink sock_diag unavailable; read /proc/net instead (no TCP info, no Unix peers)");
   if (o.process && snap->hidden > 0 && geteuid() != 0)

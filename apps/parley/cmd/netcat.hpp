@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include "output.hpp"
 #include "parley/endpoint.hpp"
 #include "parley/relay.hpp"
 
@@ -40,12 +41,6 @@ void add_common_options(CLI::App& app, NetcatOptions& o, bool listening);
 
 Family family_of(const NetcatOptions& o);
 RelayOptions relay_options_of(const NetcatOptions& o);
-
-// Prints "parley: <text>" on stderr.
-template <typename... Args>
-void say(fmt::format_string<Args...> format, Args&&... args) {
-  fmt::print(stderr, "parley: {}\n", fmt::format(format, std::forward<Args>(args)...));
-}
 
 // The positional HOST PORT / HOST:PORT of a client command; on a mistake prints one usage line
 // naming the command and returns nullopt.

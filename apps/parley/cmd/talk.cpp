@@ -28,9 +28,8 @@ struct TalkArgs {
 void print_events(const std::vector<TalkSession::Event>& events, TalkSession& s) {
   for (const auto& e : events) {
     s.record(e);
-    for (const auto& line : transcript(e)) fmt::print("{}\n", line);
+    for (const auto& line : transcript(e)) out("{}\n", line);
   }
-  std::fflush(stdout);
 }
 
 // Not a terminal: send each line, wait for its answer, print a transcript. Exit 0 when every line
@@ -60,7 +59,7 @@ int run_script(TalkSession& s, std::istream& in, const TalkArgs& o) {
   }
   while (std::getline(in, line)) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
-    fmt::print("> {}\n", escape_bytes(line, 4096));
+    out("> {}\n", escape_bytes(line, 4096));
     if (auto ec = s.send_line(line)) {
       say("send: {}", describe(ec));
       return kExitNetwork;

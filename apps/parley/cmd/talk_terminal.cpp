@@ -136,9 +136,8 @@ int run_terminal(TalkSession& session, const TerminalOptions& options) {
   using_history();
   stifle_history(1000);
   if (!g_term.history_path.empty()) read_history(g_term.history_path.c_str());
-  fmt::print("parley: connected to {}. Type lines to send; /help for commands, Ctrl-D to leave.\n",
-             session.peer());
-  std::fflush(stdout);
+  out("parley: connected to {}. Type lines to send; /help for commands, Ctrl-D to leave.\n",
+      session.peer());
   rl_callback_handler_install(kPrompt, on_line);
   std::vector<TalkSession::Event> events;
   while (!g_term.quit) {
@@ -172,7 +171,7 @@ int run_terminal(TalkSession& session, const TerminalOptions& options) {
     }
   }
   rl_callback_handler_remove();
-  fmt::print("\nparley: {}\n", session.stats());
+  out("\nparley: {}\n", session.stats());
   return kExitOk;
 }
 
