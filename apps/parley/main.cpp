@@ -55,12 +55,25 @@ int main(int argc, char** argv) {
   auto args =
       parley::normalize_args(std::vector<std::string>(argv + 1, argv + argc), names, &unknown);
   if (!unknown.empty()) {
-    fmt::print(stderr, "parley: unknown command '{}'. Commands: {}. See parley --help.\n", unknown,
-               fmt::join(names, ", "));
+    std::string guess = parley::closest(unknown, names);
+    parley::cmd::say("unknown command '{}'{}. Commands: {}. See parley --help.", unknown,
+                     guess.empty() ? "" : " (did you mean '" + guess + "'?)",
+                     fmt::join(names, ", "));
+    return 2;
+  }
+  for (const auto& c : commands) {
+    if (args.empty() || args.front() != c.app->get_name()) continue;
+    std::string bad =
+        parley::find_unknown_option(*c.app, std::vector<std::string>(args.begin() + 1, args.end()));
+    if (bad.empty()) break;
+    std::string guess =
+        bad.rfind("--", 0) == 0 ? parley::closest(bad, parley::option_names(*c.app)) : "";
+    parley::cmd::say("{}: unknown option '{}'{}\nRun 'parley {} --help' for usage.", args.front(),
+                     bad, guess.empty() ? "" : "; did you mean '" + guess + "'?", args.front());
     return 2;
   }
   if (args.empty()) {
-    fmt::print(stderr, "{}", app.help());
+    parley::cmd::write_all(STDERR_FILENO, app.help());
     return 2;
   }
   try {

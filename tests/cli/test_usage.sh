@@ -13,10 +13,47 @@ bad_port() { expect_exit 2 "parley: connect: port must be a number from 0 to 655
 bad_port_colon() { expect_exit 2 "parley: connect: port must be a number from 0 to 65535" "$PARLEY" localhost:70000; }
 bad_listen_port() { expect_exit 2 "parley: listen: port must be a number from 0 to 65535" "$PARLEY" -l 70000; }
 unknown_flag() {
-  expect_exit 2 "parley: connect: The following argument was not expected: --bogus" "$PARLEY" connect --bogus localhost 1
+  expect_exit 2 "parley: connect: unknown option '--bogus'" "$PARLEY" connect --bogus localhost 1
+}
+# CLI11 alone reported these as "target: At Most 2 required but received 3".
+unknown_flag_with_value() {
+  expect_exit 2 "parley: connect: unknown option '--proxy'" "$PARLEY" connect --proxy X localhost 1
+}
+unknown_flag_suggests() {
+  expect_exit 2 "parley: connect: unknown option '--send-onyl'; did you mean '--send-only'?" \
+    "$PARLEY" connect --send-onyl localhost 1
+}
+unknown_short_in_cluster() {
+  expect_exit 2 "parley: listen: unknown option '-Z'" "$PARLEY" -lvZ 1234
+}
+unknown_bench_option() {
+  expect_exit 2 "parley: bench: unknown option '--frobnicate'" "$PARLEY" bench --frobnicate 1s 127.0.0.1 1
+}
+command_typo_with_args() {
+  expect_exit 2 "parley: unknown command 'conect' (did you mean 'connect'?). Commands: connect, listen, echo, conns, talk, bench. See parley --help." \
+    "$PARLEY" conect localhost 1
+}
+missing_port() {
+  expect_exit 2 "parley: connect: no port given for 'localhost': give the server as HOST PORT or HOST:PORT" \
+    "$PARLEY" connect localhost
+}
+# Clusters with a digit in them, netcat style: -4lp PORT, -lkv4p PORT, -vl4p PORT, -4l PORT.
+digit_clusters() {
+  local args port
+  for args in "-4lp" "-lkv4p" "-vl4p" "-4l"; do
+    port=$(free_port)
+    # shellcheck disable=SC2086
+    "$PARLEY" $args "$port" -v </dev/null >/dev/null 2>"$WORK/dc.err" &
+    local pid=$!
+    BG_PIDS+=($pid)
+    wait_for_line "$WORK/dc.err" "^parley: Listening on 0.0.0.0:$port\$" || return 1
+    kill $pid
+    wait $pid 2>/dev/null
+  done
+  return 0
 }
 unknown_command() {
-  expect_exit 2 "parley: unknown command 'lisen'. Commands: connect, listen, echo, conns, talk, bench. See parley --help." "$PARLEY" lisen
+  expect_exit 2 "parley: unknown command 'lisen' (did you mean 'listen'?). Commands: connect, listen, echo, conns, talk, bench. See parley --help." "$PARLEY" lisen
 }
 families_conflict() { expect_exit 2 "parley: connect: -4 excludes -6" "$PARLEY" connect -4 -6 localhost 1; }
 send_recv_conflict() {
@@ -77,6 +114,13 @@ check "port 70000" bad_port
 check "host:70000" bad_port_colon
 check "listen port 70000" bad_listen_port
 check "unknown flag" unknown_flag
+check "unknown option with a value" unknown_flag_with_value
+check "unknown option: closest suggested" unknown_flag_suggests
+check "unknown option inside a short cluster" unknown_short_in_cluster
+check "bench: unknown option named" unknown_bench_option
+check "command typo followed by arguments" command_typo_with_args
+check "connect HOST without a port" missing_port
+check "flag clusters with a digit" digit_clusters
 check "unknown command" unknown_command
 check "-4 with -6" families_conflict
 check "--send-only with --recv-only" send_recv_conflict

@@ -66,6 +66,7 @@ int run_connect(const ConnectArgs& o) {
     say("connect: say where to: HOST PORT, HOST:PORT or -U PATH (see parley connect --help)");
     return kExitUsage;
   }
+  if (o.unix_path.empty() && !target_or_say("connect", o.args)) return kExitUsage;
   std::string target;
   auto conn = open_connection(o, &target);
   if (!conn) {

@@ -76,6 +76,9 @@ std::optional<HostPort> target_or_say(const char* command, const std::vector<std
   if (hp) return *hp;
   if (hp.error() == make_error_code(Errc::bad_port))
     say("{}: {}", command, describe(hp.error()));
+  else if (args.size() == 1)
+    say("{}: no port given for '{}': give the server as HOST PORT or HOST:PORT", command,
+        args.front());
   else
     say("{}: give the server as HOST PORT or HOST:PORT", command);
   return std::nullopt;
