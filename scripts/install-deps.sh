@@ -7,7 +7,7 @@ packages=(
   # Toolchain and build.
   build-essential cmake ninja-build ccache pkg-config clang-format
   # Libraries parley links against or compiles in.
-  libasio-dev libcli11-dev libfmt-dev libssl-dev libedit-dev nlohmann-json3-dev
+  libcli11-dev libfmt-dev libssl-dev libedit-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # Real peers and tools the tests and benchmarks drive.
   ncat socat netcat-openbsd tmux iproute2 iperf3 procps psmisc net-tools

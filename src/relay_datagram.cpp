@@ -7,6 +7,7 @@
 
 #include "parley/errors.hpp"
 #include "parley/relay.hpp"
+#include "udp.hpp"
 
 namespace parley {
 namespace {
@@ -15,10 +16,6 @@ using Clock = std::chrono::steady_clock;
 
 // The largest UDP payload over IPv4; larger reads from the input are split into several datagrams.
 constexpr std::size_t kMaxDatagram = 65507;
-
-bool same_address(const SocketAddress& a, const SocketAddress& b) {
-  return a.size() == b.size() && std::memcmp(a.get(), b.get(), a.size()) == 0;
-}
 
 int timeout_until(Clock::time_point deadline) {
   if (deadline == Clock::time_point::max()) return -1;
@@ -32,7 +29,10 @@ RelayResult relay_datagram(int in_fd, int out_fd, int sock_fd, const RelayOption
                            DatagramPeers* multi_peer) {
   RelayResult result;
   auto buf = std::make_unique<char[]>(kMaxDatagram * 2 + 1);
-  std::vector<SocketAddress> peers;
+  // Each peer with the address it sent to: answers go out from that address, or a client that
+  // sent to 127.0.0.2 (or to a second address of the host) would drop them.
+  std::vector<Datagram> peers;
+  if (multi_peer != nullptr) enable_destination_info(sock_fd);
   bool input_open = options.send;
   bool prev_cr = false;
   auto last_activity = Clock::now();
@@ -62,20 +62,25 @@ RelayResult relay_datagram(int in_fd, int out_fd, int sock_fd, const RelayOption
     }
 
     if (fds[0].revents != 0) {
-      SocketAddress from;
-      *from.size_ptr() = SocketAddress::capacity();
-      ssize_t r = ::recvfrom(sock_fd, buf.get(), kMaxDatagram, 0, from.get(), from.size_ptr());
+      Datagram d;
+      ssize_t r = receive_datagram(sock_fd, buf.get(), kMaxDatagram, &d);
       if (r < 0 && errno != EINTR && errno != EAGAIN)
         return fail(RelayEnd::network_error, last_error());
       if (r >= 0) {
         bool accept = true;
         if (multi_peer != nullptr) {
-          bool known = false;
-          for (const auto& p : peers) known |= same_address(p, from);
-          if (!known && peers.size() < multi_peer->max_peers) {
-            peers.push_back(from);
+          SocketAddress from(reinterpret_cast<const sockaddr*>(&d.peer), d.peer_len);
+          Datagram* known = nullptr;
+          for (auto& p : peers)
+            if (p.peer_len == d.peer_len && std::memcmp(&p.peer, &d.peer, d.peer_len) == 0)
+              known = &p;
+          if (known != nullptr) {
+            *known = d;  // The address it sends to may change.
+          } else if (peers.size() < multi_peer->max_peers &&
+                     (!multi_peer->admit || multi_peer->admit(from))) {
+            peers.push_back(d);
             if (multi_peer->on_new_peer) multi_peer->on_new_peer(from);
-          } else if (!known) {
+          } else {
             accept = false;
           }
         }
@@ -119,7 +124,7 @@ RelayResult relay_datagram(int in_fd, int out_fd, int sock_fd, const RelayOption
         result.sent += len;
       } else {
         for (const auto& p : peers) {
-          if (::sendto(sock_fd, data, len, 0, p.get(), p.size()) >= 0) result.sent += len;
+          if (send_datagram(sock_fd, {data, len}, p) >= 0) result.sent += len;
         }
       }
     }

@@ -57,9 +57,12 @@ RelayResult relay_stream(int in_fd, int out_fd, int sock_fd, const RelayOptions&
 // Datagram relay on a UDP socket. Connected socket: one peer. Unconnected (multi_peer): every
 // datagram from any peer goes to the output, input is sent to every peer seen so far (at most
 // max_peers; datagrams from further peers are dropped), and on_new_peer is called once per peer.
+// Answers to a peer go out from the address it sent to (IP_PKTINFO). The first max_peers
+// senders that admit() accepts become peers (1: netcat's one-peer UDP listener).
 struct DatagramPeers {
   std::size_t max_peers = 100;
   std::function<void(const SocketAddress&)> on_new_peer;
+  std::function<bool(const SocketAddress&)> admit;  // Access control; empty: everyone.
 };
 RelayResult relay_datagram(int in_fd, int out_fd, int sock_fd, const RelayOptions& options,
                            DatagramPeers* multi_peer = nullptr);

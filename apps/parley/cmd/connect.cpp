@@ -2,7 +2,10 @@
 
 #include <memory>
 
+#include <sys/wait.h>
+
 #include "commands.hpp"
+#include "listen.hpp"
 #include "netcat.hpp"
 #include "parley/connector.hpp"
 #include "parley/errors.hpp"
@@ -12,7 +15,27 @@ namespace {
 
 struct ConnectArgs : NetcatOptions {
   bool listen_flag = false;
+  std::string exec, sh_exec;  // -e, -c
 };
+
+// -e/-c: the program talks to the server (its stdin and stdout are the socket); parley waits for
+// it and exits 0 if it did, 1 (with a line saying how it ended) if not.
+int run_program(const ExecCommand& command, const Connection& conn, bool udp) {
+  auto pid = spawn_child(command, conn.fd.get(), conn.fd.get(), conn.local, conn.peer,
+                         conn.peer.family() == AF_UNIX ? "unix"
+                         : udp                         ? "udp"
+                                                       : "tcp");
+  if (!pid) {
+    say("connect: cannot start {}: {}", command.text, describe(pid.error()));
+    return kExitUsage;
+  }
+  int status = 0;
+  while (::waitpid(*pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return kExitOk;
+  say("{}: {}", command.text, describe_wait_status(status));
+  return kExitNetwork;
+}
 
 // Resolves -s/-p into the local addresses to bind before connecting.
 Result<std::vector<SocketAddress>> sources_of(const ConnectArgs& o, int socktype) {
@@ -67,6 +90,8 @@ int run_connect(const ConnectArgs& o) {
     return kExitUsage;
   }
   if (o.unix_path.empty() && !target_or_say("connect", o.args)) return kExitUsage;
+  ExecCommand command;
+  if (!exec_of("connect", o.exec, o.sh_exec, &command)) return kExitUsage;
   std::string target;
   auto conn = open_connection(o, &target);
   if (!conn) {
@@ -79,6 +104,7 @@ int run_connect(const ConnectArgs& o) {
   if (o.verbose > 0) {
     say("Connected to {}.", conn->peer.family() == AF_UNIX ? target : conn->peer.to_string());
   }
+  if (!command.argv.empty()) return run_program(command, *conn, o.udp);
   RelayOptions relay = relay_options_of(o);
   RelayResult r;
   if (o.udp) {
@@ -107,6 +133,7 @@ Subcommand connect_command(CLI::App& root) {
       "server closes. Exit status: 0 ok, 1 network error (refused, reset, timeout), 2 other.");
   app->add_option("target", o->args, "HOST PORT, HOST:PORT or [IPv6]:PORT")->expected(0, 2);
   add_common_options(*app, *o, false);
+  add_exec_options(*app, o->exec, o->sh_exec);
   app->add_flag("-l,--listen", o->listen_flag, "(not here: use 'parley listen')")->group("");
   return {app, [o] { return run_connect(*o); }};
 }

@@ -20,6 +20,11 @@ CLI::Option* add_duration_option(CLI::App& app, const std::string& name,
           ""));
 }
 
+CLI::Option* one_value_each(CLI::Option* option) {
+  return option->expected(1)->allow_extra_args(false)->multi_option_policy(
+      CLI::MultiOptionPolicy::TakeAll);
+}
+
 void add_common_options(CLI::App& app, NetcatOptions& o, bool listening) {
   auto* v4 = app.add_flag("-4", o.ipv4, "Use IPv4 only");
   auto* v6 = app.add_flag("-6", o.ipv6, "Use IPv6 only");

@@ -36,6 +36,11 @@ struct NetcatOptions {
 CLI::Option* add_duration_option(CLI::App& app, const std::string& name,
                                  std::chrono::milliseconds& out, const std::string& help);
 
+// A repeatable option that takes exactly one value each time it is given. CLI11 lets a vector
+// option swallow every following word, so `--bind 127.0.0.1 12345` took the port as a second
+// address; this makes the next word a positional again.
+CLI::Option* one_value_each(CLI::Option* option);
+
 // Adds the options both subcommands have, with their exclusion rules.
 void add_common_options(CLI::App& app, NetcatOptions& o, bool listening);
 
