@@ -11,6 +11,7 @@
 
 #include "commands.hpp"
 #include "netcat.hpp"
+#include "parley/address_scope.hpp"
 #include "parley/duration.hpp"
 #include "parley/echo_server.hpp"
 #include "parley/errors.hpp"
@@ -56,6 +57,9 @@ void print_startup(const EchoArgs& o, const EchoServer& server) {
   say("Echo server{} ({}, {} thread{}). Stop with Ctrl-C; kill -USR1 {} prints counters.",
       o.config.lines ? " in line mode" : "", o.config.udp ? "UDP" : "TCP", o.config.threads,
       o.config.threads == 1 ? "" : "s", getpid());
+  if (loopback_only(server.local_addresses()))
+    say("Warning: loopback only: other machines cannot connect (leave out --bind to listen on "
+        "every address)");
   if (!o.config.bind.empty()) return;  // Bound to chosen addresses: those are the answer.
   std::vector<std::string> names;
   auto port = server.local_addresses().front().port();

@@ -12,6 +12,7 @@
 
 #include "commands.hpp"
 #include "netcat.hpp"
+#include "parley/address_scope.hpp"
 #include "parley/connector.hpp"
 #include "parley/errors.hpp"
 #include "parley/hub.hpp"
@@ -186,6 +187,11 @@ int run_listen(const ListenArgs& o) {
     return exit_code_for(listeners.error()) == kExitNetwork ? kExitNetwork : kExitUsage;
   }
   UnlinkOnExit cleanup(o.unix_path);
+  std::vector<SocketAddress> bound;
+  for (const auto& l : *listeners) bound.push_back(l.local);
+  if (loopback_only(bound))
+    say("Warning: loopback only: other machines cannot connect (leave out the address to listen "
+        "on every address)");
   if (o.verbose > 0) {
     for (const auto& l : *listeners) say("Listening on {}", l.local.to_string());
   }
