@@ -354,6 +354,9 @@ std::vector<const Chain*> path_for(const Model& m, bool v6) {
 FirewallFinding evaluate_family(const Model& m, const Packet& pkt) {
   FirewallFinding f;
   Walker w(m, pkt);
+  // Every chain on the path must accept. Accepted, the answer names the first rule that accepted
+  // the port explicitly, else the first chain's policy.
+  std::optional<FirewallRule> accepted_by_rule, accepted_by_policy;
   for (const Chain* c : path_for(m, pkt.v6)) {
     Outcome o = w.run(*c, 0);
     if (!o.decided) {
@@ -367,7 +370,11 @@ FirewallFinding evaluate_family(const Model& m, const Packet& pkt) {
     f.rule = o.rule;
     f.reject_with = o.reject_with;
     if (o.act != Act::accept) break;
+    auto& first = o.rule.handle == 0 ? accepted_by_policy : accepted_by_rule;
+    if (!first) first = o.rule;
   }
+  if (f.verdict == FirewallVerdict::allowed && f.rule)
+    f.rule = accepted_by_rule ? accepted_by_rule : accepted_by_policy;
   for (const auto& c : w.conditionals) {
     if (verdict_of_act(c.would.act) == f.verdict) continue;
     if (c.match == Match::opaque) {

@@ -186,6 +186,8 @@ std::vector<std::string> notes_of(const ClientReport& r, std::uint16_t port) {
 }
 
 std::string resolver_text(const HostPort& t, const ClientReport& r, const DoctorArgs& o) {
+  if (o.numeric && r.resolver.source != ResolverInfo::Source::literal)
+    return "none (-n: names are not looked up)";
   switch (r.resolver.source) {
     case ResolverInfo::Source::literal:
       return fmt::format("none needed ({} is an address)", t.host);
@@ -194,7 +196,6 @@ std::string resolver_text(const HostPort& t, const ClientReport& r, const Doctor
     case ResolverInfo::Source::dns:
       break;
   }
-  if (o.numeric) return "none (-n: DNS not asked)";
   if (r.resolver.nameservers.empty()) return "DNS (no nameserver in /etc/resolv.conf)";
   return fmt::format("DNS ({} from /etc/resolv.conf)", fmt::join(r.resolver.nameservers, ", "));
 }
@@ -203,6 +204,9 @@ Words dns_words(const HostPort& t, const ClientReport& r, const DoctorArgs& o) {
   const std::string asked = "asked /etc/hosts, then " + resolver_text(t, r, o);
   const char* use_ip =
       "use the server's IP address ('ip -br addr' on the server, 'ipconfig' on Windows)";
+  if (o.numeric)
+    return {fmt::format("-n: the name {} is not looked up", t.host),
+            fmt::format("leave out -n, or {}", use_ip)};
   if (r.resolve_error == make_error_code(Errc::name_server_failed))
     return {fmt::format("no name server answered for {} ({})", t.host, asked),
             fmt::format("check this machine's network and its DNS servers (/etc/resolv.conf), "

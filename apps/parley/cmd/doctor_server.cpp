@@ -266,8 +266,12 @@ int report_server(const DoctorArgs& o, const ServerReport& report) {
     print_json(report, o);
   else
     print_text(report, o);
-  bool allowed = report.firewall && (report.firewall->ipv4.verdict == FirewallVerdict::allowed ||
-                                     report.firewall->ipv6.verdict == FirewallVerdict::allowed);
+  // Reachable: IPv4 (what the seed's LAN uses) gets in, and IPv6 too when an IPv6 socket listens.
+  bool v6_listener =
+      std::any_of(report.listeners.begin(), report.listeners.end(),
+                  [](const ListenerReport& l) { return l.address.family() == AF_INET6; });
+  bool allowed = report.firewall && report.firewall->ipv4.verdict == FirewallVerdict::allowed &&
+                 (!v6_listener || report.firewall->ipv6.verdict == FirewallVerdict::allowed);
   return !report.listeners.empty() && !report.loopback_only && allowed ? kExitOk : kExitNetwork;
 }
 
