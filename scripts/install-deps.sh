@@ -9,9 +9,13 @@ packages=(
   # Libraries parley links against or compiles in.
   libcli11-dev libfmt-dev libssl-dev libedit-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  # doctor reads the firewall ruleset through libnftables (JSON output needs nlohmann above).
+  libnftables-dev
   # Real peers and tools the tests and benchmarks drive.
   ncat socat netcat-openbsd tmux iproute2 iperf3 procps psmisc net-tools
   python3 openssl coreutils util-linux
+  # doctor's tests build firewalls and NAT routers in namespaces (nft, iptables-nft).
+  nftables iptables
 )
 
 missing=()

@@ -22,6 +22,8 @@ class Category final : public std::error_category {
         return "timed out";
       case Errc::path_too_long:
         return "Unix socket path too long";
+      case Errc::name_server_failed:
+        return "name not resolved: no answer from the name server";
     }
     return "unknown parley error";
   }

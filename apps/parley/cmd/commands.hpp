@@ -20,5 +20,6 @@ Subcommand echo_command(CLI::App& root);
 Subcommand conns_command(CLI::App& root);
 Subcommand bench_command(CLI::App& root);
 Subcommand talk_command(CLI::App& root);
+Subcommand doctor_command(CLI::App& root);
 
 }  // namespace parley::cmd

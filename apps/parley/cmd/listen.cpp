@@ -15,6 +15,7 @@
 
 #include "commands.hpp"
 #include "listen.hpp"
+#include "parley/address_scope.hpp"
 #include "parley/connector.hpp"
 #include "parley/errors.hpp"
 #include "parley/listener.hpp"
@@ -255,6 +256,11 @@ int run_listen(const ListenArgs& o) {
   auto listeners = open_all(o);
   if (!listeners) return report_open_failure(o, listeners.error());
   UnlinkOnExit cleanup(o.unix_path);
+  std::vector<SocketAddress> bound;
+  for (const auto& l : *listeners) bound.push_back(l.local);
+  if (loopback_only(bound))
+    say("Warning: loopback only: other machines cannot connect (leave out the address to listen "
+        "on every address)");
   if (o.verbose > 0) {
     for (const auto& l : *listeners) say("Listening on {}", l.local.to_string());
   }

@@ -5,6 +5,7 @@
 #include <ctime>
 
 #include "netcat.hpp"
+#include "parley/address_scope.hpp"
 #include "parley/errors.hpp"
 
 namespace parley::cmd {
@@ -71,6 +72,9 @@ void print_addresses(const Server& server, bool wildcard) {
     v4 |= a.family() == AF_INET;
     v6 |= a.family() == AF_INET6;
   }
+  if (loopback_only(server.local_addresses()))
+    say("Warning: loopback only: other machines cannot connect (leave out --bind to listen on "
+        "every address)");
   if (!wildcard || server.local_addresses().empty()) return;
   std::vector<std::string> names;
   auto port = server.local_addresses().front().port();
