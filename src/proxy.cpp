@@ -232,14 +232,17 @@ bool is_proxy_target_refusal(const std::error_code& ec) noexcept {
   return false;
 }
 
-bool is_proxy_target_unreachable(const std::error_code& ec) noexcept {
+bool is_proxy_target_filtered(const std::error_code& ec) noexcept {
   if (ec.category() != proxy_category()) return false;
   const int v = ec.value();
   if (v >= kSocks5 && v < kSocks5Auth) {
     const int code = v - kSocks5;
-    return code == 3 || code == 4 || code == 6;
+    return code == 2 || code == 3 || code == 4 || code == 6;
   }
-  if (v >= kHttp && v < kSocks4) return v - (v >= kHttpAuth ? kHttpAuth : kHttp) == 504;
+  if (v >= kHttp && v < kSocks4) {
+    const int status = v - (v >= kHttpAuth ? kHttpAuth : kHttp);
+    return status == 403 || status == 504;
+  }
   return false;
 }
 

@@ -47,7 +47,8 @@ int main(int argc, char** argv) {
   std::vector<parley::cmd::Subcommand> commands = {
       parley::cmd::connect_command(app), parley::cmd::listen_command(app),
       parley::cmd::echo_command(app),    parley::cmd::conns_command(app),
-      parley::cmd::talk_command(app),    parley::cmd::bench_command(app)};
+      parley::cmd::talk_command(app),    parley::cmd::bench_command(app),
+      parley::cmd::scan_command(app)};
 
   std::vector<std::string> names;
   for (const auto& c : commands) names.push_back(c.app->get_name());

@@ -83,9 +83,9 @@ bool is_proxy_usage_error(const std::error_code& ec) noexcept;
 // HTTP 502/503/504 and the like), as opposed to the proxy refusing us. The scanner calls such a
 // port closed rather than aborting the scan.
 bool is_proxy_target_refusal(const std::error_code& ec) noexcept;
-// The proxy could not reach the target (network/host unreachable, TTL expired, a gateway
-// timeout): a scan calls the port filtered.
-bool is_proxy_target_unreachable(const std::error_code& ec) noexcept;
+// The proxy could not reach the target or will not let us (network/host unreachable, TTL
+// expired, not allowed by ruleset, HTTP 403 or 504): a scan calls the port filtered.
+bool is_proxy_target_filtered(const std::error_code& ec) noexcept;
 
 // ---- Pure request builders and reply parsers --------------------------------------------------
 

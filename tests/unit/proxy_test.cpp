@@ -68,7 +68,7 @@ TEST(HttpConnect, ReplyRefusals) {
   EXPECT_EQ(describe(r.error), "proxy refused: forbidden (HTTP 403)");
   EXPECT_TRUE(is_network_error(r.error));
   r = parse_http_connect_reply("HTTP/1.0 504 Gateway Timeout\r\n\r\n", false);
-  EXPECT_TRUE(is_proxy_target_unreachable(r.error));
+  EXPECT_TRUE(is_proxy_target_filtered(r.error));
   r = parse_http_connect_reply("HTTP/1.0 599 Odd\r\n\r\n", false);
   EXPECT_EQ(describe(r.error), "proxy refused (HTTP 599)");
 }
@@ -161,7 +161,7 @@ TEST(Socks5, ConnectReplies) {
   EXPECT_EQ(describe(r.error), "proxy refused: connection not allowed by ruleset (SOCKS5 reply 2)");
   EXPECT_TRUE(is_network_error(r.error));
   EXPECT_TRUE(is_proxy_target_refusal(parse_socks5_connect_reply("\x05\x05"s).error));
-  EXPECT_TRUE(is_proxy_target_unreachable(parse_socks5_connect_reply("\x05\x04"s).error));
+  EXPECT_TRUE(is_proxy_target_filtered(parse_socks5_connect_reply("\x05\x04"s).error));
   EXPECT_EQ(parse_socks5_connect_reply("\x05\x00\x00\x09"s + std::string(10, '\0')).error,
             make_error_code(ProxyErrc::malformed_reply));
 }

@@ -19,5 +19,6 @@ Subcommand echo_command(CLI::App& root);
 Subcommand conns_command(CLI::App& root);
 Subcommand bench_command(CLI::App& root);
 Subcommand talk_command(CLI::App& root);
+Subcommand scan_command(CLI::App& root);
 
 }  // namespace parley::cmd

@@ -189,7 +189,11 @@ int run_listen(const ListenArgs& o) {
   if (o.verbose > 0) {
     for (const auto& l : *listeners) say("Listening on {}", l.local.to_string());
   }
-  RelayOptions relay = relay_options_of(o);
+  bool bad = false;
+  const std::string hex_path = hex_dump_path_or_say("listen", o, &bad);
+  auto relay_or = bad ? std::nullopt : relay_options_or_say("listen", o, hex_path);  // -o, -x
+  if (!relay_or) return kExitUsage;
+  RelayOptions relay = *relay_or;
   // The -v summary times the conversation, not the wait for a client (as ncat does).
   auto start = std::chrono::steady_clock::now();
 
@@ -202,8 +206,8 @@ int run_listen(const ListenArgs& o) {
     ho.idle_timeout = o.idle;
     if (o.verbose > 0) ho.log = [](std::string_view line) { say("{}", line); };
     HubResult h = run_hub(*listeners, STDIN_FILENO, STDOUT_FILENO, ho);
-    RelayResult r{h.sent, h.received, h.error ? RelayEnd::local_error : RelayEnd::finished,
-                  h.error};
+    RelayResult r{h.sent,  h.received, h.error ? RelayEnd::local_error : RelayEnd::finished,
+                  h.error, {},         {}};
     return finish_relay(o, r, start);
   }
   if (o.udp) {
