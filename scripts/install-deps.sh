@@ -12,6 +12,8 @@ packages=(
   # Real peers and tools the tests and benchmarks drive.
   ncat socat netcat-openbsd tmux iproute2 iperf3 procps psmisc net-tools
   python3 openssl coreutils util-linux
+  # Proxies for connect --proxy (SOCKS4/5, HTTP CONNECT) and the firewall for the scan tests.
+  dante-server microsocks tinyproxy nftables
 )
 
 missing=()
