@@ -13,7 +13,7 @@ packages=(
   ncat socat netcat-openbsd tmux iproute2 iperf3 procps psmisc net-tools
   python3 openssl coreutils util-linux
   # Proxies for connect --proxy (SOCKS4/5, HTTP CONNECT) and the firewall for the scan tests.
-  dante-server microsocks tinyproxy nftables
+  dante-server microsocks nftables
 )
 
 missing=()
