@@ -40,7 +40,9 @@ table inet bench {
 }
 RULES
 for port in 22 80 443 5432 8080; do
-  in_ns "$PARLEY" echo -q -p "$port" --bind 127.0.0.1 </dev/null >/dev/null 2>&1 &
+  # ip netns exec, not the in_ns function: $! must be the server itself (a function run with &
+  # is a subshell, and killing that would leave the server running).
+  ip netns exec "$NS" "$PARLEY" echo -q -p "$port" --bind 127.0.0.1 </dev/null >/dev/null 2>&1 &
   pids+=($!)
 done
 sleep 0.5
