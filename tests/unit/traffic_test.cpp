@@ -76,7 +76,8 @@ std::pair<std::string, std::string> telnet(TelnetFilter& f, const std::string& i
 TEST(Telnet, RefusesEveryOptionAndStripsNegotiation) {
   TelnetFilter f;
   // DO ECHO, WILL SUPPRESS-GO-AHEAD, DONT x, WONT y, NOP, then text.
-  auto [data, replies] = telnet(f, "\xff\xfd\x01\xff\xfb\x03\xff\xfe\x05\xff\xfc\x06\xff\xf1login: "s);
+  auto [data, replies] =
+      telnet(f, "\xff\xfd\x01\xff\xfb\x03\xff\xfe\x05\xff\xfc\x06\xff\xf1login: "s);
   EXPECT_EQ(data, "login: ");
   EXPECT_EQ(replies, "\xff\xfc\x01\xff\xfe\x03"s);  // WONT ECHO, DONT SGA.
 }
@@ -85,8 +86,13 @@ TEST(Telnet, SplitAcrossChunksSubnegotiationAndEscapedIac) {
   TelnetFilter f;
   EXPECT_EQ(telnet(f, "a\xff"s), std::make_pair("a"s, ""s));
   EXPECT_EQ(telnet(f, "\xfd"s), std::make_pair(""s, ""s));
-  EXPECT_EQ(telnet(f, "\x18" "b"s), std::make_pair("b"s, "\xff\xfc\x18"s));
-  EXPECT_EQ(telnet(f, "\xff\xfa\x18\x01\xff\xff\xff\xf0" "c\xff\xff"s),
+  EXPECT_EQ(telnet(f,
+                   "\x18"
+                   "b"s),
+            std::make_pair("b"s, "\xff\xfc\x18"s));
+  EXPECT_EQ(telnet(f,
+                   "\xff\xfa\x18\x01\xff\xff\xff\xf0"
+                   "c\xff\xff"s),
             std::make_pair("c\xff"s, ""s));
 }
 
