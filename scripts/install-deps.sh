@@ -14,8 +14,11 @@ packages=(
   # Real peers and tools the tests and benchmarks drive.
   ncat socat netcat-openbsd tmux iproute2 iperf3 procps psmisc net-tools
   python3 openssl coreutils util-linux
-  # doctor's tests build firewalls and NAT routers in namespaces (nft, iptables-nft).
+  # doctor's tests build firewalls and NAT routers in namespaces (nft, iptables-nft); the scan
+  # tests use nftables too.
   nftables iptables
+  # Proxies for connect --proxy (SOCKS4/5, HTTP CONNECT).
+  dante-server microsocks
 )
 
 missing=()

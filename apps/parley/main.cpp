@@ -50,7 +50,8 @@ int main(int argc, char** argv) {
       parley::cmd::connect_command(app), parley::cmd::listen_command(app),
       parley::cmd::echo_command(app),    parley::cmd::conns_command(app),
       parley::cmd::talk_command(app),    parley::cmd::bench_command(app),
-      parley::cmd::chat_command(app),    parley::cmd::doctor_command(app)};
+      parley::cmd::chat_command(app),    parley::cmd::doctor_command(app),
+      parley::cmd::scan_command(app)};
 
   std::vector<std::string> names;
   for (const auto& c : commands) names.push_back(c.app->get_name());

@@ -27,6 +27,7 @@
 #include "parley/fd.hpp"
 #include "parley/listener.hpp"
 #include "parley/result.hpp"
+#include "parley/traffic_log.hpp"
 
 namespace parley {
 
@@ -71,6 +72,8 @@ struct ServerConfig {
   std::chrono::milliseconds idle_timeout{0};
   std::chrono::milliseconds drain_timeout{5000};  // Graceful stop: time left to finish.
   AccessList access;                              // Checked before anything is read.
+  // -o/-x: every stream client's bytes both ways (what a service reads and sends); none if null.
+  std::shared_ptr<TrafficLog> traffic;
   // What a client over max_conns is sent before it is closed (empty: just closed).
   std::string refusal = "error: server full ({} connections), try again later\n";
   bool log_connections = true;                // Report connection events at all.

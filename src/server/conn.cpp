@@ -31,6 +31,8 @@ bool Worker::on_readable(Conn& c) {
   c.in += size;
   c.last_active = now_;
   stats_.bytes_in.add(size);
+  if (shared_.config.traffic)
+    shared_.config.traffic->record(TrafficDirection::received, buffer_.get(), size);
   return handler_->received(*this, c, buffer_.get(), size);
 }
 
@@ -40,6 +42,7 @@ bool Worker::on_readable(Conn& c) {
 bool Worker::send(Conn& c, const char* data, std::size_t n) {
   if (c.closed) return false;
   if (n == 0) return true;
+  if (shared_.config.traffic) shared_.config.traffic->record(TrafficDirection::sent, data, n);
   std::size_t sent = 0;
   if (c.pending_size() == 0) {  // Nothing queued: straight to the socket, in order.
     ssize_t w = ::send(c.fd, data, n, MSG_NOSIGNAL | MSG_DONTWAIT);

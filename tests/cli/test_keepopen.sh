@@ -145,7 +145,31 @@ output_reader_gone() {
   wait_exit $pid 5
 }
 
+# -o and -x log every client's bytes both ways; options only the one-client relay has are refused.
+traffic_log_and_refusals() {
+  mkfifo "$WORK/tin"
+  exec 4<>"$WORK/tin"
+  start_parley_listen tl -k -o "$WORK/k.log" -x "$WORK/k.hex" 127.0.0.1 0 <&4 || return 1
+  timeout 5 "$PARLEY" connect 127.0.0.1 "$LPORT" <"$QUIET" >"$WORK/tl.got" &
+  BG_PIDS+=($!)
+  wait_for_line "$WORK/tl.err" 'Connection from' || return 1
+  echo "to the client" >&4
+  wait_for_line "$WORK/tl.got" '^to the client$' || return 1
+  python3 -c "
+import socket; s = socket.create_connection(('127.0.0.1', $LPORT)); s.sendall(b'from a client\n'); s.close()"
+  wait_for_line "$WORK/tl.out" '^from a client$' || return 1
+  grep -qx 'to the client' "$WORK/k.log" && grep -qx 'from a client' "$WORK/k.log" ||
+    fail "-o log: $(cat "$WORK/k.log")" || return 1
+  grep -q '^> 0000   74 6f 20 74 68 65' "$WORK/k.hex" && grep -q '^< 0000   66 72 6f 6d 20 61' "$WORK/k.hex" ||
+    fail "-x log: $(cat "$WORK/k.hex")" || return 1
+  expect_exit 2 "parley: listen: -d works with one client; drop it, or -k/--broker/--chat/-e" \
+    "$PARLEY" listen -k -d 1s 0 || return 1
+  expect_exit 2 "parley: listen: -o/-x cannot log -e/-c: the program owns the connection, parley never sees its bytes" \
+    "$PARLEY" listen -k -e /bin/cat -o "$WORK/x.log" 0
+}
+
 check "-k: three clients, broadcast and collect" broadcast_three
+check "-k: -o/-x log every client; relay-only options refused" traffic_log_and_refusals
 check "-k: input before the first client is kept for it" early_input
 check "-k: a client that stops reading is dropped, not waited for" stuck_client_dropped
 check "-k: 2,000 clients with resets; the broadcast goes on" churn_with_resets

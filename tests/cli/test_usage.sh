@@ -17,7 +17,7 @@ unknown_flag() {
 }
 # CLI11 alone reported these as "target: At Most 2 required but received 3".
 unknown_flag_with_value() {
-  expect_exit 2 "parley: connect: unknown option '--proxy'" "$PARLEY" connect --proxy X localhost 1
+  expect_exit 2 "parley: listen: unknown option '--frobnicate'" "$PARLEY" listen --frobnicate X 127.0.0.1 1
 }
 unknown_flag_suggests() {
   expect_exit 2 "parley: connect: unknown option '--send-onyl'; did you mean '--send-only'?" \
@@ -30,7 +30,7 @@ unknown_bench_option() {
   expect_exit 2 "parley: bench: unknown option '--frobnicate'" "$PARLEY" bench --frobnicate 1s 127.0.0.1 1
 }
 command_typo_with_args() {
-  expect_exit 2 "parley: unknown command 'conect' (did you mean 'connect'?). Commands: connect, listen, echo, conns, talk, bench, chat, doctor. See parley --help." \
+  expect_exit 2 "parley: unknown command 'conect' (did you mean 'connect'?). Commands: connect, listen, echo, conns, talk, bench, chat, doctor, scan. See parley --help." \
     "$PARLEY" conect localhost 1
 }
 missing_port() {
@@ -53,7 +53,7 @@ digit_clusters() {
   return 0
 }
 unknown_command() {
-  expect_exit 2 "parley: unknown command 'lisen' (did you mean 'listen'?). Commands: connect, listen, echo, conns, talk, bench, chat, doctor. See parley --help." "$PARLEY" lisen
+  expect_exit 2 "parley: unknown command 'lisen' (did you mean 'listen'?). Commands: connect, listen, echo, conns, talk, bench, chat, doctor, scan. See parley --help." "$PARLEY" lisen
 }
 families_conflict() { expect_exit 2 "parley: connect: -4 excludes -6" "$PARLEY" connect -4 -6 localhost 1; }
 send_recv_conflict() {

@@ -21,5 +21,6 @@ Subcommand conns_command(CLI::App& root);
 Subcommand bench_command(CLI::App& root);
 Subcommand talk_command(CLI::App& root);
 Subcommand doctor_command(CLI::App& root);
+Subcommand scan_command(CLI::App& root);
 
 }  // namespace parley::cmd

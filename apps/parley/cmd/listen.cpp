@@ -212,9 +212,8 @@ int report_open_failure(const ListenArgs& o, const std::error_code& ec) {
   return kExitUsage;  // Setting up is local: exit 2, whatever the errno.
 }
 
-int run_datagram(const ListenArgs& o, Listener& l, const AccessList& access,
+int run_datagram(const ListenArgs& o, Listener& l, const AccessList& access, RelayOptions relay,
                  std::chrono::steady_clock::time_point start) {
-  RelayOptions relay = relay_options_of(o);
   if (l.local.family() == AF_UNIX && !o.keep_open) {
     auto conn = first_unix_datagram_peer(l);
     if (!conn) {
@@ -248,11 +247,37 @@ int run_datagram(const ListenArgs& o, Listener& l, const AccessList& access,
                       start);
 }
 
+// Options that only the one-client relay has a meaning for, rejected for the server modes.
+bool server_mode_options_ok(const ListenArgs& o, bool exec) {
+  const char* relay_only = o.delay.count() > 0 ? "-d"
+                           : o.telnet          ? "-t"
+                           : o.quit_after      ? "-q"
+                                               : nullptr;
+  if (relay_only != nullptr) {
+    say("listen: {} works with one client; drop it, or -k/--broker/--chat/-e", relay_only);
+    return false;
+  }
+  if (exec && (!o.output_file.empty() || !o.x_arg.empty() || !o.hex_dump.empty())) {
+    say("listen: -o/-x cannot log -e/-c: the program owns the connection, parley never sees "
+        "its bytes");
+    return false;
+  }
+  return true;
+}
+
 int run_listen(const ListenArgs& o) {
   AccessList access;
   if (!build_access("listen", o.access, &access)) return kExitUsage;
   ExecCommand command;
   if (!exec_of("listen", o.exec, o.sh_exec, &command)) return kExitUsage;
+  const bool exec = !o.exec.empty() || !o.sh_exec.empty();
+  const bool server_mode = exec || ((o.keep_open || o.broker || o.chat) && !o.udp);
+  if (server_mode && !server_mode_options_ok(o, exec)) return kExitUsage;
+  bool bad = false;
+  const std::string hex_path = hex_dump_path_or_say("listen", o, &bad);
+  if (bad) return kExitUsage;
+  auto relay = relay_options_or_say("listen", o, hex_path);  // Opens the -o/-x files.
+  if (!relay) return kExitUsage;
   auto listeners = open_all(o);
   if (!listeners) return report_open_failure(o, listeners.error());
   UnlinkOnExit cleanup(o.unix_path);
@@ -264,12 +289,11 @@ int run_listen(const ListenArgs& o) {
   if (o.verbose > 0) {
     for (const auto& l : *listeners) say("Listening on {}", l.local.to_string());
   }
-  bool server_mode =
-      !o.exec.empty() || !o.sh_exec.empty() || ((o.keep_open || o.broker || o.chat) && !o.udp);
-  if (server_mode) return run_listen_server(o, std::move(*listeners), std::move(access));
+  if (server_mode)
+    return run_listen_server(o, std::move(*listeners), std::move(access), relay->log);
   // The -v summary times the conversation, not the wait for a client (as ncat does).
   auto start = std::chrono::steady_clock::now();
-  if (o.udp) return run_datagram(o, listeners->front(), access, start);
+  if (o.udp) return run_datagram(o, listeners->front(), access, *relay, start);
   auto conn = accept_first(*listeners, access, o.verbose);
   if (!conn) {
     say("accept: {}", describe(conn.error()));
@@ -278,8 +302,7 @@ int run_listen(const ListenArgs& o) {
   listeners->clear();  // One client only: stop accepting, as ncat does without -k.
   if (o.verbose > 0) say("Connection from {}.", peer_name(*conn));
   start = std::chrono::steady_clock::now();
-  return finish_relay(
-      o, relay_stream(STDIN_FILENO, STDOUT_FILENO, conn->fd.get(), relay_options_of(o)), start);
+  return finish_relay(o, relay_stream(STDIN_FILENO, STDOUT_FILENO, conn->fd.get(), *relay), start);
 }
 
 }  // namespace

@@ -27,7 +27,9 @@ struct ListenArgs : NetcatOptions {
 void add_listen_options(CLI::App& app, ListenArgs& o);
 
 // Runs -k / --broker / --chat / -e / -c on the server runtime over the opened listeners.
-int run_listen_server(const ListenArgs& o, std::vector<Listener> listeners, AccessList access);
+// traffic: the -o/-x log (may be null).
+int run_listen_server(const ListenArgs& o, std::vector<Listener> listeners, AccessList access,
+                      std::shared_ptr<TrafficLog> traffic);
 
 // The -e/-c options of listen and connect, and their check at startup (exit 2 with one line).
 void add_exec_options(CLI::App& app, std::string& exec, std::string& sh_exec);

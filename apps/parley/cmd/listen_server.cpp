@@ -78,7 +78,8 @@ std::shared_ptr<Service> service_of(const ListenArgs& o) {
 
 }  // namespace
 
-int run_listen_server(const ListenArgs& o, std::vector<Listener> listeners, AccessList access) {
+int run_listen_server(const ListenArgs& o, std::vector<Listener> listeners, AccessList access,
+                      std::shared_ptr<TrafficLog> traffic) {
   const auto start = std::chrono::steady_clock::now();
   const bool exec = !o.exec.empty() || !o.sh_exec.empty();
   ServerConfig config;
@@ -90,6 +91,7 @@ int run_listen_server(const ListenArgs& o, std::vector<Listener> listeners, Acce
   config.refusal.clear();
   config.idle_timeout = o.idle;
   config.access = std::move(access);
+  config.traffic = traffic;
   config.log_connections = o.verbose > 0;
   config.log = [](std::string_view line) { say("{}", line); };
   const std::size_t max_clients = o.max_clients;
@@ -106,6 +108,10 @@ int run_listen_server(const ListenArgs& o, std::vector<Listener> listeners, Acce
   int code = kExitOk;
   if (auto ec = (*server)->failure()) {
     say("cannot write output: {}", describe(ec));
+    code = kExitNetwork;
+  }
+  if (traffic && traffic->error()) {
+    say("cannot write {}: {}", traffic->error_path(), describe(traffic->error()));
     code = kExitNetwork;
   }
   if (o.verbose > 0) {
