@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <atomic>
 #include <chrono>
@@ -151,6 +152,8 @@ class Worker {
   // --- For handlers (worker thread only) ---
   // Sends now what the socket takes and queues the rest; false if the connection was closed.
   bool send(Conn& c, const char* data, std::size_t n);
+  // The same for several pieces in one system call (at most IOV_MAX of them).
+  bool send(Conn& c, const iovec* pieces, int count);
   void close(Conn& c, const char* reason);
   void set_reading(Conn& c, bool on);
   // Registers, changes or removes a watched descriptor (w.fd must be set).
