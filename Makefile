@@ -37,6 +37,7 @@ bench: build
 	bash bench/conns.sh $(PARLEY)
 	bash bench/scan.sh $(PARLEY)
 	bash bench/serve.sh $(PARLEY)
+	bash bench/forward.sh $(PARLEY)
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')

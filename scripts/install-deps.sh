@@ -19,6 +19,8 @@ packages=(
   nftables iptables
   # Proxies for connect --proxy (SOCKS4/5, HTTP CONNECT).
   dante-server microsocks
+  # bench/forward.sh measures parley forward against HAProxy.
+  haproxy
 )
 
 missing=()

@@ -76,7 +76,8 @@ struct ServerConfig {
   std::shared_ptr<TrafficLog> traffic;
   // What a client over max_conns is sent before it is closed (empty: just closed).
   std::string refusal = "error: server full ({} connections), try again later\n";
-  bool log_connections = true;                // Report connection events at all.
+  bool log_connections = true;  // Report connection events at all.
+  bool log_connects = true;     // Also the "connected" event (forward reports once, at the end).
   std::function<void(std::string_view)> log;  // Thread-safe sink for whole lines.
   // Connection events; without it they go to `log` in echo's words ("1.2.3.4:5 connected").
   // Called from worker threads.

@@ -137,6 +137,10 @@ void Worker::close(Conn& c, const char* reason) {
   conns_[c.index] = conns_.back();
   conns_[c.index]->index = c.index;
   conns_.pop_back();
+  if (c.outgoing) {
+    closed_.push_back(&c);
+    return;
+  }
   shared_.connections.fetch_sub(1);
   stats_.active.sub(1);
   if (shared_.config.log_connections) {

@@ -82,6 +82,8 @@ struct Conn : Handle {
   bool peer_done = false;          // The client half-closed: finish the output, then close.
   bool close_after = false;        // Close once the pending output is gone.
   bool read_paused = false;        // The handler stopped reading (its output is blocked).
+  bool custom_io = false;          // The handler moves the bytes itself (Handler::io).
+  bool outgoing = false;           // Opened by the handler (a forwarder's target), not accepted.
   // Echo-style backpressure: read nothing more while output is pending (the output comes from
   // the input). Broadcast services turn it off and bound the queue instead.
   bool hold_reads_while_pending = true;
@@ -132,6 +134,8 @@ class Handler {
   // An error or hang-up on a connection that is neither read nor written (paused, or handed to a
   // child). Default: close it on an error, ignore a hang-up (it is seen when reading resumes).
   virtual void hangup(Worker& w, Conn& c, std::uint32_t events);
+  // Readiness of a connection marked custom_io: the handler reads and writes it itself.
+  virtual void io(Worker&, Conn&, std::uint32_t /*events*/) {}
   // Timers: the loop wakes up by next_deadline() and then calls on_time().
   virtual Clock::time_point next_deadline() { return Clock::time_point::max(); }
   virtual void on_time(Worker&) {}
@@ -156,6 +160,12 @@ class Worker {
   bool send(Conn& c, const iovec* pieces, int count);
   void close(Conn& c, const char* reason);
   void set_reading(Conn& c, bool on);
+  // custom_io connections: the epoll interest, as the handler wants it (0: errors only).
+  void set_events(Conn& c, std::uint32_t events);
+  // Registers a connection the handler opened itself (a forwarder's target): it is closed,
+  // swept for idleness and drained like the others, but not counted against max_conns or
+  // reported as a client. The worker owns it from now on.
+  void adopt(Conn& c, std::uint32_t events);
   // Registers, changes or removes a watched descriptor (w.fd must be set).
   void watch(Watch& w, std::uint32_t events);
   void unwatch(Watch& w);

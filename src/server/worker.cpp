@@ -83,7 +83,8 @@ Worker::Worker(Shared& shared, std::vector<Fd> listeners, std::unique_ptr<Handle
     if (kind == Kind::datagram) enable_destination_info(fd.get());
     auto slot = std::make_unique<Slot>(kind, std::move(fd));
     epoll_event ev{};
-    ev.events = EPOLLIN;
+    // Listeners may be shared by several workers: wake one of them per new client, not all.
+    ev.events = kind == Kind::listener ? EPOLLIN | EPOLLEXCLUSIVE : EPOLLIN;
     ev.data.ptr = static_cast<Handle*>(slot.get());
     epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, slot->fd.get(), &ev);
     slots_.push_back(std::move(slot));
@@ -175,6 +176,7 @@ void Worker::run() {
 }
 
 void Worker::on_conn_event(Conn& c, std::uint32_t ev) {
+  if (c.custom_io) return handler_->io(*this, c, ev);
   if ((c.events & EPOLLIN) && (ev & (EPOLLIN | EPOLLERR | EPOLLHUP))) {
     on_readable(c);
   } else if ((c.events & EPOLLOUT) && (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
@@ -212,7 +214,7 @@ void Worker::on_listener(Slot& slot) {
     epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev);
     stats_.active.add(1);
     stats_.total.add(1);
-    if (shared_.config.log_connections) {
+    if (shared_.config.log_connections && shared_.config.log_connects) {
       std::string name = c->peer_name();
       shared_.event({ServerEvent::Kind::connected, name, {}});
     }
@@ -284,7 +286,7 @@ void Worker::set_accepting(bool on) {
       continue;
     }
     epoll_event ev{};
-    ev.events = EPOLLIN;
+    ev.events = EPOLLIN | EPOLLEXCLUSIVE;
     ev.data.ptr = static_cast<Handle*>(s.get());
     epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, s->fd.get(), &ev);
   }
@@ -304,6 +306,28 @@ void Worker::update_interest(Conn& c) {
   ev.events = want;
   ev.data.ptr = static_cast<Handle*>(&c);
   epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, c.fd, &ev);
+}
+
+void Worker::set_events(Conn& c, std::uint32_t events) {
+  if (events == 0) events = EPOLLET;  // Errors and hang-ups once, not on every wakeup.
+  if (c.events == events) return;
+  c.events = events;
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.ptr = static_cast<Handle*>(&c);
+  epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, c.fd, &ev);
+}
+
+void Worker::adopt(Conn& c, std::uint32_t events) {
+  c.outgoing = true;
+  c.since = c.last_active = now_;
+  c.index = static_cast<std::uint32_t>(conns_.size());
+  conns_.push_back(&c);
+  c.events = events == 0 ? EPOLLET : events;
+  epoll_event ev{};
+  ev.events = c.events;
+  ev.data.ptr = static_cast<Handle*>(&c);
+  epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, c.fd, &ev);
 }
 
 void Worker::set_reading(Conn& c, bool on) {

@@ -30,8 +30,8 @@ unknown_bench_option() {
   expect_exit 2 "parley: bench: unknown option '--frobnicate'" "$PARLEY" bench --frobnicate 1s 127.0.0.1 1
 }
 command_typo_with_args() {
-  expect_exit 2 "parley: unknown command 'conect' (did you mean 'connect'?). Commands: connect, listen, echo, conns, talk, bench, chat, doctor, scan. See parley --help." \
-    "$PARLEY" conect localhost 1
+  expect_exit 2 "" "$PARLEY" conect localhost 1 &&
+    grep -Eqx "parley: unknown command 'conect' \(did you mean 'connect'\?\)\. Commands: connect, listen, .*\. See parley --help\." "$WORK/expect.err"
 }
 missing_port() {
   expect_exit 2 "parley: connect: no port given for 'localhost': give the server as HOST PORT or HOST:PORT" \
@@ -53,7 +53,8 @@ digit_clusters() {
   return 0
 }
 unknown_command() {
-  expect_exit 2 "parley: unknown command 'lisen' (did you mean 'listen'?). Commands: connect, listen, echo, conns, talk, bench, chat, doctor, scan. See parley --help." "$PARLEY" lisen
+  expect_exit 2 "" "$PARLEY" lisen &&
+    grep -Eqx "parley: unknown command 'lisen' \(did you mean 'listen'\?\)\. Commands: connect, listen, .*\. See parley --help\." "$WORK/expect.err"
 }
 families_conflict() { expect_exit 2 "parley: connect: -4 excludes -6" "$PARLEY" connect -4 -6 localhost 1; }
 send_recv_conflict() {

@@ -69,7 +69,7 @@ int run_echo(EchoArgs& o) {
     return kExitUsage;
   }
   sigset_t signals = block_server_signals();
-  print_addresses(**server, wildcard);
+  print_addresses(**server, wildcard, "leave out --bind to listen on every address");
   say("Echo server{} ({}, {} thread{}). Stop with Ctrl-C; kill -USR1 {} prints counters.",
       o.echo.lines ? " in line mode" : "", udp ? "UDP" : "TCP", threads, threads == 1 ? "" : "s",
       getpid());

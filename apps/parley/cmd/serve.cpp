@@ -65,7 +65,7 @@ void log_line(std::string_view event) {
   write_all(STDERR_FILENO, line);
 }
 
-void print_addresses(const Server& server, bool wildcard) {
+void print_addresses(const Server& server, bool wildcard, std::string_view fix) {
   bool v4 = false, v6 = false;
   for (const auto& a : server.local_addresses()) {
     say("Listening on {}", a.to_string());
@@ -73,8 +73,7 @@ void print_addresses(const Server& server, bool wildcard) {
     v6 |= a.family() == AF_INET6;
   }
   if (loopback_only(server.local_addresses()))
-    say("Warning: loopback only: other machines cannot connect (leave out --bind to listen on "
-        "every address)");
+    say("Warning: loopback only: other machines cannot connect ({})", fix);
   if (!wildcard || server.local_addresses().empty()) return;
   std::vector<std::string> names;
   auto port = server.local_addresses().front().port();

@@ -32,9 +32,10 @@ bool build_access(const char* command, const AccessArgs& a, AccessList* out);
 // from different worker threads never interleave.
 void log_line(std::string_view event);
 
-// "Listening on ..." for every address, and (when bound to every address) "Reachable at ..."
-// for each interface address a classmate could use.
-void print_addresses(const Server& server, bool wildcard);
+// "Listening on ..." for every address, a warning when that is loopback only (`fix` says how to
+// listen on every address), and (when bound to every address) "Reachable at ..." for each
+// interface address a classmate could use.
+void print_addresses(const Server& server, bool wildcard, std::string_view fix);
 
 void print_stats(const ServerStats& s, std::string_view prefix);
 
