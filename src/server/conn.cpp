@@ -133,7 +133,8 @@ void Worker::close(Conn& c, const char* reason) {
   if (c.closed) return;
   c.closed = true;
   handler_->closing(*this, c, reason);
-  ::close(c.fd);  // Also removes it from the epoll set.
+  if (c.fd_shared) epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, c.fd, nullptr);
+  ::close(c.fd);  // Also removes it from the epoll set, if it was the last reference.
   conns_[c.index] = conns_.back();
   conns_[c.index]->index = c.index;
   conns_.pop_back();

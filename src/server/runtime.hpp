@@ -84,6 +84,9 @@ struct Conn : Handle {
   bool read_paused = false;        // The handler stopped reading (its output is blocked).
   bool custom_io = false;          // The handler moves the bytes itself (Handler::io).
   bool outgoing = false;           // Opened by the handler (a forwarder's target), not accepted.
+  // Another process holds the socket too (an exec child): closing our descriptor does not take
+  // it out of the epoll set then, which watches the open file, so close() removes it first.
+  bool fd_shared = false;
   // Echo-style backpressure: read nothing more while output is pending (the output comes from
   // the input). Broadcast services turn it off and bound the queue instead.
   bool hold_reads_while_pending = true;
