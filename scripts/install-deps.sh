@@ -8,10 +8,10 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config clang-format
   # Libraries parley links against or compiles in.
   libasio-dev libcli11-dev libfmt-dev libssl-dev libedit-dev nlohmann-json3-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libpcre2-dev
   # Real peers and tools the tests and benchmarks drive.
   ncat socat netcat-openbsd tmux iproute2 iperf3 procps psmisc net-tools
-  python3 openssl coreutils util-linux
+  python3 openssl coreutils util-linux haproxy wrk
 )
 
 missing=()
