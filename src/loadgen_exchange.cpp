@@ -92,8 +92,7 @@ void Worker::write_some(Conn& c) {
   ssize_t w = ::send(c.fd, at, left, MSG_NOSIGNAL | MSG_DONTWAIT);
   if (w < 0) {
     if (errno == EAGAIN || errno == EINTR) return interest(c, true);
-    return fail(c, errno == EPIPE || errno == ECONNRESET ? ErrorKind::reset : ErrorKind::other,
-                errno);
+    return fail(c, kind_of(errno), errno);
   }
   counters_.bytes_sent.add(static_cast<std::uint64_t>(w));
   c.out_off += static_cast<std::size_t>(w);
@@ -116,8 +115,7 @@ void Worker::write_stream(Conn& c) {
   if (w < 0) {
     if (errno == EAGAIN || errno == EINTR || (config_.udp && errno == ENOBUFS))
       return interest(c, true);
-    return fail(c, errno == EPIPE || errno == ECONNRESET ? ErrorKind::reset : ErrorKind::other,
-                errno);
+    return fail(c, kind_of(errno), errno);
   }
   counters_.bytes_sent.add(static_cast<std::uint64_t>(w));
   c.stream_out += static_cast<std::uint64_t>(w);
@@ -131,7 +129,7 @@ void Worker::on_readable(Conn& c, int flags) {
   if (flags == 0) now_ = now_ns();  // The wait happened in recv, not in epoll_wait.
   if (n < 0) {
     if (errno == EAGAIN || errno == EINTR) return;
-    return fail(c, errno == ECONNRESET ? ErrorKind::reset : ErrorKind::other, errno);
+    return fail(c, kind_of(errno), errno);
   }
   if (config_.udp) return on_datagram(c, static_cast<std::size_t>(n));
   if (n == 0) return on_eof(c);
@@ -169,6 +167,13 @@ bool Worker::take_answers(Conn& c, const char* data, std::size_t n, unsigned* do
       c.answer.append(data, std::min(step.used, kMaxAnswer - c.answer.size()));
     c.in_got += step.used;
     data += step.used, n -= step.used;
+    if (config_.until.kind == UntilSpec::Kind::idle && step.used > 0) {
+      c.last_data = now_;  // The answer ends when the server has been quiet long enough.
+      if (!c.quiet_armed) {
+        c.quiet_armed = true;
+        timers_.push({now_ + config_.until.idle.count() * kMs, index_of(c), Timer::quiet});
+      }
+    }
     if (step.status != AnswerFramer::Status::complete) continue;
     c.framer->reset();
     if (c.greeting) {
@@ -259,6 +264,30 @@ void Worker::on_eof(Conn& c) {
     return after_answers(c, 1);
   }
   fail(c, ErrorKind::closed_early);
+}
+
+// --until idle: the server has been quiet since the answer's last bytes, or it has not yet.
+void Worker::on_quiet(Conn& c) {
+  if (c.inflight == 0 || c.in_got == 0) return;
+  const std::int64_t due = c.last_data + config_.until.idle.count() * kMs;
+  if (now_ < due) {
+    c.quiet_armed = true;
+    timers_.push({due, index_of(c), Timer::quiet});
+    return;
+  }
+  // The answer was complete when its last bytes came; the quiet wait is not the server's time.
+  const std::int64_t now = now_;
+  now_ = c.last_data;
+  c.framer->reset();
+  if (c.greeting) {
+    c.greeting = false;
+    c.answer.clear(), c.in_got = 0;
+    now_ = now;
+    return begin(c);
+  }
+  answer_complete(c);
+  now_ = now;
+  after_answers(c, 1);
 }
 
 // One datagram (possibly empty) came back: it is a whole answer, or a mismatch.

@@ -24,6 +24,7 @@ namespace parley::load {
 using detail::Counter;
 
 std::int64_t now_ns();
+ErrorKind kind_of(int err);  // ECONNREFUSED -> refused, ...
 
 struct Shared {
   LoadConfig config;
@@ -98,13 +99,16 @@ class Worker {
     std::uint64_t max_seq = 0;       // UDP stream: the highest sequence number seen back.
     std::int64_t last_transit = -1;  // UDP stream: the previous datagram's round trip.
     std::int64_t next_intended = 0, deadline = 0, cycle_start = 0;
+    std::int64_t last_data = 0;               // --until idle: when the answer's last bytes came.
+    bool quiet_armed = false;                 // A quiet timer is queued for this connection.
     std::unique_ptr<std::int64_t[]> sent_at;  // Send times of the requests in flight (a ring).
     unsigned sent_head = 0;
     std::unique_ptr<AnswerFramer> framer;
     std::string out;     // Rendered requests (templates), pipeline batches of the pattern.
     std::string answer;  // The answer so far, when --expect or a message echo needs it.
   };
-  enum class Timer : std::uint8_t { open, send };
+  // quiet: --until idle=T, the answer ends once the server has been quiet for T.
+  enum class Timer : std::uint8_t { open, send, quiet };
   struct Due {
     std::int64_t at;
     std::uint32_t conn;
@@ -142,6 +146,7 @@ class Worker {
   std::string fmt_size(std::size_t got) const;
   void after_answers(Conn& c, unsigned done);
   void on_eof(Conn& c);
+  void on_quiet(Conn& c);
   void on_datagram(Conn& c, std::size_t got);
   void on_unasked(Conn& c, const char* data, std::size_t n);
   void count_round_trip(std::uint64_t latency);

@@ -26,6 +26,8 @@ constexpr std::int64_t kSoloWait = 100 * kMs;   // Longest blocking read on the 
 constexpr std::int64_t kTick = 100 * kMs;       // How often the tick callback runs.
 constexpr std::uint32_t kStopTag = UINT32_MAX;  // epoll data of the stop descriptor.
 
+}  // namespace
+
 ErrorKind kind_of(int err) {
   switch (err) {
     case ECONNREFUSED:
@@ -39,8 +41,6 @@ ErrorKind kind_of(int err) {
       return ErrorKind::other;
   }
 }
-
-}  // namespace
 
 std::int64_t now_ns() {
   timespec ts;
@@ -157,7 +157,10 @@ void Worker::fire_due_timers() {
     Due d = timers_.top();
     timers_.pop();
     Conn& c = conns_[d.conn];
-    if (d.what == Timer::open && c.fd < 0) {
+    if (d.what == Timer::quiet) {
+      c.quiet_armed = false;
+      if (c.fd >= 0) on_quiet(c);
+    } else if (d.what == Timer::open && c.fd < 0) {
       open(c);
     } else if (d.what == Timer::send && c.fd >= 0 && !c.connecting && !c.greeting) {
       if (config_.mode == BenchMode::stream) {
