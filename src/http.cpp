@@ -204,6 +204,31 @@ std::size_t ChunkedBody::feed(std::string_view data) {
   return i;
 }
 
+std::string dechunk(std::string_view body) {
+  std::string out;
+  while (!body.empty()) {
+    const auto nl = body.find('\n');
+    if (nl == std::string_view::npos) break;
+    std::uint64_t size = 0;
+    std::size_t digits = 0;
+    for (char c : body.substr(0, nl)) {
+      int v = c >= '0' && c <= '9'   ? c - '0'
+              : c >= 'a' && c <= 'f' ? c - 'a' + 10
+              : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                     : -1;
+      if (v < 0 || ++digits > 15) break;
+      size = size * 16 + static_cast<std::uint64_t>(v);
+    }
+    body.remove_prefix(nl + 1);
+    if (digits == 0 || size == 0 || size > body.size()) break;
+    out.append(body.substr(0, static_cast<std::size_t>(size)));
+    body.remove_prefix(static_cast<std::size_t>(size));
+    if (!body.empty() && body.front() == '\r') body.remove_prefix(1);
+    if (!body.empty() && body.front() == '\n') body.remove_prefix(1);
+  }
+  return out;
+}
+
 Result<HttpUrl> parse_http_url(std::string_view url) {
   const auto invalid = std::make_error_code(std::errc::invalid_argument);
   for (char c : url)

@@ -209,6 +209,10 @@ void Worker::answer_complete(Conn& c) {
     }
     if (head.close) c.closing = true;
     answer.remove_prefix(std::min(answer.size(), head.head_length));  // --expect: the body.
+    if (head.body == HttpHead::Body::chunked && keep_answer_) {
+      c.out_body = dechunk(answer);
+      answer = c.out_body;
+    }
   }
   if (config_.expect && !config_.expect->matches(answer))
     mismatch("expected " + config_.expect->describe() + ", got " + quoted(answer));

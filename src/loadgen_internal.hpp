@@ -106,6 +106,7 @@ class Worker {
     std::unique_ptr<AnswerFramer> framer;
     std::string out;     // Rendered requests (templates), pipeline batches of the pattern.
     std::string answer;  // The answer so far, when --expect or a message echo needs it.
+    std::string out_body;  // A chunked HTTP body's data, for --expect.
   };
   // quiet: --until idle=T, the answer ends once the server has been quiet for T.
   enum class Timer : std::uint8_t { open, send, quiet };

@@ -61,7 +61,8 @@ Worker::Worker(Shared& shared, std::vector<unsigned> ids, const char* pattern)
   if (config_.rate > 0)
     interval_ns_ = static_cast<std::int64_t>(1e9 * config_.connections / config_.rate);
   const bool exchange = config_.mode == BenchMode::pingpong || config_.mode == BenchMode::http;
-  solo_ = conns_.size() == 1 && exchange && interval_ns_ == 0 && config_.pipeline == 1;
+  solo_ = conns_.size() == 1 && exchange && interval_ns_ == 0 && config_.pipeline == 1 &&
+          config_.until.kind != UntilSpec::Kind::idle;  // Quiet timers need the epoll loop.
   keep_answer_ = config_.expect.has_value() || config_.greeting_expect.has_value() ||
                  (config_.verify && config_.message.has_value());
 }

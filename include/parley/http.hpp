@@ -61,6 +61,10 @@ class ChunkedBody {
   std::uint64_t remaining_ = 0;
 };
 
+// The data of a complete chunked body (sizes, extensions and trailers dropped), for checking a
+// body's content; what does not parse ends the result early.
+std::string dechunk(std::string_view body);
+
 // "http://host[:port][/path?query]": host may be a name, an IPv4 or a [bracketed] IPv6 literal.
 struct HttpUrl {
   std::string host;  // Without brackets.

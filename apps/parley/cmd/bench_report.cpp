@@ -30,6 +30,14 @@ constexpr Percentile kPercentiles[] = {
 // JSON keys usable in jq paths: [a-z][a-z0-9_]*.
 constexpr const char* kPercentileKeys[] = {"p50_us", "p90_us", "p99_us", "p99_9_us", "p99_99_us"};
 
+// "64 B messages, " (the pattern), "18 B requests, " (a constant message), "templated requests, ".
+std::string request_text(const LoadConfig& c) {
+  if (c.mode == BenchMode::hold) return "";
+  if (!c.message) return fmt::format("{} B messages, ", c.size);
+  if (!c.message->constant()) return "templated requests, ";
+  return fmt::format("{} B requests, ", c.message->constant_text().size());
+}
+
 bool has_latency(const LoadConfig& c) {
   return c.mode != BenchMode::stream && c.mode != BenchMode::hold;
 }
@@ -129,9 +137,8 @@ std::string summary(const BenchHeader& h, const LoadResult& r) {
   double secs = std::max(1e-9, std::chrono::duration<double>(r.elapsed).count());
   std::string out = fmt::format(
       "parley bench {} {}{}: {} connection{}, {}{} thread{}, {:.2f} s{}\n", h.mode, h.target,
-      c.udp ? " (UDP)" : "", c.connections, c.connections == 1 ? "" : "s",
-      c.mode == BenchMode::hold ? "" : fmt::format("{} B messages, ", c.size), c.threads,
-      c.threads == 1 ? "" : "s", secs, h.interrupted ? " (interrupted)" : "");
+      c.udp ? " (UDP)" : "", c.connections, c.connections == 1 ? "" : "s", request_text(c),
+      c.threads, c.threads == 1 ? "" : "s", secs, h.interrupted ? " (interrupted)" : "");
   if (c.warmup.count() > 0)
     out += fmt::format("  warmup          {} before, not counted\n",
                        format_latency(static_cast<std::uint64_t>(c.warmup.count()) * 1'000'000));
@@ -204,7 +211,7 @@ std::string json_result(const BenchHeader& h, const LoadResult& r) {
   j["protocol"] = c.udp ? "udp" : "tcp";
   j["target"] = h.target;
   j["connections"] = c.connections;
-  j["size"] = c.size;
+  j["size"] = c.message && c.message->constant() ? c.message->constant_text().size() : c.size;
   j["threads"] = c.threads;
   j["rate"] = c.rate;
   j["pipeline"] = c.pipeline;
