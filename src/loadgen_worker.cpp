@@ -109,7 +109,9 @@ void Worker::run(int stop_fd, const std::function<void()>* tick) {
     if (solo_ready())
       on_readable(conns_.front(), 0);  // Returns with the answer, or after kSoloWait.
     else
-      wait_for_events(std::min({next_sweep, next_tick, next_interval_, shared_.measure_ns}));
+      wait_for_events(
+          std::min({next_sweep, next_tick, next_interval_,
+                    measuring_.load(std::memory_order_relaxed) ? INT64_MAX : shared_.measure_ns}));
     if (!measuring_.load(std::memory_order_relaxed) && now_ >= shared_.measure_ns)
       start_measuring();
     if (now_ >= next_interval_) close_interval(next_interval_);
