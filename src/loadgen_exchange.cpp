@@ -237,7 +237,15 @@ void Worker::after_answers(Conn& c, unsigned done) {
     return open(c);
   }
   if (config_.mode != BenchMode::connect && interval_ns_ == 0) {
-    send_requests(c, done, now_);
+    if (solo_) {
+      send_requests(c, done, now_);
+    } else {
+      // The next requests go out after every event of this wait is handled, all together, as
+      // wrk's loop does: the server then finds many requests per wakeup (measured against
+      // HAProxy: ~9% more requests/s from the same server core than sending at once).
+      if (c.owed == 0) owed_.push_back(index_of(c));
+      c.owed += done;
+    }
     for (auto l : latencies_) count_round_trip(l);
     latencies_.clear();
     return;

@@ -91,6 +91,7 @@ class Worker {
     bool closing = false;      // HTTP Connection: close: reconnect after this answer.
     std::uint32_t events = 0;  // What epoll watches for this connection now.
     unsigned inflight = 0;     // Requests sent whose answers have not completed.
+    unsigned owed = 0;         // Requests to send once this wait's events are handled.
     // The bytes being written: from out_ptr (the pattern when null), out_len in all.
     const char* out_ptr = nullptr;
     std::size_t out_off = 0, out_len = 0, in_got = 0;
@@ -104,8 +105,8 @@ class Worker {
     std::unique_ptr<std::int64_t[]> sent_at;  // Send times of the requests in flight (a ring).
     unsigned sent_head = 0;
     std::unique_ptr<AnswerFramer> framer;
-    std::string out;     // Rendered requests (templates), pipeline batches of the pattern.
-    std::string answer;  // The answer so far, when --expect or a message echo needs it.
+    std::string out;       // Rendered requests (templates), pipeline batches of the pattern.
+    std::string answer;    // The answer so far, when --expect or a message echo needs it.
     std::string out_body;  // A chunked HTTP body's data, for --expect.
   };
   // quiet: --until idle=T, the answer ends once the server has been quiet for T.
@@ -129,6 +130,8 @@ class Worker {
   void sweep_timeouts();
   void wait_for_events(std::int64_t until);
   void fire_due_timers();
+  void flush_owed();
+  void handle_events(int n);
   void fail(Conn& c, ErrorKind kind, int err = 0);
   void close(Conn& c);
   void reopen_later(Conn& c, std::int64_t delay_ns);
@@ -180,8 +183,9 @@ class Worker {
   // (a system call fewer on the round trip's critical path, ~3% at one connection).
   bool solo_ = false;
   bool keep_answer_ = false;
-  std::vector<std::uint64_t> latencies_;  // Of the answers one read completed.  // Collect each
-                                          // answer's bytes (--expect, message echo --verify).
+  std::vector<std::uint64_t> latencies_;  // Of the answers one read completed.
+  std::vector<std::uint32_t> owed_;  // Connections with requests owed (Conn::owed).  // Collect
+                                     // each answer's bytes (--expect, message echo --verify).
   std::atomic<bool> done_{false};
   std::atomic<bool> measuring_{false};
   int other_errno_ = 0;

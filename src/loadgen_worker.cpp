@@ -120,6 +120,7 @@ void Worker::run(int stop_fd, const std::function<void()>* tick) {
       next_tick = now_ + kTick;
     }
     fire_due_timers();
+    flush_owed();  // Answers completed by a timer (--until idle) owe their next requests too.
     if (now_ >= next_sweep) {
       sweep_timeouts();
       next_sweep = now_ + 100 * kMs;
@@ -147,12 +148,29 @@ void Worker::wait_for_events(std::int64_t until) {
   int n =
       epoll_pwait2(epoll_.get(), events_.data(), static_cast<int>(events_.size()), &ts, nullptr);
   now_ = now_ns();
+  handle_events(n);
+  flush_owed();
+}
+
+void Worker::handle_events(int n) {
   for (int i = 0; i < n; ++i) {
     if (events_[i].data.u32 == kStopTag)
       shared_.stop.store(true);
     else
       on_event(conns_[events_[i].data.u32], events_[i].events);
   }
+}
+
+void Worker::flush_owed() {
+  if (owed_.empty()) return;
+  now_ = now_ns();  // The requests' send time: after this batch's bookkeeping.
+  for (std::uint32_t i : owed_) {
+    Conn& c = conns_[i];
+    const unsigned k = c.owed;
+    c.owed = 0;
+    if (c.fd >= 0 && !c.connecting && k > 0) send_requests(c, k, now_);
+  }
+  owed_.clear();
 }
 
 void Worker::fire_due_timers() {
@@ -357,7 +375,7 @@ void Worker::close(Conn& c) {
     --open_now_;
   }
   c.counted_open = c.connecting = c.greeting = false;
-  c.inflight = 0;
+  c.inflight = 0, c.owed = 0;
 }
 
 void Worker::reopen_later(Conn& c, std::int64_t delay_ns) {
