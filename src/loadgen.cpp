@@ -202,6 +202,7 @@ LoadResult LoadGenerator::wait() {
     r.bytes_received += c.bytes_received.get();
     r.opened += c.opened.get();
     r.open_at_end += w->open_at_end();
+    r.not_open_at_end += w->not_open_at_end();
     r.peak_open += w->peak_open();
     r.out_of_fds += c.out_of_fds.get();
     r.out_of_ports += c.out_of_ports.get();

@@ -61,6 +61,7 @@ class Worker {
   const Histogram& latency() const { return latency_; }
   std::uint64_t peak_open() const { return peak_open_; }
   std::uint64_t open_at_end() const { return open_at_end_; }
+  std::uint64_t not_open_at_end() const { return not_open_at_end_; }
   // Round trips per second once all of this worker's connections were up (0 if they never were).
   double steady_rate() const {
     if (steady_start_ == 0 || steady_end_ <= steady_start_) return 0;
@@ -173,7 +174,7 @@ class Worker {
   std::array<epoll_event, 256> events_{};
   Histogram latency_;
   WorkerCounters counters_;
-  std::uint64_t open_now_ = 0, peak_open_ = 0, open_at_end_ = 0;
+  std::uint64_t open_now_ = 0, peak_open_ = 0, open_at_end_ = 0, not_open_at_end_ = 0;
   // The steady phase starts when every connection of this worker is open; the connect ramp
   // before it would otherwise dilute the round-trip rate (more so with many connections).
   std::int64_t steady_start_ = 0, steady_end_ = 0;

@@ -116,6 +116,8 @@ struct LoadResult {
   std::chrono::nanoseconds elapsed{0};
   std::uint64_t round_trips = 0, bytes_sent = 0, bytes_received = 0;
   std::uint64_t opened = 0, open_at_end = 0, peak_open = 0;
+  // Connections that were still connecting, or not yet (re)opened, when the run ended.
+  std::uint64_t not_open_at_end = 0;
   std::uint64_t out_of_fds = 0;    // Of the "other" errors: no descriptor left (EMFILE/ENFILE).
   std::uint64_t out_of_ports = 0;  // Of the "other" errors: no local port left (EADDRNOTAVAIL).
   int other_errno = 0;             // The first "other" error's errno, to name its cause.

@@ -123,7 +123,7 @@ Subcommand bench_command(CLI::App& root) {
                   "Open at most this many connections per second")
       ->check(rate_check());
   app->add_option("--rate", o->config.rate,
-                  "Requests per second in all (default: as fast as answered; stream: messages)")
+                  "Requests per second in all (default: unpaced; stream: messages)")
       ->check(rate_check());
   auto* message =
       app->add_option("-m,--message", o->message_text,
@@ -151,8 +151,7 @@ Subcommand bench_command(CLI::App& root) {
       ->each([o](const std::string&) { o->greeting_given = true; });
   app->add_option("--pipeline", o->config.pipeline, "Requests in flight per connection (default 1)")
       ->check(CLI::Range(1u, 1024u));
-  app->add_flag("--linger0", o->config.linger0,
-                "Close with a reset: no TIME-WAIT left (connect mode: no port exhaustion)");
+  app->add_flag("--linger0", o->config.linger0, "Close with a reset: no TIME-WAIT left behind");
   add_duration_option(*app, "--timeout", o->config.timeout,
                       "Connect and answer timeout (default 5s)");
   auto* udp = app->add_flag("-u,--udp", o->config.udp, "UDP: datagrams instead of a TCP stream");

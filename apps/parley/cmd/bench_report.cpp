@@ -43,7 +43,7 @@ bool has_latency(const LoadConfig& c) {
 }
 
 // The notes that explain a shortfall in words: descriptors, ports, the first other error.
-std::string notes(const LoadResult& r) {
+std::string notes(const LoadResult& r, bool hold) {
   std::string out;
   if (r.out_of_fds > 0) {
     rlimit lim{};
@@ -65,6 +65,11 @@ std::string notes(const LoadResult& r) {
         "                  --linger0 so that closed connections leave no TIME-WAIT\n",
         r.out_of_ports, range);
   }
+  if (hold && r.not_open_at_end > 0)
+    out += fmt::format(
+        "  note            {} connections were not open at the end (still connecting, or not\n"
+        "                  yet opened): the server accepts slower than asked; try a longer -d\n",
+        r.not_open_at_end);
   const auto other = r.errors[static_cast<std::size_t>(ErrorKind::other)];
   if (other > r.out_of_fds + r.out_of_ports && r.other_errno != 0)
     out += fmt::format("  note            other errors: {} (the first)\n",
@@ -190,7 +195,7 @@ std::string summary(const BenchHeader& h, const LoadResult& r) {
   }
   out += fmt::format("  errors          {}\n", errors.empty() ? "none" : errors);
   // The usual reasons a big run falls short, and the user can fix them: say so in words.
-  out += notes(r);
+  out += notes(r, c.mode == BenchMode::hold);
   if (r.latency.count() == 0 || !has_latency(c)) return out;
   out += fmt::format("latency           min {}  mean {}  max {}\n", format_latency(r.latency.min()),
                      format_latency(static_cast<std::uint64_t>(r.latency.mean())),
@@ -227,6 +232,7 @@ std::string json_result(const BenchHeader& h, const LoadResult& r) {
   j["connections_opened"] = r.opened;
   j["open_at_end"] = r.open_at_end;
   j["peak_open"] = r.peak_open;
+  j["not_open_at_end"] = r.not_open_at_end;
   nlohmann::json errors = nlohmann::json::object();
   for (int k = 0; k < static_cast<int>(ErrorKind::count); ++k)
     errors[error_kind_name(static_cast<ErrorKind>(k))] = r.errors[static_cast<std::size_t>(k)];

@@ -290,6 +290,7 @@ std::string bench_footer() {
          "seconds, warmup_seconds, interrupted, round_trips, round_trips_per_s,\n"
          "steady_round_trips_per_s (after all connections were up), connect_ramp_ms,\n"
          "bytes_sent, bytes_received, connections_opened, open_at_end, peak_open,\n"
+         "not_open_at_end, "
          "errors{refused,reset,timeout,mismatch,closed_early,malformed,non_2xx,other},\n"
          "errors_total, mismatches[], unasked, status{CODE: n} (http), datagrams{sent,received,\n"
          "lost,loss_pct,reordered,jitter_us} (UDP stream), latency{count,min_us,mean_us,max_us,\n"
