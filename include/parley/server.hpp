@@ -72,6 +72,13 @@ struct ServerConfig {
   std::chrono::milliseconds idle_timeout{0};
   std::chrono::milliseconds drain_timeout{5000};  // Graceful stop: time left to finish.
   AccessList access;                              // Checked before anything is read.
+  // --proxy-protocol: every client starts with a PROXY v1 or v2 header (HAProxy's send-proxy)
+  // naming the real client, whom logs, access rules and services then see. Headers are taken only
+  // from proxy_from (empty: any source); a connection without a valid header within
+  // proxy_timeout is refused and logged.
+  bool proxy_protocol = false;
+  AccessList proxy_from;
+  std::chrono::milliseconds proxy_timeout{5000};
   // -o/-x: every stream client's bytes both ways (what a service reads and sends); none if null.
   std::shared_ptr<TrafficLog> traffic;
   // What a client over max_conns is sent before it is closed (empty: just closed).

@@ -87,6 +87,7 @@ struct Conn : Handle {
   // Another process holds the socket too (an exec child): closing our descriptor does not take
   // it out of the epoll set then, which watches the open file, so close() removes it first.
   bool fd_shared = false;
+  bool awaiting_header = false;  // --proxy-protocol: the PROXY header has not come yet.
   // Echo-style backpressure: read nothing more while output is pending (the output comes from
   // the input). Broadcast services turn it off and bound the queue instead.
   bool hold_reads_while_pending = true;
@@ -195,10 +196,13 @@ class Worker {
  private:
   void on_listener(Slot& slot);
   bool admit(int fd, const sockaddr_in6& peer, socklen_t len);
+  void welcome(Conn& c);
+  void read_proxy_header(Conn& c);
+  void expire_proxy_headers();
   bool on_readable(Conn& c);
   void on_writable(Conn& c);
   void on_conn_event(Conn& c, std::uint32_t ev);
-  void update_interest(Conn& c);
+  void update_interest(Conn& c);  // (private, but proxy_accept.cpp uses it too)
   void begin_drain();
   void close_quiet();
   void sweep_idle();
@@ -212,9 +216,10 @@ class Worker {
   Fd wake_;
   std::vector<std::unique_ptr<Slot>> slots_;  // Listeners or datagram sockets, and the wake fd.
   std::vector<Conn*> conns_;
-  std::vector<Conn*> closed_;       // Deleted after the round of events that closed them.
-  std::unique_ptr<char[]> buffer_;  // One read buffer for every connection of this worker.
-  std::string out_;                 // Scratch for handlers' replies.
+  std::vector<Conn*> closed_;         // Deleted after the round of events that closed them.
+  std::size_t awaiting_headers_ = 0;  // Connections still owing a PROXY header.
+  std::unique_ptr<char[]> buffer_;    // One read buffer for every connection of this worker.
+  std::string out_;                   // Scratch for handlers' replies.
   WorkerStats stats_;
   Clock::time_point now_;
   Clock::time_point next_sweep_;

@@ -23,6 +23,7 @@ struct EchoArgs {
   ServerConfig server;
   EchoOptions echo;
   AccessArgs access;
+  ProxyProtocolArgs proxy_protocol;
   bool quiet = false;
   std::chrono::milliseconds stats_interval{0};
 };
@@ -43,6 +44,11 @@ int run_echo(EchoArgs& o) {
   for (std::size_t i = 0; i < bind.size(); ++i)
     bind.erase(std::remove(bind.begin() + i + 1, bind.end(), bind[i]), bind.end());
   if (!build_access("echo", o.access, &o.server.access)) return kExitUsage;
+  if (!apply_proxy_protocol("echo", o.proxy_protocol, &o.server)) return kExitUsage;
+  if (o.proxy_protocol.on && o.server.udp) {
+    say("echo: --proxy-protocol is for TCP connections, not UDP");
+    return kExitUsage;
+  }
   o.server.log_connections = !o.quiet;
   o.server.log = log_line;
   auto service = echo_service(o.echo);
@@ -134,6 +140,7 @@ Subcommand echo_command(CLI::App& root) {
                       "On SIGTERM, time allowed to finish echoes (default 5s)");
   add_duration_option(*app, "--stats-interval", o->stats_interval, "Print counters this often");
   add_access_options(*app, o->access);
+  add_proxy_protocol_options(*app, o->proxy_protocol);
   auto* quiet = app->add_flag("-q,--quiet", o->quiet, "No per-connection log lines");
   app->add_flag("--log-data", o->echo.log_data, "Log what each client sends")->excludes(quiet);
   return {app, [o] { return run_echo(*o); }};

@@ -91,6 +91,7 @@ int run_listen_server(const ListenArgs& o, std::vector<Listener> listeners, Acce
   config.refusal.clear();
   config.idle_timeout = o.idle;
   config.access = std::move(access);
+  if (!apply_proxy_protocol("listen", o.proxy_protocol, &config)) return kExitUsage;
   config.traffic = traffic;
   config.log_connections = o.verbose > 0;
   config.log = [](std::string_view line) { say("{}", line); };

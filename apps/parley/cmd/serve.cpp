@@ -5,6 +5,7 @@
 #include <ctime>
 
 #include "netcat.hpp"
+#include "parley/access.hpp"
 #include "parley/address_scope.hpp"
 #include "parley/errors.hpp"
 
@@ -30,6 +31,32 @@ void add_access_options(CLI::App& app, AccessArgs& a) {
       app.add_option("--denyfile", a.deny_files, "Read --deny rules from FILE, one per line")
           ->type_name("FILE")
           ->group(group));
+}
+
+void add_proxy_protocol_options(CLI::App& app, ProxyProtocolArgs& p) {
+  const char* group = "Behind a proxy";
+  auto* on = app.add_flag("--proxy-protocol", p.on,
+                          "Clients start with a PROXY v1/v2 header (HAProxy send-proxy): logs, "
+                          "--allow/--deny and {peer} see the real client; no header, no service")
+                 ->group(group);
+  one_value_each(app.add_option("--proxy-protocol-from", p.from,
+                                "Take PROXY headers only from these proxies (addresses, CIDR; "
+                                "default: any)")
+                     ->type_name("LIST")
+                     ->group(group))
+      ->needs(on);
+}
+
+bool apply_proxy_protocol(const char* command, const ProxyProtocolArgs& p, ServerConfig* config) {
+  config->proxy_protocol = p.on;
+  for (const auto& list : p.from) {
+    if (auto ec = config->proxy_from.allow(list)) {
+      say("{}: --proxy-protocol-from: '{}' is not an address, prefix or host name ({})", command,
+          config->proxy_from.error_text(), describe(ec));
+      return false;
+    }
+  }
+  return true;
 }
 
 bool build_access(const char* command, const AccessArgs& a, AccessList* out) {

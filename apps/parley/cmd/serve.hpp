@@ -25,6 +25,16 @@ struct AccessArgs {
 // --allow, --deny, --allowfile, --denyfile.
 void add_access_options(CLI::App& app, AccessArgs& a);
 
+struct ProxyProtocolArgs {
+  bool on = false;
+  std::vector<std::string> from;  // Trusted proxies.
+};
+
+// --proxy-protocol, --proxy-protocol-from.
+void add_proxy_protocol_options(CLI::App& app, ProxyProtocolArgs& p);
+// Into the server's configuration; on a bad --proxy-protocol-from prints one line, false.
+bool apply_proxy_protocol(const char* command, const ProxyProtocolArgs& p, ServerConfig* config);
+
 // Builds the list; on a bad rule or file prints one line naming it and returns false.
 bool build_access(const char* command, const AccessArgs& a, AccessList* out);
 
