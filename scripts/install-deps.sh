@@ -25,6 +25,8 @@ packages=(
   dante-server microsocks
   # bench/forward.sh measures parley forward against HAProxy.
   haproxy
+  # --metrics: the tests fetch /metrics with curl and render the live page in headless Chromium.
+  curl chromium
 )
 
 missing=()

@@ -91,6 +91,13 @@ struct ServerConfig {
   std::function<void(const ServerEvent&)> on_event;
 };
 
+// One connected client, for the live view (--metrics).
+struct ClientInfo {
+  std::string peer;
+  double seconds = 0;  // Connected for.
+  std::uint64_t bytes_in = 0, bytes_out = 0;
+};
+
 // Counters merged across workers.
 struct ServerStats {
   std::uint64_t active = 0, total = 0, refused = 0, denied = 0;
@@ -120,6 +127,9 @@ class Server {
   ServerStats stats() const;
   // A local failure that ended the server (writing the output failed), or none.
   std::error_code failure() const;
+  // The clients connected now (at most `limit`): each worker copies its own list on its own
+  // thread when asked; a worker that does not answer within 200 ms is left out. Any thread.
+  std::vector<ClientInfo> clients(std::size_t limit = 1000) const;
 
   struct Impl;
 

@@ -10,7 +10,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -154,6 +156,8 @@ class Worker {
 
   void run();   // The event loop; returns when stopped and drained.
   void wake();  // Any thread: make run() look at the phase.
+  // Any thread: this worker's clients, copied by the worker itself (false on timeout).
+  bool clients(std::vector<ClientInfo>* out, std::size_t limit, std::chrono::milliseconds timeout);
   const WorkerStats& stats() const { return stats_; }
   bool done() const { return done_.load(); }
 
@@ -231,6 +235,14 @@ class Worker {
   bool finishing_ = false;
   Clock::time_point drain_deadline_;  // The server's, or this worker's own when it finished.
   std::atomic<bool> done_{false};
+  // The live view's request for a copy of the client list, answered at the top of the loop.
+  void answer_snapshot();
+  std::atomic<bool> snapshot_wanted_{false};
+  std::mutex snapshot_mutex_;
+  std::condition_variable snapshot_cv_;
+  std::vector<ClientInfo> snapshot_;
+  std::size_t snapshot_limit_ = 0;
+  std::uint64_t snapshot_serial_ = 0;
 };
 
 }  // namespace parley::server

@@ -126,6 +126,7 @@ void Worker::run() {
   next_sweep_ = now_ + sweep_every;
   handler_->start(*this);
   for (;;) {
+    if (snapshot_wanted_.load(std::memory_order_acquire)) answer_snapshot();
     Phase phase = shared_.phase.load();
     if ((phase != Phase::running || finishing_) && !draining_) begin_drain();
     if (phase == Phase::closing || (draining_ && now_ >= drain_deadline_)) {
@@ -377,6 +378,36 @@ void Worker::unwatch(Watch& w) {
   epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, w.fd, nullptr);
   w.registered = false;
   w.events = 0;
+}
+
+bool Worker::clients(std::vector<ClientInfo>* out, std::size_t limit,
+                     std::chrono::milliseconds timeout) {
+  std::unique_lock lock(snapshot_mutex_);
+  std::uint64_t serial = snapshot_serial_;
+  snapshot_limit_ = limit;
+  snapshot_wanted_.store(true, std::memory_order_release);
+  lock.unlock();
+  wake();
+  lock.lock();
+  if (!snapshot_cv_.wait_for(lock, timeout, [&] { return snapshot_serial_ != serial; }))
+    return false;
+  out->insert(out->end(), snapshot_.begin(), snapshot_.end());
+  return true;
+}
+
+void Worker::answer_snapshot() {
+  std::lock_guard lock(snapshot_mutex_);
+  snapshot_wanted_.store(false, std::memory_order_relaxed);
+  snapshot_.clear();
+  auto now = Clock::now();
+  for (const Conn* c : conns_) {
+    if (snapshot_.size() >= snapshot_limit_) break;
+    if (c->outgoing || c->awaiting_header || c->closed) continue;
+    snapshot_.push_back(
+        {c->peer_name(), std::chrono::duration<double>(now - c->since).count(), c->in, c->out});
+  }
+  ++snapshot_serial_;
+  snapshot_cv_.notify_all();
 }
 
 void Worker::finish() {

@@ -25,6 +25,7 @@ struct EchoArgs {
   AccessArgs access;
   ProxyProtocolArgs proxy_protocol;
   bool quiet = false;
+  std::string metrics;
   std::chrono::milliseconds stats_interval{0};
 };
 
@@ -79,6 +80,9 @@ int run_echo(EchoArgs& o) {
   say("Echo server{} ({}, {} thread{}). Stop with Ctrl-C; kill -USR1 {} prints counters.",
       o.echo.lines ? " in line mode" : "", udp ? "UDP" : "TCP", threads, threads == 1 ? "" : "s",
       getpid());
+  bool failed = false;
+  auto metrics = start_metrics("echo", o.metrics, **server, "echo", &failed);
+  if (failed) return kExitUsage;
   (*server)->start();
   serve(**server, signals, o.stats_interval,
         [] { say("Stopping: finishing what clients sent (signal again to stop now)."); });
@@ -141,6 +145,7 @@ Subcommand echo_command(CLI::App& root) {
   add_duration_option(*app, "--stats-interval", o->stats_interval, "Print counters this often");
   add_access_options(*app, o->access);
   add_proxy_protocol_options(*app, o->proxy_protocol);
+  add_metrics_option(*app, o->metrics);
   auto* quiet = app->add_flag("-q,--quiet", o->quiet, "No per-connection log lines");
   app->add_flag("--log-data", o->echo.log_data, "Log what each client sends")->excludes(quiet);
   return {app, [o] { return run_echo(*o); }};

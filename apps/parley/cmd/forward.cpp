@@ -28,6 +28,7 @@ struct ForwardArgs {
   std::string proxy_protocol;
   AccessArgs access;
   ProxyProtocolArgs proxy_protocol_in;
+  std::string metrics;
   std::chrono::milliseconds stats_interval{0};
 };
 
@@ -147,6 +148,9 @@ int run_forward(ForwardArgs& o) {
   say("Forwarding {} to {} ({}, {} thread{}). Stop with Ctrl-C; kill -USR1 {} prints counters.",
       o.sides.front(), fmt::join(names, ", "), o.udp ? "UDP" : "TCP", (*server)->workers(),
       (*server)->workers() == 1 ? "" : "s", getpid());
+  bool failed = false;
+  auto metrics = start_metrics("forward", o.metrics, **server, "forward", &failed);
+  if (failed) return kExitUsage;
   (*server)->start();
   serve(**server, signals, o.stats_interval,
         [] { say("Stopping: finishing the connections in flight (signal again to stop now)."); });
@@ -205,6 +209,7 @@ Subcommand forward_command(CLI::App& root) {
       ->check(CLI::IsMember({"v1", "v2"}));
   add_access_options(*app, o->access);
   add_proxy_protocol_options(*app, o->proxy_protocol_in);
+  add_metrics_option(*app, o->metrics);
   app->add_flag("-v,--verbose", o->verbose, "One log line per connection");
   return {app, [o] { return run_forward(*o); }};
 }

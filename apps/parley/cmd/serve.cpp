@@ -114,6 +114,29 @@ void print_stats(const ServerStats& s, std::string_view prefix) {
       prefix, s.active, s.total, s.refused, s.denied, s.bytes_in, s.bytes_out, s.messages);
 }
 
+void add_metrics_option(CLI::App& app, std::string& address) {
+  app.add_option("--metrics", address,
+                 "Serve Prometheus metrics at http://ADDR:PORT/metrics and a live page at /")
+      ->type_name("ADDR:PORT");
+}
+
+std::unique_ptr<MetricsServer> start_metrics(const char* command, const std::string& address,
+                                             const Server& server, std::string service,
+                                             bool* failed) {
+  *failed = false;
+  if (address.empty()) return nullptr;
+  auto m = MetricsServer::open(address, server, std::move(service));
+  if (!m) {
+    say("{}: --metrics {}: {}", command, address, describe(m.error()));
+    *failed = true;
+    return nullptr;
+  }
+  say("Metrics on http://{}/metrics, live page at http://{}/", (*m)->local_address().to_string(),
+      (*m)->local_address().to_string());
+  (*m)->start();
+  return std::move(*m);
+}
+
 sigset_t block_server_signals() {
   sigset_t signals;
   sigemptyset(&signals);
