@@ -206,7 +206,7 @@ LoadResult LoadGenerator::wait() {
     r.peak_open += w->peak_open();
     r.out_of_fds += c.out_of_fds.get();
     r.out_of_ports += c.out_of_ports.get();
-    if (r.other_errno == 0) r.other_errno = w->other_errno();
+    if (!r.other_error) r.other_error = w->other_error();
     for (const auto& m : w->mismatches())
       if (r.mismatches.size() < 3) r.mismatches.push_back(m);
     if (r.unasked.empty()) r.unasked = w->unasked();

@@ -74,7 +74,7 @@ class Worker {
   bool done() const { return done_.load(); }
   bool measuring() const { return measuring_.load(std::memory_order_relaxed); }
   // What only wait() reads, after the worker finished.
-  int other_errno() const { return other_errno_; }
+  std::error_code other_error() const { return other_error_; }
   const std::vector<std::string>& mismatches() const { return mismatches_; }
   const std::string& unasked() const { return unasked_; }
   const std::array<std::uint64_t, 600>& status() const { return status_; }
@@ -109,6 +109,14 @@ class Worker {
     std::string out;       // Rendered requests (templates), pipeline batches of the pattern.
     std::string answer;    // The answer so far, when --expect or a message echo needs it.
     std::string out_body;  // A chunked HTTP body's data, for --expect.
+    // Through a proxy: the handshake under way (null before and after it); tunnel_open once
+    // the proxy agreed, so that on_connected goes on to the run's own traffic.
+    struct Tunnel {
+      ProxyHandshake handshake;
+      std::string reply;
+    };
+    std::unique_ptr<Tunnel> tunnel;
+    bool tunnel_open = false;
   };
   // quiet: --until idle=T, the answer ends once the server has been quiet for T.
   enum class Timer : std::uint8_t { open, send, quiet };
@@ -126,6 +134,7 @@ class Worker {
   void on_connected(Conn& c);
   void begin(Conn& c);  // The first request(s) on a connection (after any greeting).
   void on_event(Conn& c, std::uint32_t events);
+  void tunnel_step(Conn& c);  // Drives the proxy handshake; on_connected once it is done.
   bool solo_ready() const;
   void interest(Conn& c, bool out);
   void sweep_timeouts();
@@ -134,6 +143,7 @@ class Worker {
   void flush_owed();
   void handle_events(int n);
   void fail(Conn& c, ErrorKind kind, int err = 0);
+  void fail(Conn& c, ErrorKind kind, std::error_code error);  // A proxy's answer, say.
   void close(Conn& c);
   void reopen_later(Conn& c, std::int64_t delay_ns);
   std::uint32_t index_of(const Conn& c) const {
@@ -189,7 +199,7 @@ class Worker {
                                      // each answer's bytes (--expect, message echo --verify).
   std::atomic<bool> done_{false};
   std::atomic<bool> measuring_{false};
-  int other_errno_ = 0;
+  std::error_code other_error_;
   std::vector<std::string> mismatches_;
   std::string unasked_;
   std::array<std::uint64_t, 600> status_{};

@@ -18,7 +18,7 @@ void Worker::start_measuring() {
   status_ = {};
   datagrams_ = DatagramStats{};
   mismatches_.clear();
-  other_errno_ = 0;
+  other_error_ = {};
   steady_round_trips_ = 0;
   if (steady_start_ != 0) steady_start_ = std::max(steady_start_, shared_.measure_ns);
   const std::int64_t start = std::max(now_, shared_.measure_ns);

@@ -15,6 +15,7 @@
 #include <ctime>
 
 #include "loadgen_internal.hpp"
+#include "parley/dial.hpp"
 
 namespace parley::load {
 namespace {
@@ -267,6 +268,7 @@ void Worker::adopt(Conn& c, int fd) {
   }
   c.fd = fd;
   c.cycle_start = now_;
+  c.tunnel_open = true;  // Through a proxy, the front end's dial() opened the tunnel already.
   epoll_event ev{};
   ev.events = c.events = EPOLLIN;
   ev.data.u32 = index_of(c);
@@ -276,6 +278,12 @@ void Worker::adopt(Conn& c, int fd) {
 
 void Worker::on_connected(Conn& c) {
   c.connecting = false;
+  if (config_.proxy && !c.tunnel_open) {
+    auto h = ProxyHandshake::begin(config_.proxy->type, config_.proxy->target, config_.proxy->auth);
+    if (!h) return fail(c, ErrorKind::other, h.error());
+    c.tunnel = std::make_unique<Conn::Tunnel>(Conn::Tunnel{std::move(*h), {}});
+    return tunnel_step(c);
+  }
   if (solo_) {
     // Blocking reads that give up after kSoloWait, so the loop still looks at the clock, the
     // stop descriptor and the timeouts; sends stay non-blocking (MSG_DONTWAIT), so a message
@@ -328,8 +336,21 @@ void Worker::begin(Conn& c) {
   }
 }
 
+void Worker::tunnel_step(Conn& c) {
+  auto step = proxy_handshake_step(c.fd, c.tunnel->handshake, c.tunnel->reply);
+  if (step.error) {
+    return fail(c, is_proxy_target_refusal(step.error) ? ErrorKind::refused : ErrorKind::other,
+                step.error);
+  }
+  if (!step.done) return interest(c, step.want_write);
+  c.tunnel.reset();
+  c.tunnel_open = true;
+  on_connected(c);
+}
+
 void Worker::on_event(Conn& c, std::uint32_t events) {
   if (c.fd < 0) return;
+  if (c.tunnel) return tunnel_step(c);
   if (c.connecting) {
     int err = 0;
     socklen_t len = sizeof(err);
@@ -358,14 +379,16 @@ void Worker::interest(Conn& c, bool out) {
 }
 
 void Worker::fail(Conn& c, ErrorKind kind, int err) {
+  // No ephemeral port left for this destination (many connections, or TIME-WAIT from connect
+  // mode): the report says so in words.
+  if (kind == ErrorKind::other && err == EADDRNOTAVAIL) counters_.out_of_ports.add(1);
+  fail(c, kind, err != 0 ? std::error_code(err, std::system_category()) : std::error_code());
+}
+
+void Worker::fail(Conn& c, ErrorKind kind, std::error_code error) {
   counters_.errors.add(1);
   counters_.by_kind[static_cast<int>(kind)].add(1);
-  if (kind == ErrorKind::other && err != 0) {
-    if (other_errno_ == 0) other_errno_ = err;
-    // No ephemeral port left for this destination (many connections, or TIME-WAIT from
-    // connect mode): the report says so in words.
-    if (err == EADDRNOTAVAIL) counters_.out_of_ports.add(1);
-  }
+  if (kind == ErrorKind::other && error && !other_error_) other_error_ = error;
   close(c);
   // A lost datagram is ordinary for UDP and the timeout already paced it: replace the socket at
   // once. Anything else waits a little, so a dead server is not hammered in a tight loop.
@@ -392,7 +415,8 @@ void Worker::reopen_later(Conn& c, std::int64_t delay_ns) {
 
 void Worker::sweep_timeouts() {
   for (auto& c : conns_) {
-    if (c.fd >= 0 && (c.connecting || c.inflight > 0 || c.greeting) && now_ > c.deadline)
+    if (c.fd >= 0 && (c.connecting || c.tunnel || c.inflight > 0 || c.greeting) &&
+        now_ > c.deadline)
       fail(c, ErrorKind::timeout);
   }
 }

@@ -21,6 +21,7 @@
 #include "parley/endpoint.hpp"
 #include "parley/framing.hpp"
 #include "parley/histogram.hpp"
+#include "parley/proxy.hpp"
 #include "parley/regex.hpp"
 #include "parley/result.hpp"
 
@@ -88,6 +89,16 @@ struct LoadConfig {
   // and the socket is replaced at once, so a late answer cannot pass for the next one. Only
   // pingpong and stream make sense here; size must fit one datagram (kMaxDatagram).
   bool udp = false;
+  // Through a proxy (TCP only): `target` is then the proxy's address, and every connection first
+  // asks it for a tunnel to proxy->target; it counts as open once the proxy agreed, and connect
+  // mode's latency includes the handshake. A proxy's refusal is an error of the run (refused when
+  // the target refused, else other, with the proxy's answer as the cause).
+  struct Tunnel {
+    ProxyType type = ProxyType::socks5;
+    HostPort target;  // What the proxy is asked for (see proxy_request_target()).
+    std::optional<ProxyCredentials> auth;
+  };
+  std::optional<Tunnel> proxy;
 };
 
 inline constexpr std::size_t kMaxDatagram = 65507;  // 65535 - IPv4 header (20) - UDP header (8).
@@ -120,7 +131,7 @@ struct LoadResult {
   std::uint64_t not_open_at_end = 0;
   std::uint64_t out_of_fds = 0;    // Of the "other" errors: no descriptor left (EMFILE/ENFILE).
   std::uint64_t out_of_ports = 0;  // Of the "other" errors: no local port left (EADDRNOTAVAIL).
-  int other_errno = 0;             // The first "other" error's errno, to name its cause.
+  std::error_code other_error;     // The first "other" error, to name its cause.
   std::array<std::uint64_t, static_cast<int>(ErrorKind::count)> errors{};
   std::vector<std::string> mismatches;  // The first few, in words.
   std::string unasked;  // The first bytes the server sent unasked (a "server full" line), escaped.

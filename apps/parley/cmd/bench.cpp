@@ -52,6 +52,10 @@ bool valid_combination(const BenchArgs& o) {
     say("bench: {} mode needs TCP: UDP has no connections to open or hold", o.mode);
     return false;
   }
+  if (c.udp && o.proxy) {
+    say("bench: proxies carry TCP only; drop -u or the proxy");
+    return false;
+  }
   if (c.udp && c.size > kMaxDatagram) {
     say("bench: a UDP message is one datagram, at most {} bytes", kMaxDatagram);
     return false;
@@ -116,7 +120,7 @@ Subcommand bench_command(CLI::App& root) {
                       "Run this long first without counting (before -d)");
   add_duration_option(*app, "--interval", o->config.interval,
                       "Print a line per interval (and a JSON series), e.g. 1s");
-  app->add_option("-n,--count", o->config.count, "Stop after this many round trips");
+  app->add_option("-n,--count", o->config.count, "Stop once this many round trips are done (answers in flight then still count)");
   app->add_option("-t,--threads", o->config.threads, "Event loops, one per thread (default: cores)")
       ->check(CLI::Range(1, 256));
   app->add_option("--connect-rate", o->config.connect_rate,
@@ -161,12 +165,15 @@ Subcommand bench_command(CLI::App& root) {
       "--body", [o](const std::string& b) { o->body = b, o->body_given = true; },
       "http: request body");
   app->add_flag("--json", o->json, "Print one JSON object instead of the report");
+  add_proxy_options(*app, o->proxy_args);
   auto* v4 = app->add_flag("-4", o->ipv4, "IPv4 only");
   app->add_flag("-6", o->ipv6, "IPv6 only")->excludes(v4);
   (void)udp;
   return {app, [o] {
             o->config.mode = kModes.at(o->mode);
-            if (!prepare_bench(*o) || !valid_combination(*o)) return kExitUsage;
+            bool bad = false;
+            o->proxy = proxy_spec_or_say("bench", o->proxy_args, "", &bad);
+            if (bad || !prepare_bench(*o) || !valid_combination(*o)) return kExitUsage;
             return run_bench(*o);
           }};
 }

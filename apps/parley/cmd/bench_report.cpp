@@ -11,6 +11,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "parley/errors.hpp"
+
 namespace parley::cmd {
 namespace {
 
@@ -71,9 +73,8 @@ std::string notes(const LoadResult& r, bool hold) {
         "                  yet opened): the server accepts slower than asked; try a longer -d\n",
         r.not_open_at_end);
   const auto other = r.errors[static_cast<std::size_t>(ErrorKind::other)];
-  if (other > r.out_of_fds + r.out_of_ports && r.other_errno != 0)
-    out += fmt::format("  note            other errors: {} (the first)\n",
-                       std::strerror(r.other_errno));
+  if (other > r.out_of_fds + r.out_of_ports && r.other_error)
+    out += fmt::format("  note            other errors: {} (the first)\n", describe(r.other_error));
   for (std::size_t i = 0; i < r.mismatches.size(); ++i)
     out += fmt::format("  mismatch        {}\n", r.mismatches[i]);
   if (!r.unasked.empty()) out += fmt::format("  server said     '{}' (unasked)\n", r.unasked);

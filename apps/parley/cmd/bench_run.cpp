@@ -12,6 +12,7 @@
 #include "bench_report.hpp"
 #include "netcat.hpp"
 #include "parley/connector.hpp"
+#include "parley/dial.hpp"
 #include "parley/errors.hpp"
 #include "parley/fd.hpp"
 #include "parley/http.hpp"
@@ -184,6 +185,22 @@ namespace {
 // a dead port wants to see). UDP has no handshake: the first resolved address it is.
 Result<SocketAddress> pick_target(BenchArgs& o, const HostPort& hp, Fd* probe) {
   Family family = o.ipv4 ? Family::v4 : o.ipv6 ? Family::v6 : Family::any;
+  if (o.proxy) {
+    // Through a proxy the probe is a whole dial: a proxy that is down, wants a password or
+    // refuses the target is said once, before the run, as connect says it.
+    auto request = proxy_request_target(hp, *o.proxy, family, false);
+    if (!request) return request.error();
+    DialOptions d;
+    d.family = family;
+    d.connect.timeout =
+        std::min<std::chrono::milliseconds>(o.config.timeout, std::chrono::seconds(5));
+    d.proxy = o.proxy;
+    auto c = dial(hp, d);
+    if (!c) return c.error();
+    *probe = std::move(c->fd);
+    o.config.proxy = LoadConfig::Tunnel{o.proxy->type, *request, o.proxy->auth};
+    return c->peer;
+  }
   const int type = o.config.udp ? SOCK_DGRAM : SOCK_STREAM;
   auto addresses = resolve(hp.host, hp.port, {family, false, type, false});
   if (!addresses) return addresses.error();
@@ -309,6 +326,11 @@ int run_bench(BenchArgs& o) {
   if (!hp) return kExitUsage;
   Fd probe;
   auto target = pick_target(o, *hp, &probe);
+  if (!target && o.proxy) {
+    say("bench: {} through proxy {}: {}", format_target(*hp), proxy_text(*o.proxy),
+        describe(target.error()));
+    return exit_code_for(target.error());
+  }
   if (!target) {
     say("bench: {}: {}", format_target(*hp), describe(target.error()));
     return exit_code_for(target.error());

@@ -2,10 +2,12 @@
 // parley bench: the parsed options, turning them into a LoadConfig, and the run (address probe,
 // greeting check, progress and interval lines, signals, the report). bench.cpp owns the options.
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "parley/loadgen.hpp"
+#include "proxy_options.hpp"
 
 namespace parley::cmd {
 
@@ -22,6 +24,8 @@ struct BenchArgs {
   bool body_given = false;
   std::string http_host;  // bench http: from the URL.
   std::uint16_t http_port = 80;
+  ProxyArgs proxy_args;            // --proxy and its options, as connect has them.
+  std::optional<ProxySpec> proxy;  // Made from proxy_args before the run.
 };
 
 // Fills args.config from the options (message, framing, expectations, HTTP request); false after
