@@ -33,6 +33,10 @@ command_typo_with_args() {
   expect_exit 2 "" "$PARLEY" conect localhost 1 &&
     grep -Eqx "parley: unknown command 'conect' \(did you mean 'connect'\?\)\. Commands: connect, listen, .*\. See parley --help\." "$WORK/expect.err"
 }
+too_many_arguments() {
+  expect_exit 2 "parley: echo: too many arguments: port takes at most 1, got 2" "$PARLEY" echo 1 2 || return 1
+  grep -qx "Run 'parley echo --help' for usage." "$WORK/expect.err"
+}
 missing_port() {
   expect_exit 2 "parley: connect: no port given for 'localhost': give the server as HOST PORT or HOST:PORT" \
     "$PARLEY" connect localhost
@@ -163,6 +167,7 @@ check "unknown option inside a short cluster" unknown_short_in_cluster
 check "bench: unknown option named" unknown_bench_option
 check "command typo followed by arguments" command_typo_with_args
 check "connect HOST without a port" missing_port
+check "too many arguments said in words" too_many_arguments
 check "flag clusters with a digit" digit_clusters
 check "unknown command" unknown_command
 check "-4 with -6" families_conflict
