@@ -119,4 +119,20 @@ void AnswerCollector::flush(Clock::time_point now, std::vector<Event>& out) {
   pending_.clear();
 }
 
+void AnswerCollector::spill(Clock::time_point now, std::vector<Event>& out) {
+  if (pending_.empty() || (waiting_ && spec_.kind == UntilSpec::Kind::bytes)) return;
+  Event e{waiting_ ? Event::Kind::answer : Event::Kind::unsolicited, std::move(pending_), {}};
+  if (waiting_) e.rtt = now - sent_;
+  e.more = true;
+  out.push_back(std::move(e));
+  pending_.clear();
+}
+
+void AnswerCollector::cancel(std::vector<Event>& out) {
+  waiting_ = false;
+  if (pending_.empty()) return;
+  out.push_back({Event::Kind::unsolicited, std::move(pending_), {}});
+  pending_.clear();
+}
+
 }  // namespace parley

@@ -30,6 +30,7 @@ class AnswerCollector {
     enum class Kind { answer, unsolicited } kind;
     std::string text;                 // Without the final line ending.
     std::chrono::nanoseconds rtt{0};  // Answers only: from expect() to completion.
+    bool more = false;                // A piece handed out by spill(): more of it follows.
   };
 
   explicit AnswerCollector(UntilSpec spec) : spec_(spec) {}
@@ -45,6 +46,15 @@ class AnswerCollector {
   void tick(Clock::time_point now, std::vector<Event>& out);
   // The connection ended: whatever is pending becomes an event.
   void flush(Clock::time_point now, std::vector<Event>& out);
+
+  // Bytes held for an answer or a line that has not ended yet.
+  std::size_t pending_size() const { return pending_.size(); }
+  // Hands out what is pending as a piece of the answer or line in progress (Event::more), so that
+  // a caller can bound the memory a line that never ends costs. Not while a bytes=N answer is
+  // awaited (its count is what is pending): bound N instead.
+  void spill(Clock::time_point now, std::vector<Event>& out);
+  // Stops waiting for the answer (it is overdue); what arrived of it is handed out as unsolicited.
+  void cancel(std::vector<Event>& out);
 
  private:
   void emit_unsolicited_lines(std::vector<Event>& out);
