@@ -173,7 +173,15 @@ wrap_while_ticking() {
   assert_eq 1 "$copies" "rows of the typed line on the screen: $(screen)" || return 1
   scrollback | grep -qx "> ${long% }" || fail "typed line not shown whole: $(screen)" || return 1
   tm send-keys -t "$SESSION" Enter
-  wait_screen "^< got: ${long% } *  [0-9.]+ ms$"
+  wait_screen "^< got: ${long% } *  [0-9.]+ ms$" || return 1
+  # Two-column characters: the one that does not fit at the end of a row starts the next.
+  local wide
+  wide="x$(printf '😀%.0s' $(seq 1 70))"
+  tm send-keys -t "$SESSION" -l "$wide"
+  wait_screen '^\* tick 10$' || return 1
+  tm send-keys -t "$SESSION" C-a
+  wait_screen '^\* tick 12$' || return 1
+  assert_eq 1 "$(scrollback | grep -c '^> x😀')" "rows of the wide line: $(screen)"
 }
 
 # Defect 8: after a Ctrl-R search, the first Enter did nothing and the second sent the line and
