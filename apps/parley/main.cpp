@@ -51,7 +51,7 @@ int main(int argc, char** argv) {
       parley::cmd::echo_command(app),    parley::cmd::conns_command(app),
       parley::cmd::talk_command(app),    parley::cmd::bench_command(app),
       parley::cmd::chat_command(app),    parley::cmd::doctor_command(app),
-      parley::cmd::scan_command(app)};
+      parley::cmd::scan_command(app),    parley::cmd::forward_command(app)};
 
   std::vector<std::string> names;
   for (const auto& c : commands) names.push_back(c.app->get_name());
