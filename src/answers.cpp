@@ -190,20 +190,31 @@ void AnswerCollector::complete(std::size_t take, std::size_t skip, Clock::time_p
   waiting_ = false;
 }
 
-void AnswerCollector::feed(std::string_view data, Clock::time_point now, std::vector<Event>& out) {
-  last_data_ = now;
-  if (waiting_) {
-    // Only the new bytes are looked at: a long answer is never scanned again on every read.
-    auto step = framer_.feed(data);
-    if (step.status == AnswerFramer::Status::more) {
-      pending_.append(data);
-      return;  // Still collecting this answer (idle answers end in tick()).
-    }
-    std::size_t take = step.status == AnswerFramer::Status::complete ? step.used : data.size();
-    pending_.append(data.substr(0, take));
-    complete(pending_.size(), 0, now, out);
-    data.remove_prefix(take);
+std::size_t AnswerCollector::feed_answer(std::string_view data, Clock::time_point now,
+                                         std::vector<Event>& out) {
+  if (!waiting_) {
+    feed(data, now, out);
+    return data.size();
   }
+  last_data_ = now;
+  // Only the new bytes are looked at: a long answer is never scanned again on every read.
+  auto step = framer_.feed(data);
+  if (step.status == AnswerFramer::Status::more) {
+    pending_.append(data);
+    return data.size();  // Still collecting this answer (idle answers end in tick()).
+  }
+  std::size_t take = step.status == AnswerFramer::Status::complete ? step.used : data.size();
+  pending_.append(data.substr(0, take));
+  complete(pending_.size(), 0, now, out);
+  return take;
+}
+
+void AnswerCollector::feed(std::string_view data, Clock::time_point now, std::vector<Event>& out) {
+  if (waiting_) {
+    data.remove_prefix(feed_answer(data, now, out));
+    if (waiting_) return;
+  }
+  last_data_ = now;
   pending_.append(data);
   emit_unsolicited_lines(out);
 }

@@ -105,6 +105,10 @@ class AnswerCollector {
   bool waiting() const { return waiting_; }
   // Received bytes; complete answers and unsolicited lines are appended to out.
   void feed(std::string_view data, Clock::time_point now, std::vector<Event>& out);
+  // Like feed(), but stops where the awaited answer ends: returns how many bytes of data it took.
+  // A caller awaiting several answers (lines sent back to back) calls expect() for the next one
+  // and feeds the rest, so that each answer goes to its own line whatever --until frames it by.
+  std::size_t feed_answer(std::string_view data, Clock::time_point now, std::vector<Event>& out);
   // When the pending data becomes an event if nothing more arrives (idle answers, partial
   // unsolicited lines such as a "login: " prompt); nullopt when nothing is pending.
   std::optional<Clock::time_point> deadline() const;

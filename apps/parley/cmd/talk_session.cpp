@@ -161,18 +161,12 @@ bool TalkSession::read_stream(std::vector<Event>& out, std::string* why) {
 void TalkSession::feed(std::string_view data, Clock::time_point now, std::vector<Event>& out) {
   std::vector<Event> events;
   while (!data.empty()) {
-    std::size_t take_n = data.size();
-    if (awaited_.size() > 1 && collector_.waiting()) {
-      if (config_.until.kind == UntilSpec::Kind::newline) {
-        if (const void* nl = std::memchr(data.data(), '\n', data.size()))
-          take_n = static_cast<std::size_t>(static_cast<const char*>(nl) - data.data()) + 1;
-      } else if (config_.until.kind == UntilSpec::Kind::bytes) {
-        std::size_t have = std::min(collector_.pending_size(), config_.until.bytes - 1);
-        take_n = std::min(take_n, config_.until.bytes - have);
-      }
-    }
-    collector_.feed(data.substr(0, take_n), now, events);
-    data.remove_prefix(take_n);
+    std::size_t used = data.size();
+    if (awaited_.size() > 1 && collector_.waiting())
+      used = collector_.feed_answer(data, now, events);
+    else
+      collector_.feed(data, now, events);
+    data.remove_prefix(used);
     take(events, out);
   }
   if (collector_.pending_size() >= kTalkPiece) {
