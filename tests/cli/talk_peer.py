@@ -11,6 +11,9 @@ usage: talk_peer.py MODE [ARG]   (prints its port, then serves one client; -U PA
   mute       accepts, never reads (small receive buffer)
   sink       reads everything, answers nothing; prints the byte count to stderr at the end
   flood N    answers the first line with N bytes of 'a' and no line end, then "\\n"
+  smtp       a multi-line reply per line, as SMTP servers give, written in pieces with pauses:
+             "250-hello LINE\\n250-bare LF\\r\\n250 done\\r\\n" (a bare LF inside the first)
+  batch N    reads N lines, then answers all of them in one write: "got: LINE\\r\\n" each
 Every wait is bounded: the server exits 20 s after it starts.
 """
 import os
@@ -121,6 +124,14 @@ def serve():
             if time.monotonic() >= due:
                 n += 1
                 send(b"tick %d\n" % n)
+    elif mode == "batch":
+        got = []
+        for line in lines():
+            if line is not None:
+                got.append(line)
+            if len(got) == int(arg):
+                send(b"".join(b"got: " + g + b"\r\n" for g in got))
+                got = []
     else:
         for line in lines():
             if line is None:
@@ -129,6 +140,10 @@ def serve():
                 send_later(float(arg), b"got: " + line + b"\n")
             elif mode == "pieces":
                 for piece in (b"ans", b"wer to ", line, b"\r\n"):
+                    send(piece)
+                    time.sleep(0.05)
+            elif mode == "smtp":
+                for piece in (b"250-hello " + line + b"\n250-bare", b" LF\r", b"\n250 done\r\n"):
                     send(piece)
                     time.sleep(0.05)
             elif mode == "double":

@@ -146,6 +146,19 @@ paste_answers_each_line() {
   assert_eq $'< got: first\n< got: second\n< got: third' "$answers"
 }
 
+# Pasted lines whose answers all arrive in one segment, framed by --until crlf (not only by
+# newline): each answer still goes to its own line.
+paste_answers_one_segment_crlf() {
+  start_peer batch 3 || return 1
+  start_talk --until crlf 127.0.0.1 "$PPORT" || return 1
+  printf 'first\nsecond\nthird\n' | tm load-buffer -
+  tm paste-buffer -t "$SESSION"
+  wait_screen '^[<*] got: third' || return 1
+  local answers
+  answers=$(scrollback | grep -E '^[<*] ' | sed -E 's/  [0-9.]+ ms$//')
+  assert_eq $'< got: first\n< got: second\n< got: third' "$answers"
+}
+
 # Defect 4: answers over 4,096 bytes were cut ("..."). A typed 6,000-character line comes back whole.
 long_answer_whole() {
   start_line_echo || return 1
@@ -294,6 +307,7 @@ check "terminal: unsolicited data above a half-typed line" unsolicited_above_pro
 check "terminal: Ctrl-C clears the line (defect 2)" ctrl_c_clears
 check "terminal: /stats, /help, Ctrl-D summary" ctrl_d_summary
 check "terminal: each pasted line gets its answer (defect 3)" paste_answers_each_line
+check "terminal: pasted lines, answers in one segment, --until crlf" paste_answers_one_segment_crlf
 check "terminal: a 6,000-character answer shown whole (defect 4)" long_answer_whole
 check "terminal: long typed line while the server ticks (defect 7)" wrap_while_ticking
 check "terminal: Ctrl-R then one Enter sends once (defect 8)" ctrl_r_then_enter

@@ -82,6 +82,17 @@ until_modes() {
   assert_eq $'> x\n< answer' "$(head -2 "$WORK/bytes.out" | sed -E 's/  [0-9.]+ ms$//')" "bytes"
 }
 
+# The shared framer's crlf and regex (bench's --until): a multi-line SMTP-style reply written in
+# pieces, with a bare LF inside its first line.
+until_crlf_and_regex() {
+  start_peer smtp || return 1
+  printf 'a\nb\n' | "$PARLEY" talk --until 'regex=(?m)^[0-9]{3} .*\n' 127.0.0.1 "$PPORT" >"$WORK/re.out" || return 1
+  assert_eq $'> a\n< 250-hello a\n< 250-bare LF\n< 250 done\n> b\n< 250-hello b\n< 250-bare LF\n< 250 done' "$(norm "$WORK/re.out")" "regex" || return 1
+  start_peer smtp || return 1
+  printf 'a\n' | "$PARLEY" talk --until crlf 127.0.0.1 "$PPORT" >"$WORK/crlf.out" || return 1
+  assert_eq $'> a\n< 250-hello a\n< 250-bare LF\n* 250 done' "$(norm "$WORK/crlf.out")" "crlf"
+}
+
 escaped_bytes() {
   start_peer binary || return 1
   echo hi | "$PARLEY" talk 127.0.0.1 "$PPORT" >"$WORK/e.out" || return 1
@@ -92,7 +103,10 @@ errors_and_exit_codes() {
   local port
   port=$(free_port)
   expect_exit 1 "parley: connect to 127.0.0.1:$port: Connection refused" "$PARLEY" talk 127.0.0.1 "$port" || return 1
-  expect_exit 2 "parley: talk: --until takes newline, idle=TIME, bytes=N or none" "$PARLEY" talk --until lines 127.0.0.1 1 || return 1
+  expect_exit 2 "parley: talk: --until takes newline, crlf, idle=TIME, bytes=N, regex=RE or none" "$PARLEY" talk --until lines 127.0.0.1 1 || return 1
+  # http frames one response to a request of several lines: bench http's, not talk's.
+  expect_exit 2 "parley: talk: --until takes newline, crlf, idle=TIME, bytes=N, regex=RE or none" "$PARLEY" talk --until http 127.0.0.1 1 || return 1
+  expect_exit 2 "parley: talk: --until takes newline, crlf, idle=TIME, bytes=N, regex=RE or none: missing closing parenthesis at offset 3" "$PARLEY" talk --until 'regex=a(b' 127.0.0.1 1 || return 1
   expect_exit 2 "parley: talk: --until bytes=N takes at most 1048576 bytes" "$PARLEY" talk --until bytes=2000000 127.0.0.1 1 || return 1
   expect_exit 2 "parley: talk: -U takes the socket path; drop the host and port arguments" "$PARLEY" talk -U "$WORK/s" 127.0.0.1 1 || return 1
   expect_exit 2 "parley: talk: proxies carry TCP only; drop -u or the proxy" "$PARLEY" talk -u --proxy 127.0.0.1:1 127.0.0.1 1 || return 1
@@ -301,6 +315,7 @@ check "umlauts and emoji both ways" utf8_both_ways
 check "answer split over segments" answer_in_pieces
 check "two answers in one segment" two_answers_one_segment
 check "--until idle, bytes" until_modes
+check "--until crlf, regex=RE" until_crlf_and_regex
 check "non-printable bytes escaped" escaped_bytes
 check "usage errors, refused, timeout: exit codes" errors_and_exit_codes
 check "chatty server: socket read all along (defect 5)" chatty_server_read_all_along

@@ -32,9 +32,12 @@ struct TalkArgs : NetcatOptions {
 
 // --until, checked against what the transport can frame.
 std::optional<UntilSpec> until_or_say(const TalkArgs& o) {
-  auto until = parse_until(o.until);
-  if (!until) {
-    say("talk: --until takes newline, idle=TIME, bytes=N or none");
+  std::string why;
+  auto until = parse_until(o.until, &why);
+  // http frames whole HTTP responses for `bench http`; talk awaits an answer to every line.
+  if (!until || until->kind == UntilSpec::Kind::http) {
+    say("talk: --until takes newline, crlf, idle=TIME, bytes=N, regex=RE or none{}{}",
+        why.empty() ? "" : ": ", why);
     return std::nullopt;
   }
   if (until->kind == UntilSpec::Kind::bytes && until->bytes > kTalkPiece) {
@@ -173,7 +176,8 @@ int run_talk(const TalkArgs& o) {
 
 void add_talk_options(CLI::App& app, TalkArgs& o) {
   app.add_option("target", o.args, "HOST PORT or HOST:PORT (none with -U)")->expected(0, 2);
-  app.add_option("--until", o.until, "What ends an answer: newline, idle=TIME, bytes=N, none")
+  app.add_option("--until", o.until,
+                 "What ends an answer: newline, crlf, idle=TIME, bytes=N, regex=RE, none")
       ->type_name("WHAT");
   auto* eol = app.add_option("--eol", o.eol, "Line ending to send: lf or crlf")
                   ->check(CLI::IsMember({"lf", "crlf"}));
@@ -223,10 +227,13 @@ Subcommand talk_command(CLI::App& root) {
       "Each line you type is sent; the answer is shown with its round-trip time. What the server\n"
       "sends on its own appears at once above the prompt, marked *.\n"
       "Commands: /help /quit /reconnect /stats; //text sends /text. Ctrl-C clears the line.\n"
-      "What counts as the answer (--until): newline (one line, the default), idle=200ms (all that\n"
-      "arrives until the server is quiet), bytes=N, none (do not wait). Over UDP (-u) an answer\n"
-      "is one datagram. Lines over 1 MiB are shown (and sent) in 1 MiB pieces, each further\n"
-      "piece marked +.\n"
+      "What counts as the answer (--until): newline (one line, the default), crlf (up to CRLF;\n"
+      "a bare LF does not end it), idle=200ms (all that arrives until the server is quiet),\n"
+      "bytes=N, regex=RE (up to the end of the first match of the PCRE2 pattern RE, such as\n"
+      "'regex=(?m)^[0-9]{3} .*\\n' for the last line of an SMTP or FTP reply; an answer with no\n"
+      "match ends after 1 MiB), none (do not wait).\n"
+      "Over UDP (-u) an answer is one datagram. Lines over 1 MiB are shown (and sent) in 1 MiB\n"
+      "pieces, each further piece marked +.\n"
       "Without a terminal (a pipe, a file, --script) parley sends a line when the last one has\n"
       "its answer and prints a transcript:\n"
       "  > line sent     < answer  0.21 ms     * sent by the server unasked\n"
