@@ -190,20 +190,31 @@ void AnswerCollector::complete(std::size_t take, std::size_t skip, Clock::time_p
   waiting_ = false;
 }
 
-void AnswerCollector::feed(std::string_view data, Clock::time_point now, std::vector<Event>& out) {
-  last_data_ = now;
-  if (waiting_) {
-    // Only the new bytes are looked at: a long answer is never scanned again on every read.
-    auto step = framer_.feed(data);
-    if (step.status == AnswerFramer::Status::more) {
-      pending_.append(data);
-      return;  // Still collecting this answer (idle answers end in tick()).
-    }
-    std::size_t take = step.status == AnswerFramer::Status::complete ? step.used : data.size();
-    pending_.append(data.substr(0, take));
-    complete(pending_.size(), 0, now, out);
-    data.remove_prefix(take);
+std::size_t AnswerCollector::feed_answer(std::string_view data, Clock::time_point now,
+                                         std::vector<Event>& out) {
+  if (!waiting_) {
+    feed(data, now, out);
+    return data.size();
   }
+  last_data_ = now;
+  // Only the new bytes are looked at: a long answer is never scanned again on every read.
+  auto step = framer_.feed(data);
+  if (step.status == AnswerFramer::Status::more) {
+    pending_.append(data);
+    return data.size();  // Still collecting this answer (idle answers end in tick()).
+  }
+  std::size_t take = step.status == AnswerFramer::Status::complete ? step.used : data.size();
+  pending_.append(data.substr(0, take));
+  complete(pending_.size(), 0, now, out);
+  return take;
+}
+
+void AnswerCollector::feed(std::string_view data, Clock::time_point now, std::vector<Event>& out) {
+  if (waiting_) {
+    data.remove_prefix(feed_answer(data, now, out));
+    if (waiting_) return;
+  }
+  last_data_ = now;
   pending_.append(data);
   emit_unsolicited_lines(out);
 }
@@ -248,6 +259,22 @@ void AnswerCollector::flush(Clock::time_point now, std::vector<Event>& out) {
     return;
   }
   out.push_back({Event::Kind::unsolicited, pending_, {}});
+  pending_.clear();
+}
+
+void AnswerCollector::spill(Clock::time_point now, std::vector<Event>& out) {
+  if (pending_.empty() || (waiting_ && spec_.kind == UntilSpec::Kind::bytes)) return;
+  Event e{waiting_ ? Event::Kind::answer : Event::Kind::unsolicited, std::move(pending_), {}};
+  if (waiting_) e.rtt = now - sent_;
+  e.more = true;
+  out.push_back(std::move(e));
+  pending_.clear();
+}
+
+void AnswerCollector::cancel(std::vector<Event>& out) {
+  waiting_ = false;
+  if (pending_.empty()) return;
+  out.push_back({Event::Kind::unsolicited, std::move(pending_), {}});
   pending_.clear();
 }
 

@@ -88,6 +88,7 @@ class AnswerCollector {
     enum class Kind { answer, unsolicited } kind;
     std::string text;                 // Without the final line ending.
     std::chrono::nanoseconds rtt{0};  // Answers only: from expect() to completion.
+    bool more = false;                // A piece handed out by spill(): more of it follows.
   };
 
   explicit AnswerCollector(UntilSpec spec) : spec_(std::move(spec)), framer_(spec_) {}
@@ -104,12 +105,25 @@ class AnswerCollector {
   bool waiting() const { return waiting_; }
   // Received bytes; complete answers and unsolicited lines are appended to out.
   void feed(std::string_view data, Clock::time_point now, std::vector<Event>& out);
+  // Like feed(), but stops where the awaited answer ends: returns how many bytes of data it took.
+  // A caller awaiting several answers (lines sent back to back) calls expect() for the next one
+  // and feeds the rest, so that each answer goes to its own line whatever --until frames it by.
+  std::size_t feed_answer(std::string_view data, Clock::time_point now, std::vector<Event>& out);
   // When the pending data becomes an event if nothing more arrives (idle answers, partial
   // unsolicited lines such as a "login: " prompt); nullopt when nothing is pending.
   std::optional<Clock::time_point> deadline() const;
   void tick(Clock::time_point now, std::vector<Event>& out);
   // The connection ended: whatever is pending becomes an event.
   void flush(Clock::time_point now, std::vector<Event>& out);
+
+  // Bytes held for an answer or a line that has not ended yet.
+  std::size_t pending_size() const { return pending_.size(); }
+  // Hands out what is pending as a piece of the answer or line in progress (Event::more), so that
+  // a caller can bound the memory a line that never ends costs. Not while a bytes=N answer is
+  // awaited (its count is what is pending): bound N instead.
+  void spill(Clock::time_point now, std::vector<Event>& out);
+  // Stops waiting for the answer (it is overdue); what arrived of it is handed out as unsolicited.
+  void cancel(std::vector<Event>& out);
 
  private:
   void emit_unsolicited_lines(std::vector<Event>& out);

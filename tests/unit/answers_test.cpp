@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+
 namespace parley {
 namespace {
 
@@ -160,6 +162,47 @@ TEST(AnswerCollector, CrlfAnswer) {
   ASSERT_EQ(ev.size(), 2u);
   EXPECT_EQ(ev[0].text, "250-first\n250 done");
   EXPECT_EQ(ev[1].kind, Kind::unsolicited);
+}
+
+// Lines sent back to back: feed_answer() stops where each answer ends, whatever frames it, so
+// that the caller can expect() the next one and feed the rest; the last answer's rest is
+// unsolicited as with feed().
+TEST(AnswerCollector, FeedAnswerStopsAtEachAnswer) {
+  for (const char* until : {"crlf", "regex=(?m)^OK.*\\n", "bytes=6"}) {
+    SCOPED_TRACE(until);
+    AnswerCollector a(*parse_until(until));
+    std::vector<AnswerCollector::Event> ev;
+    auto t0 = Clock::now();
+    std::string_view data = "OK 1\r\nOK 2\r\nOK 3\r\n* news\r\n";
+    for (int i = 0; i < 3; ++i) {
+      a.expect(t0);
+      data.remove_prefix(a.feed_answer(data, t0 + 1ms, ev));
+      ASSERT_EQ(ev.size(), static_cast<std::size_t>(i + 1));
+      EXPECT_EQ(ev.back().kind, Kind::answer);
+      EXPECT_EQ(ev.back().text, "OK " + std::to_string(i + 1));
+      EXPECT_FALSE(a.waiting());
+    }
+    EXPECT_EQ(a.feed_answer(data, t0 + 2ms, ev), data.size());
+    ASSERT_EQ(ev.size(), 4u);
+    EXPECT_EQ(ev.back().kind, Kind::unsolicited);
+    EXPECT_EQ(ev.back().text, "* news");
+  }
+}
+
+// An answer that has not ended is all taken and held; a bare LF inside a crlf answer is not
+// handed out as an unsolicited line meanwhile.
+TEST(AnswerCollector, FeedAnswerHoldsAnUnfinishedAnswer) {
+  AnswerCollector a(*parse_until("crlf"));
+  std::vector<AnswerCollector::Event> ev;
+  auto t0 = Clock::now();
+  a.expect(t0);
+  EXPECT_EQ(a.feed_answer("one\ntwo", t0, ev), 7u);
+  a.feed("\nthree", t0, ev);
+  EXPECT_TRUE(ev.empty());
+  EXPECT_TRUE(a.waiting());
+  EXPECT_EQ(a.feed_answer("\r\nrest", t0, ev), 2u);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].text, "one\ntwo\nthree");
 }
 
 }  // namespace

@@ -122,20 +122,29 @@ std::optional<RelayOptions> relay_options_or_say(const char* command, const Netc
   r.quit_after_eof = o.quit_after;
   r.line_delay = o.delay;
   r.telnet = o.telnet;
-  if (!o.output_file.empty() || !hex_path.empty()) {
-    if (!o.output_file.empty() && o.output_file == hex_path) {
-      say("{}: -o and -x name the same file", command);
-      return std::nullopt;
-    }
-    std::string failed;
-    auto log = TrafficLog::open({o.output_file, hex_path, o.append_output}, &failed);
-    if (!log) {
-      say("{}: cannot open {}: {}", command, failed, describe(log.error()));
-      return std::nullopt;
-    }
-    r.log = std::move(*log);
-  }
+  bool bad = false;
+  r.log = traffic_log_or_say(command, o, hex_path, &bad);
+  if (bad) return std::nullopt;
   return r;
+}
+
+std::shared_ptr<TrafficLog> traffic_log_or_say(const char* command, const NetcatOptions& o,
+                                               const std::string& hex_path, bool* bad) {
+  *bad = false;
+  if (o.output_file.empty() && hex_path.empty()) return nullptr;
+  *bad = true;
+  if (o.output_file == hex_path) {
+    say("{}: -o and -x name the same file", command);
+    return nullptr;
+  }
+  std::string failed;
+  auto log = TrafficLog::open({o.output_file, hex_path, o.append_output}, &failed);
+  if (!log) {
+    say("{}: cannot open {}: {}", command, failed, describe(log.error()));
+    return nullptr;
+  }
+  *bad = false;
+  return std::move(*log);
 }
 
 std::optional<HostPort> target_or_say(const char* command, const std::vector<std::string>& args) {

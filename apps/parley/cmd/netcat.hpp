@@ -57,6 +57,10 @@ Family family_of(const NetcatOptions& o);
 // hex_path: the hex dump file (-x or --hex-dump, as the command reads them).
 std::optional<RelayOptions> relay_options_or_say(const char* command, const NetcatOptions& o,
                                                  const std::string& hex_path);
+// The -o/-x traffic log (null when neither is given). On a failure to open a file, prints one
+// line naming the command and sets *bad.
+std::shared_ptr<TrafficLog> traffic_log_or_say(const char* command, const NetcatOptions& o,
+                                               const std::string& hex_path, bool* bad);
 // The hex dump file named by -x or --hex-dump; on both, prints one line and sets *bad.
 std::string hex_dump_path_or_say(const char* command, const NetcatOptions& o, bool* bad);
 

@@ -1,115 +1,221 @@
 // parley talk: the interactive line client (the seed's §2), done so that answers are never cut
 // or merged, unsolicited messages show up at once, and scripts get a clean transcript.
 
-#include <poll.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-#include <fstream>
-#include <iostream>
+#include <cstring>
 #include <memory>
 
 #include "commands.hpp"
 #include "netcat.hpp"
+#include "parley/duration.hpp"
 #include "parley/errors.hpp"
-#include "parley/framing.hpp"
+#include "parley/fd.hpp"
+#include "proxy_options.hpp"
+#include "talk_format.hpp"
+#include "talk_pipe.hpp"
 #include "talk_session.hpp"
 #include "talk_terminal.hpp"
 
 namespace parley::cmd {
 namespace {
 
-struct TalkArgs {
-  std::vector<std::string> target;
-  bool ipv4 = false, ipv6 = false, numeric = false, no_history = false;
-  std::chrono::milliseconds wait{10'000}, timeout{5'000};
+struct TalkArgs : NetcatOptions {
+  TalkArgs() { wait = std::chrono::milliseconds(10'000); }
+  bool no_history = false;
+  std::chrono::milliseconds timeout{5'000};
   std::string until = "newline", eol = "lf", script;
+  ProxyArgs proxy;
 };
 
-void print_events(const std::vector<TalkSession::Event>& events, TalkSession& s) {
-  for (const auto& e : events) {
-    s.record(e);
-    for (const auto& line : transcript(e)) out("{}\n", line);
+// --until, checked against what the transport can frame.
+std::optional<UntilSpec> until_or_say(const TalkArgs& o) {
+  std::string why;
+  auto until = parse_until(o.until, &why);
+  // http frames whole HTTP responses for `bench http`; talk awaits an answer to every line.
+  if (!until || until->kind == UntilSpec::Kind::http) {
+    say("talk: --until takes newline, crlf, idle=TIME, bytes=N, regex=RE or none{}{}",
+        why.empty() ? "" : ": ", why);
+    return std::nullopt;
   }
+  if (until->kind == UntilSpec::Kind::bytes && until->bytes > kTalkPiece) {
+    say("talk: --until bytes=N takes at most {} bytes", kTalkPiece);
+    return std::nullopt;
+  }
+  if (o.udp && until->kind != UntilSpec::Kind::newline && until->kind != UntilSpec::Kind::none) {
+    say("talk: over UDP each answer is one datagram: --until takes newline or none with -u");
+    return std::nullopt;
+  }
+  return *until;
 }
 
-// Not a terminal: send each line, wait for its answer, print a transcript. Exit 0 when every line
-// got its answer, 1 on a network error or a timeout.
-int run_script(TalkSession& s, std::istream& in, const TalkArgs& o) {
-  std::string line;
-  std::vector<TalkSession::Event> events;
-  std::string why;
-  auto drain = [&](int wait_ms) {  // Reads until the answer is complete or wait_ms passes.
-    auto end = TalkSession::Clock::now() + std::chrono::milliseconds(wait_ms);
-    do {
-      int left = static_cast<int>(
-          std::chrono::ceil<std::chrono::milliseconds>(end - TalkSession::Clock::now()).count());
-      pollfd p{s.fd(), POLLIN, 0};
-      ::poll(&p, 1, s.timeout_ms(std::max(0, left)));
-      events.clear();
-      bool alive = p.revents == 0 || s.read(events, &why);
-      s.tick(events);
-      print_events(events, s);
-      if (!alive) return false;
-    } while ((s.waiting() || s.timeout_ms(-1) >= 0) && TalkSession::Clock::now() < end);
-    return true;
-  };
-  if (!drain(100)) {  // A greeting banner comes first.
-    say("connection {}", why);
-    return kExitNetwork;
+// Where to connect, as the messages and the history name it; nullopt after a usage message.
+std::optional<std::string> target_text_or_say(const TalkArgs& o, HostPort* hp,
+                                              const std::optional<ProxySpec>& proxy) {
+  if (!o.unix_path.empty()) {
+    if (!o.args.empty()) {
+      say("talk: -U takes the socket path; drop the host and port arguments");
+      return std::nullopt;
+    }
+    if (proxy) {
+      say("talk: proxies carry TCP only; drop -U or the proxy");
+      return std::nullopt;
+    }
+    return o.unix_path;
   }
-  while (std::getline(in, line)) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    out("> {}\n", escape_bytes(line, 4096));
-    if (auto ec = s.send_line(line)) {
-      say("send: {}", describe(ec));
-      return kExitNetwork;
-    }
-    // --until none does not wait; whatever comes back is shown as it arrives.
-    const bool fire_and_forget = !s.waiting();
-    if (!drain(fire_and_forget ? 0 : static_cast<int>(o.timeout.count()))) {
-      say("connection {}", why);
-      return s.all_answered() ? kExitOk : kExitNetwork;
-    }
-    if (s.waiting()) {
-      say("no answer to \"{}\" within {} ms", escape_bytes(line, 80), o.timeout.count());
-      return kExitNetwork;
-    }
+  if (o.args.empty()) {
+    say("talk: say where to: HOST PORT, HOST:PORT or -U PATH (see parley talk --help)");
+    return std::nullopt;
   }
-  if (o.until == "none" && !drain(200)) say("connection {}", why);  // Late output, if any.
-  return kExitOk;
+  auto parsed = target_or_say("talk", o.args);
+  if (!parsed) return std::nullopt;
+  if (proxy && o.udp) {
+    say("talk: proxies carry TCP only; drop -u or the proxy");
+    return std::nullopt;
+  }
+  *hp = *parsed;
+  return format_target(*hp);
+}
+
+// The --script file, opened (and checked) before connecting. -1 for none; -2 after a message.
+int open_script_or_say(const std::string& path) {
+  if (path.empty()) return -1;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  struct stat st {};
+  if (fd >= 0 && ::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+    ::close(fd);
+    errno = EISDIR;
+    fd = -1;
+  }
+  if (fd < 0) {
+    say("talk: cannot read {}: {}", path, std::strerror(errno));
+    return -2;
+  }
+  return fd;
+}
+
+bool config_or_say(const TalkArgs& o, TalkConfig& c, const std::optional<ProxySpec>& proxy) {
+  c.unix_path = o.unix_path;
+  c.udp = o.udp;
+  c.eol = o.crlf || o.eol == "crlf" ? "\r\n" : "\n";
+  c.timeout = o.timeout;
+  c.dial.family = family_of(o);
+  c.dial.numeric_only = o.numeric;
+  c.dial.proxy = proxy;
+  c.dial.connect.timeout = o.wait;
+  if (o.verbose > 1) {
+    c.dial.connect.on_attempt_failed = [](const SocketAddress& a, std::error_code ec) {
+      say("Attempt to {} failed: {}.", a.to_string(), describe(ec));
+    };
+  }
+  if (!o.source.empty() || o.port_option >= 0) {
+    ResolveOptions ro{family_of(o), o.numeric, o.udp ? SOCK_DGRAM : SOCK_STREAM, true};
+    auto sources = resolve(o.source, static_cast<std::uint16_t>(std::max(o.port_option, 0)), ro);
+    if (!sources) {
+      say("talk: source address {}: {}", o.source, describe(sources.error()));
+      return false;
+    }
+    c.dial.connect.sources = std::move(*sources);
+  }
+  bool bad = false;
+  const std::string hex_path =
+      o.proxy.nc_type.empty() ? hex_dump_path_or_say("talk", o, &bad) : o.hex_dump;
+  if (bad) return false;
+  c.log = traffic_log_or_say("talk", o, hex_path, &bad);
+  return !bad;
 }
 
 int run_talk(const TalkArgs& o) {
-  auto until = parse_until(o.until);
-  if (!until) {
-    say("talk: --until takes newline, idle=TIME, bytes=N or none");
-    return kExitUsage;
-  }
-  auto hp = target_or_say("talk", o.target);
-  if (!hp) return kExitUsage;
-  TalkTarget target{*hp,
-                    o.ipv4   ? Family::v4
-                    : o.ipv6 ? Family::v6
-                             : Family::any,
-                    o.numeric, o.wait};
-  TalkSession session(target, *until, o.eol == "crlf" ? "\r\n" : "\n");
-  std::string shown = format_target(*hp);
+  const auto start = std::chrono::steady_clock::now();
+  bool bad = false;
+  auto proxy = proxy_spec_or_say("talk", o.proxy, o.x_arg, &bad);
+  if (bad) return kExitUsage;
+  TalkConfig config;
+  auto target = target_text_or_say(o, &config.where, proxy);
+  if (!target) return kExitUsage;
+  auto until = until_or_say(o);
+  if (!until) return kExitUsage;
+  config.until = *until;
+  Fd script(open_script_or_say(o.script));
+  if (script.get() == -2) return kExitUsage;
+  if (!config_or_say(o, config, proxy)) return kExitUsage;
+
+  TalkSession session(std::move(config));
   if (auto ec = session.connect()) {
-    say("connect to {}: {}", shown, describe(ec));
+    if (proxy && ec.category() == proxy_category())
+      say("connect to {} through proxy {}: {}", *target, proxy_text(*proxy), describe(ec));
+    else
+      say("connect to {}: {}", *target, describe(ec));
     return exit_code_for(ec);
   }
-  if (!o.script.empty()) {
-    std::ifstream in(o.script);
-    if (!in) {
-      say("talk: cannot read {}: {}", o.script, std::strerror(errno));
-      return kExitUsage;
-    }
-    return run_script(session, in, o);
+  if (o.verbose > 0) say("Connected to {}.", session.peer());
+  int code;
+  if (script.valid()) {
+    code = run_pipe(session, script.get(), *target);
+  } else if (isatty(STDIN_FILENO) != 1 || isatty(STDOUT_FILENO) != 1) {
+    code = run_pipe(session, STDIN_FILENO, *target);
+  } else {
+    std::string key = o.unix_path.empty() ? *target : "unix-" + *target;
+    if (o.udp) key = "udp-" + key;
+    code = run_terminal(session, {!o.no_history, *target, key});
   }
-  if (isatty(STDIN_FILENO) != 1 || isatty(STDOUT_FILENO) != 1)
-    return run_script(session, std::cin, o);
-  TerminalOptions t{!o.no_history, o.timeout, shown};
-  return run_terminal(session, t);
+  if (o.verbose > 0) {
+    say("{}", session.stats());
+    say("{} bytes sent, {} bytes received in {} seconds.", session.bytes_sent(),
+        session.bytes_received(), format_seconds(std::chrono::steady_clock::now() - start));
+  }
+  const auto& log = session.config().log;
+  if (log && log->error()) {
+    say("cannot write {}: {}", log->error_path(), describe(log->error()));
+    if (code == kExitOk) code = kExitNetwork;
+  }
+  return code;
+}
+
+void add_talk_options(CLI::App& app, TalkArgs& o) {
+  app.add_option("target", o.args, "HOST PORT or HOST:PORT (none with -U)")->expected(0, 2);
+  app.add_option("--until", o.until,
+                 "What ends an answer: newline, crlf, idle=TIME, bytes=N, regex=RE, none")
+      ->type_name("WHAT");
+  auto* eol = app.add_option("--eol", o.eol, "Line ending to send: lf or crlf")
+                  ->check(CLI::IsMember({"lf", "crlf"}));
+  app.add_flag("-C,--crlf", o.crlf, "Send CRLF line endings (same as --eol crlf)")->excludes(eol);
+  add_duration_option(app, "--timeout", o.timeout,
+                      "How long an answer may take, and the server may read nothing while data "
+                      "waits (default 5s; 0: no limit)");
+  add_duration_option(app, "-w,--wait", o.wait, "Connect timeout (default 10s)");
+  app.add_option("--script", o.script, "Send the lines of FILE instead of reading the terminal")
+      ->type_name("FILE");
+  app.add_flag("--no-history", o.no_history, "Do not read or write the history file");
+  auto* v4 = app.add_flag("-4", o.ipv4, "IPv4 only");
+  auto* v6 = app.add_flag("-6", o.ipv6, "IPv6 only")->excludes(v4);
+  app.add_flag("-n,--nodns", o.numeric, "Numeric addresses only, never ask DNS");
+  app.add_flag("-u,--udp", o.udp, "UDP: a datagram per line, an answer is a datagram");
+  auto* unix_opt = app.add_option("-U,--unixsock", o.unix_path, "Talk to the Unix socket at PATH")
+                       ->type_name("PATH");
+  unix_opt->excludes(v4)->excludes(v6);
+  app.add_option("-s,--source", o.source, "Local address to connect from")
+      ->type_name("ADDR")
+      ->excludes(unix_opt);
+  app.add_option("-p,--source-port", o.port_option, "Local port to connect from")
+      ->type_name("PORT")
+      ->check(CLI::Range(0, 65535))
+      ->excludes(unix_opt);
+  app.add_option("-o,--output", o.output_file, "Log the data both ways into FILE")
+      ->type_name("FILE")
+      ->group("Traffic log");
+  app.add_option("-x", o.x_arg, "Hex dump into FILE (> sent, < received); with -X: the proxy")
+      ->type_name("FILE")
+      ->group("Traffic log");
+  app.add_option("--hex-dump", o.hex_dump, "Same as -x FILE")
+      ->type_name("FILE")
+      ->group("Traffic log");
+  app.add_flag("--append-output", o.append_output, "Append to -o/-x files instead of truncating")
+      ->group("Traffic log");
+  app.add_flag("-v,--verbose", o.verbose, "Say what happens on stderr (repeat for more)");
+  add_proxy_options(app, o.proxy);
 }
 
 }  // namespace
@@ -119,27 +225,22 @@ Subcommand talk_command(CLI::App& root) {
   auto* app = root.add_subcommand("talk", "Interactive line client: type a line, see the answer");
   app->footer(
       "Each line you type is sent; the answer is shown with its round-trip time. What the server\n"
-      "sends on its own appears at once above the prompt. Commands: /help /quit /reconnect "
-      "/stats.\n"
-      "What counts as the answer (--until): newline (one line, the default), idle=200ms (all that\n"
-      "arrives until the server is quiet), bytes=N, none (do not wait).\n"
-      "Without a terminal (a pipe, a file, --script) parley prints a transcript:\n"
+      "sends on its own appears at once above the prompt, marked *.\n"
+      "Commands: /help /quit /reconnect /stats; //text sends /text. Ctrl-C clears the line.\n"
+      "What counts as the answer (--until): newline (one line, the default), crlf (up to CRLF;\n"
+      "a bare LF does not end it), idle=200ms (all that arrives until the server is quiet),\n"
+      "bytes=N, regex=RE (up to the end of the first match of the PCRE2 pattern RE, such as\n"
+      "'regex=(?m)^[0-9]{3} .*\\n' for the last line of an SMTP or FTP reply; an answer with no\n"
+      "match ends after 1 MiB), none (do not wait).\n"
+      "Over UDP (-u) an answer is one datagram. Lines over 1 MiB are shown (and sent) in 1 MiB\n"
+      "pieces, each further piece marked +.\n"
+      "Without a terminal (a pipe, a file, --script) parley sends a line when the last one has\n"
+      "its answer and prints a transcript:\n"
       "  > line sent     < answer  0.21 ms     * sent by the server unasked\n"
-      "and exits 0 if every line got its answer, 1 on a network error or a timeout.\n"
-      "History: $XDG_STATE_HOME/parley/history (~/.local/state/parley/history).");
-  app->add_option("target", o->target, "HOST PORT or HOST:PORT")->required()->expected(1, 2);
-  app->add_option("--until", o->until, "What ends an answer: newline, idle=TIME, bytes=N, none")
-      ->type_name("WHAT");
-  app->add_option("--eol", o->eol, "Line ending to send: lf or crlf")
-      ->check(CLI::IsMember({"lf", "crlf"}));
-  add_duration_option(*app, "--timeout", o->timeout, "How long to wait for an answer (default 5s)");
-  add_duration_option(*app, "-w,--wait", o->wait, "Connect timeout (default 10s)");
-  app->add_option("--script", o->script, "Send the lines of FILE instead of reading the terminal")
-      ->type_name("FILE");
-  app->add_flag("--no-history", o->no_history, "Do not read or write the history file");
-  auto* v4 = app->add_flag("-4", o->ipv4, "IPv4 only");
-  app->add_flag("-6", o->ipv6, "IPv6 only")->excludes(v4);
-  app->add_flag("-n,--nodns", o->numeric, "Numeric addresses only");
+      "and exits 0 if every line was sent and got its answer, 1 on a network error, a missing\n"
+      "answer, or a server that closes or stops reading before the input is all sent.\n"
+      "History, per server: $XDG_STATE_HOME/parley/talk/HOST:PORT (~/.local/state/parley/talk/).");
+  add_talk_options(*app, *o);
   return {app, [o] { return run_talk(*o); }};
 }
 

@@ -3,114 +3,278 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <climits>
 #include <cstring>
 
 #include <fmt/format.h>
 
-#include "parley/connector.hpp"
-#include "parley/framing.hpp"
+#include "talk_format.hpp"
 
 namespace parley::cmd {
 namespace {
 
-std::string ms_text(std::chrono::nanoseconds d) {
-  return fmt::format("{:.2f} ms", std::chrono::duration<double, std::milli>(d).count());
+// Big enough for any datagram (a Unix datagram can be ~200 kB); stream reads take what is there.
+constexpr std::size_t kReadBuffer = 256 * 1024;
+
+// At most this many characters of a line in messages about it.
+constexpr std::size_t kShownLine = 100;
+
+int clamp_ms(std::chrono::nanoseconds d) {
+  auto ms = std::chrono::ceil<std::chrono::milliseconds>(d).count();
+  return static_cast<int>(std::clamp<long long>(ms, 0, INT_MAX));
 }
 
 }  // namespace
 
+TalkSession::TalkSession(TalkConfig config)
+    : config_(std::move(config)),
+      collector_(config_.until),
+      buf_(std::make_unique<char[]>(kReadBuffer)) {
+  config_.dial.connect.socktype = config_.udp ? SOCK_DGRAM : SOCK_STREAM;
+}
+
 std::error_code TalkSession::connect() {
-  auto addresses = resolve(target_.where.host, target_.where.port,
-                           {target_.family, target_.numeric, SOCK_STREAM, false});
-  if (!addresses) return addresses.error();
-  ConnectOptions co;
-  co.timeout = target_.connect_timeout;
-  auto c = connect_any(*addresses, co);
+  close();
+  Result<Connection> c = [&]() -> Result<Connection> {
+    if (config_.unix_path.empty()) return dial(config_.where, config_.dial);
+    auto address = SocketAddress::unix_path(config_.unix_path);
+    if (!address) return address.error();
+    return connect_any({*address}, config_.dial.connect);
+  }();
   if (!c) return c.error();
   fd_ = std::move(c->fd);
-  peer_ = c->peer.to_string();
-  collector_ = AnswerCollector(until_);
+  if (!config_.unix_path.empty())
+    peer_ = config_.unix_path;
+  else if (config_.dial.proxy)
+    peer_ = fmt::format("{}:{} through proxy {}", config_.where.host, config_.where.port,
+                        c->peer.to_string());
+  else
+    peer_ = c->peer.to_string();
+  last_progress_ = last_received_ = Clock::now();
   return {};
 }
 
-std::error_code TalkSession::send_line(const std::string& line) {
-  std::string data = line + eol_;
-  std::size_t done = 0;
-  while (done < data.size()) {
-    ssize_t w = ::send(fd_.get(), data.data() + done, data.size() - done, MSG_NOSIGNAL);
-    if (w < 0 && errno == EINTR) continue;
-    if (w < 0 && errno == EAGAIN) {
-      // The server is not reading and its buffers are full: wait for room, without spinning.
-      pollfd p{fd_.get(), POLLOUT, 0};
-      ::poll(&p, 1, -1);
-      continue;
+void TalkSession::close() {
+  fd_.reset();
+  queue_.clear();
+  unsent_ = 0;
+  awaited_.clear();
+  collector_ = AnswerCollector(config_.until);
+}
+
+std::error_code TalkSession::send_line(std::string_view line) {
+  if (!connected()) return std::make_error_code(std::errc::not_connected);
+  std::string data;
+  data.reserve(line.size() + config_.eol.size());
+  data.append(line).append(config_.eol);
+  std::string shown(line.substr(0, kShownLine));
+  if (config_.udp && queue_.empty()) {
+    // A datagram goes out whole or not at all; say at once when it cannot.
+    ssize_t n = ::send(fd_.get(), data.data(), data.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n >= 0) {
+      if (config_.log) config_.log->record(TrafficDirection::sent, data.data(), data.size());
+      bytes_sent_ += data.size();
+      line_sent(std::move(shown), Clock::now());
+      return {};
     }
-    if (w < 0) return {errno, std::system_category()};
-    done += static_cast<std::size_t>(w);
+    if (errno != EAGAIN && errno != EINTR) return {errno, std::system_category()};
   }
-  sent_at_ = Clock::now();
-  ++sent_;
-  collector_.expect(sent_at_);
+  if (queue_.empty()) last_progress_ = Clock::now();
+  unsent_ += data.size();
+  queue_.push_back({std::move(data), 0, true, std::move(shown)});
   return {};
 }
 
-bool TalkSession::read(std::vector<Event>& out, std::string* why) {
-  char buf[65536];
-  ssize_t n = ::recv(fd_.get(), buf, sizeof(buf), MSG_DONTWAIT);
-  if (n > 0) {
-    collector_.feed({buf, static_cast<std::size_t>(n)}, Clock::now(), out);
-    return true;
+void TalkSession::send_piece(std::string_view bytes) {
+  if (!connected() || bytes.empty()) return;
+  if (queue_.empty()) last_progress_ = Clock::now();
+  unsent_ += bytes.size();
+  queue_.push_back({std::string(bytes), 0, false, {}});
+}
+
+void TalkSession::line_sent(std::string line, Clock::time_point now) {
+  ++lines_;
+  if (config_.until.kind == UntilSpec::Kind::none) return;
+  awaited_.push_back({std::move(line), now});
+  if (awaited_.size() == 1 && !config_.udp) collector_.expect(now);
+}
+
+short TalkSession::poll_events() const {
+  if (!connected()) return 0;
+  return static_cast<short>(POLLIN | (queue_.empty() ? 0 : POLLOUT));
+}
+
+bool TalkSession::handle(short revents, std::vector<Event>& out, std::string* why) {
+  if (!connected()) return false;
+  if (revents & POLLNVAL) return lost(EBADF, out, why);
+  if (revents & POLLOUT) {
+    if (int err = write_some()) return lost(err, out, why);
   }
+  if (!(revents & (POLLIN | POLLHUP | POLLERR))) return true;
+  return config_.udp ? read_datagram(out, why) : read_stream(out, why);
+}
+
+int TalkSession::write_some() {
+  while (!queue_.empty()) {
+    Chunk& c = queue_.front();
+    ssize_t n = ::send(fd_.get(), c.data.data() + c.done, c.data.size() - c.done,
+                       MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno == EAGAIN ? 0 : errno;
+    const auto now = Clock::now();
+    const auto w = static_cast<std::size_t>(n);
+    if (config_.log) config_.log->record(TrafficDirection::sent, c.data.data() + c.done, w);
+    bytes_sent_ += w;
+    unsent_ -= config_.udp ? c.data.size() - c.done : w;  // A datagram is sent whole.
+    c.done = config_.udp ? c.data.size() : c.done + w;
+    last_progress_ = now;
+    if (c.done < c.data.size()) continue;
+    if (c.ends_line) line_sent(std::move(c.line), now);
+    queue_.pop_front();
+  }
+  return 0;
+}
+
+bool TalkSession::read_stream(std::vector<Event>& out, std::string* why) {
+  ssize_t n = ::recv(fd_.get(), buf_.get(), kReadBuffer, MSG_DONTWAIT);
   if (n < 0 && (errno == EAGAIN || errno == EINTR)) return true;
-  collector_.flush(Clock::now(), out);
-  *why = n == 0 ? "closed by the server" : std::string(std::strerror(errno));
+  if (n <= 0) {
+    if (n < 0) return lost(errno, out, why);
+    *why = "closed by the server";
+    flush(out);
+    fd_.reset();
+    return false;
+  }
+  const auto now = Clock::now();
+  const auto size = static_cast<std::size_t>(n);
+  if (config_.log) config_.log->record(TrafficDirection::received, buf_.get(), size);
+  bytes_received_ += size;
+  last_received_ = now;
+  feed({buf_.get(), size}, now, out);
+  return true;
+}
+
+// Several lines may be awaiting answers (typed quickly, pasted): the data is fed to the collector
+// one answer at a time, so that each answer goes to its own line instead of the rest of a read
+// being taken as unsolicited.
+void TalkSession::feed(std::string_view data, Clock::time_point now, std::vector<Event>& out) {
+  std::vector<Event> events;
+  while (!data.empty()) {
+    std::size_t used = data.size();
+    if (awaited_.size() > 1 && collector_.waiting())
+      used = collector_.feed_answer(data, now, events);
+    else
+      collector_.feed(data, now, events);
+    data.remove_prefix(used);
+    take(events, out);
+  }
+  if (collector_.pending_size() >= kTalkPiece) {
+    collector_.spill(now, events);
+    take(events, out);
+  }
+}
+
+void TalkSession::take(std::vector<Event>& from, std::vector<Event>& out) {
+  for (auto& e : from) {
+    if (e.kind == Event::Kind::answer && !e.more && !awaited_.empty()) {
+      ++answers_;
+      rtt_sum_ += e.rtt;
+      rtt_max_ = std::max(rtt_max_, e.rtt);
+      awaited_.pop_front();
+      if (!awaited_.empty()) collector_.expect(awaited_.front().sent);
+    }
+    out.push_back(std::move(e));
+  }
+  from.clear();
+}
+
+bool TalkSession::read_datagram(std::vector<Event>& out, std::string* why) {
+  ssize_t n = ::recv(fd_.get(), buf_.get(), kReadBuffer, MSG_DONTWAIT | MSG_TRUNC);
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return true;
+  if (n < 0) return lost(errno, out, why);
+  const auto now = Clock::now();
+  const auto size = std::min(static_cast<std::size_t>(n), kReadBuffer);
+  if (config_.log) config_.log->record(TrafficDirection::received, buf_.get(), size);
+  bytes_received_ += size;
+  last_received_ = now;
+  std::string_view d(buf_.get(), size);
+  if (!d.empty() && d.back() == '\n') d.remove_suffix(1);
+  Event e{Event::Kind::unsolicited, std::string(d), {}};
+  if (!awaited_.empty()) {  // Over UDP, an answer is the next datagram.
+    e.kind = Event::Kind::answer;
+    e.rtt = now - awaited_.front().sent;
+    ++answers_;
+    rtt_sum_ += e.rtt;
+    rtt_max_ = std::max(rtt_max_, e.rtt);
+    awaited_.pop_front();
+  }
+  out.push_back(std::move(e));
+  return true;
+}
+
+bool TalkSession::lost(int err, std::vector<Event>& out, std::string* why) {
+  *why = std::strerror(err);
+  flush(out);
   fd_.reset();
   return false;
 }
 
-int TalkSession::timeout_ms(int cap) const {
-  auto due = collector_.deadline();
-  if (!due) return cap;
-  auto ms = std::chrono::ceil<std::chrono::milliseconds>(*due - Clock::now()).count();
-  ms = std::max<long long>(0, ms);
-  return cap < 0 ? static_cast<int>(ms) : static_cast<int>(std::min<long long>(ms, cap));
+void TalkSession::flush(std::vector<Event>& out) {
+  std::vector<Event> events;
+  collector_.flush(Clock::now(), events);
+  take(events, out);
 }
 
-void TalkSession::record(const Event& e) {
-  if (e.kind != Event::Kind::answer) return;
-  ++answers_;
-  rtt_sum_ += e.rtt;
-  rtt_max_ = std::max(rtt_max_, e.rtt);
+bool TalkSession::tick(std::vector<Event>& out, std::vector<std::string>* overdue,
+                       std::string* why) {
+  if (!connected()) return true;
+  const auto now = Clock::now();
+  std::vector<Event> events;
+  collector_.tick(now, events);
+  take(events, out);
+  const auto limit = config_.timeout;
+  if (limit.count() <= 0) return true;
+  while (!awaited_.empty() && now - awaited_.front().sent >= limit) {
+    if (!config_.udp) collector_.cancel(events);
+    take(events, out);
+    overdue->push_back(std::move(awaited_.front().line));
+    awaited_.pop_front();
+    if (!awaited_.empty() && !config_.udp) collector_.expect(awaited_.front().sent);
+  }
+  if (unsent_ > 0 && now - last_progress_ >= limit) {
+    *why = fmt::format("stalled: the server has read nothing for {} ms ({} bytes not sent)",
+                       limit.count(), unsent_);
+    fd_.reset();
+    return false;
+  }
+  return true;
+}
+
+int TalkSession::timeout_ms(int cap) const {
+  if (!connected()) return cap;
+  const auto now = Clock::now();
+  int ms = cap;
+  auto consider = [&](Clock::time_point due) {
+    int left = clamp_ms(due - now);
+    ms = ms < 0 ? left : std::min(ms, left);
+  };
+  if (auto due = collector_.deadline()) consider(*due);
+  if (config_.timeout.count() > 0) {
+    if (!awaited_.empty()) consider(awaited_.front().sent + config_.timeout);
+    if (unsent_ > 0) consider(last_progress_ + config_.timeout);
+  }
+  return ms;
 }
 
 std::string TalkSession::stats() const {
-  std::string s = fmt::format("{} line{} sent, {} answer{}", sent_, sent_ == 1 ? "" : "s", answers_,
-                              answers_ == 1 ? "" : "s");
+  std::string s = fmt::format("{} line{} sent, {} answer{}", lines_, lines_ == 1 ? "" : "s",
+                              answers_, answers_ == 1 ? "" : "s");
   if (answers_ > 0) {
     s += fmt::format(", round trip mean {}, worst {}",
-                     ms_text(rtt_sum_ / static_cast<long>(answers_)), ms_text(rtt_max_));
+                     rtt_text(rtt_sum_ / static_cast<long>(answers_)), rtt_text(rtt_max_));
   }
   return s;
-}
-
-std::vector<std::string> transcript(const AnswerCollector::Event& e) {
-  std::vector<std::string> lines;
-  std::string_view text = e.text;
-  bool first = true;
-  do {
-    auto nl = text.find('\n');
-    std::string_view line = text.substr(0, nl);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    const char* mark = e.kind == AnswerCollector::Event::Kind::answer ? "<" : "*";
-    std::string shown = escape_bytes(line, 4096);
-    if (first && e.kind == AnswerCollector::Event::Kind::answer)
-      lines.push_back(fmt::format("{} {}  {}", mark, shown, ms_text(e.rtt)));
-    else
-      lines.push_back(fmt::format("{} {}", mark, shown));
-    first = false;
-    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
-  } while (!text.empty());
-  return lines;
 }
 
 }  // namespace parley::cmd

@@ -1,22 +1,39 @@
 #pragma once
-// One `parley talk` connection: connect (Happy Eyeballs), send lines, collect answers per
-// --until, keep the round-trip statistics. Used by both the script mode and the terminal mode.
+// One `parley talk` conversation, shared by the pipe mode and the terminal mode: the connection
+// (TCP directly or through a proxy, UDP, a Unix socket), lines queued for sending without ever
+// blocking, the answers awaited in the order the lines were sent (each framed per --until, or one
+// datagram each over UDP), the traffic log and the round-trip statistics.
+//
+// Nothing here blocks except connect(): the caller polls fd() for poll_events(), hands the result
+// to handle() and calls tick() when timeout_ms() says so. Memory is bounded: what the server sends
+// is handed out in pieces of at most kTalkPiece bytes however long its lines are, and the caller
+// stops queueing while unsent() is large. Single-threaded.
 
 #include <chrono>
+#include <deque>
+#include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "parley/answers.hpp"
-#include "parley/endpoint.hpp"
+#include "parley/dial.hpp"
 #include "parley/fd.hpp"
+#include "parley/traffic_log.hpp"
 
 namespace parley::cmd {
 
-struct TalkTarget {
-  HostPort where;
-  Family family = Family::any;
-  bool numeric = false;
-  std::chrono::milliseconds connect_timeout{10'000};
+struct TalkConfig {
+  HostPort where;         // The server, unless unix_path is given.
+  std::string unix_path;  // -U
+  bool udp = false;       // -u: a datagram per line; an answer is a datagram.
+  DialOptions dial;       // Family, -n, -w, -s/-p, the proxy; socktype follows udp.
+  UntilSpec until;
+  std::string eol = "\n";
+  // How long an answer may take, and how long the server may read nothing while data waits to be
+  // sent. Zero: no limit.
+  std::chrono::milliseconds timeout{5000};
+  std::shared_ptr<TrafficLog> log;  // -o/-x, or null.
 };
 
 class TalkSession {
@@ -24,41 +41,80 @@ class TalkSession {
   using Clock = std::chrono::steady_clock;
   using Event = AnswerCollector::Event;
 
-  TalkSession(TalkTarget target, UntilSpec until, std::string eol)
-      : target_(std::move(target)), until_(until), collector_(until), eol_(std::move(eol)) {}
+  explicit TalkSession(TalkConfig config);
 
-  // Connects; on failure returns the error (the caller prints it).
+  // Connects (again: whatever was queued or awaited on the old connection is dropped). On failure
+  // returns the error; the caller words it.
   std::error_code connect();
+  void close();
   bool connected() const { return fd_.valid(); }
   int fd() const { return fd_.get(); }
   std::string peer() const { return peer_; }
-  // Sends one line with the chosen line ending and starts waiting for its answer.
-  std::error_code send_line(const std::string& line);
-  // Reads what is there; returns false when the connection ended (reason in *why).
-  bool read(std::vector<Event>& out, std::string* why);
-  void tick(std::vector<Event>& out) { collector_.tick(Clock::now(), out); }
-  // Milliseconds until tick() has work (-1: none), capped by `cap`.
+  const TalkConfig& config() const { return config_; }
+
+  // Queues a line; the line ending is added, and its answer is awaited once it is sent. Over UDP
+  // the datagram goes out at once; the error (EMSGSIZE: too long for a datagram) is returned.
+  std::error_code send_line(std::string_view line);
+  // Queues a piece of a line longer than kTalkPiece (no line ending, no answer awaited yet).
+  void send_piece(std::string_view bytes);
+  std::size_t unsent() const { return unsent_; }
+  std::size_t awaited() const { return awaited_.size(); }
+  // The oldest line whose answer is awaited (cut for messages); empty when none is.
+  std::string awaited_line() const { return awaited_.empty() ? "" : awaited_.front().line; }
+  // Something is unsent or awaited: a lock-step caller waits before the next line.
+  bool busy() const { return unsent_ > 0 || !awaited_.empty(); }
+
+  short poll_events() const;
+  // Does the I/O that poll reported (revents for fd()) and appends what arrived. Returns false
+  // when the connection ended (it is closed, *why says how: "closed by the server", an errno).
+  bool handle(short revents, std::vector<Event>& out, std::string* why);
+  // Time-driven work: answers that end when the server is quiet, partial lines shown after a
+  // pause, overdue answers (their lines appended to *overdue) and a server that has read nothing
+  // for the timeout (returns false, closed, *why says so).
+  bool tick(std::vector<Event>& out, std::vector<std::string>* overdue, std::string* why);
+  // Milliseconds until tick() has work (-1: none), at most `cap` (-1: no cap).
   int timeout_ms(int cap) const;
-  bool waiting() const { return collector_.waiting(); }
-  Clock::time_point sent_at() const { return sent_at_; }
-  void give_up_waiting() { collector_ = AnswerCollector(until_); }
-  void record(const Event& e);
-  std::string stats() const;  // "3 lines sent, 3 answers, round trip mean 0.25 ms, worst 0.40 ms"
-  bool all_answered() const { return answers_ >= sent_ || until_.kind == UntilSpec::Kind::none; }
+  // Hands out whatever is pending as it is (the caller is about to finish).
+  void flush(std::vector<Event>& out);
+
+  Clock::time_point last_received() const { return last_received_; }
+  std::uint64_t bytes_sent() const { return bytes_sent_; }
+  std::uint64_t bytes_received() const { return bytes_received_; }
+  // "3 lines sent, 3 answers, round trip mean 0.25 ms, worst 0.40 ms"
+  std::string stats() const;
 
  private:
-  TalkTarget target_;
-  UntilSpec until_;
+  struct Chunk {
+    std::string data;
+    std::size_t done = 0;
+    bool ends_line = false;
+    std::string line;  // The line (without its ending) for messages about its answer.
+  };
+  struct Awaited {
+    std::string line;
+    Clock::time_point sent;
+  };
+
+  int write_some();  // 0, or the errno that ended the connection.
+  bool read_stream(std::vector<Event>& out, std::string* why);
+  bool read_datagram(std::vector<Event>& out, std::string* why);
+  void feed(std::string_view data, Clock::time_point now, std::vector<Event>& out);
+  // Collector events: completed answers leave the queue of awaited ones, the next is expected.
+  void take(std::vector<Event>& from, std::vector<Event>& out);
+  void line_sent(std::string line, Clock::time_point now);
+  bool lost(int err, std::vector<Event>& out, std::string* why);
+
+  TalkConfig config_;
   AnswerCollector collector_;
-  std::string eol_;
   Fd fd_;
   std::string peer_;
-  Clock::time_point sent_at_{};
-  std::uint64_t sent_ = 0, answers_ = 0;
+  std::deque<Chunk> queue_;
+  std::size_t unsent_ = 0;
+  std::deque<Awaited> awaited_;
+  Clock::time_point last_progress_{}, last_received_{};
+  std::unique_ptr<char[]> buf_;
+  std::uint64_t lines_ = 0, answers_ = 0, bytes_sent_ = 0, bytes_received_ = 0;
   std::chrono::nanoseconds rtt_sum_{0}, rtt_max_{0};
 };
-
-// One transcript line per answer line: "< text  0.21 ms" (answers), "* text" (unsolicited).
-std::vector<std::string> transcript(const AnswerCollector::Event& e);
 
 }  // namespace parley::cmd

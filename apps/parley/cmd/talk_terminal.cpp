@@ -1,6 +1,5 @@
 #include "talk_terminal.hpp"
 
-#include <editline/readline.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
@@ -15,45 +14,15 @@
 #include "netcat.hpp"
 #include "parley/errors.hpp"
 #include "parley/fd.hpp"
+#include "parley/framing.hpp"
+#include "talk_editor.hpp"
+#include "talk_format.hpp"
 
 namespace parley::cmd {
 namespace {
 
-constexpr const char* kPrompt = "> ";
-
-// libedit calls back through a plain function pointer; this is the state it reaches.
-struct Terminal {
-  TalkSession* session = nullptr;
-  const TerminalOptions* options = nullptr;
-  std::string history_path;
-  bool quit = false;
-  // A line was just entered. libedit keeps a finished line in its buffer (and its idea of the
-  // screen) until the next key, so a redraw would show it again as if typed; reinstalling the
-  // handler starts a fresh, empty line.
-  bool line_done = false;
-};
-Terminal g_term;
-
-// Prints lines above the prompt: erase the prompt line, print, then let libedit redraw the prompt
-// with whatever the user had typed so far.
-void print_above(const std::vector<std::string>& lines) {
-  std::string out = "\r\x1b[K";
-  for (const auto& l : lines) out += l + "\n";
-  [[maybe_unused]] auto n = ::write(STDOUT_FILENO, out.data(), out.size());
-  rl_forced_update_display();
-}
-
-void show(const std::vector<TalkSession::Event>& events) {
-  std::vector<std::string> lines;
-  for (const auto& e : events) {
-    g_term.session->record(e);
-    auto t = transcript(e);
-    lines.insert(lines.end(), t.begin(), t.end());
-  }
-  if (!lines.empty()) print_above(lines);
-}
-
-std::string history_path() {
+// $XDG_STATE_HOME/parley/talk/<target> (or ~/.local/state/...); the directory is created.
+std::string history_path(const std::string& key) {
   std::string dir;
   if (const char* state = std::getenv("XDG_STATE_HOME"); state && *state)
     dir = state;
@@ -61,117 +30,155 @@ std::string history_path() {
     dir = std::string(home) + "/.local/state";
   else
     return {};
-  dir += "/parley";
-  // mkdir -p: each level may exist already.
+  dir += "/parley/talk";
   for (std::size_t at = 1; (at = dir.find('/', at)) != std::string::npos; ++at)
-    ::mkdir(dir.substr(0, at).c_str(), 0700);
+    ::mkdir(dir.substr(0, at).c_str(), 0700);  // mkdir -p: each level may exist already.
   ::mkdir(dir.c_str(), 0700);
-  return dir + "/history";
+  return dir + "/" + history_file_name(key);
 }
 
-void command(const std::string& line) {
-  TalkSession& s = *g_term.session;
-  if (line == "/quit") {
-    g_term.quit = true;
-  } else if (line == "/stats") {
-    print_above({"parley: " + s.stats()});
-  } else if (line == "/reconnect") {
-    if (auto ec = s.connect())
-      print_above({fmt::format("parley: connect to {}: {}", g_term.options->target, describe(ec))});
-    else
-      print_above({fmt::format("parley: connected to {}", s.peer())});
-  } else {
-    print_above(
-        {"commands: /help this list, /quit leave (or Ctrl-D), /reconnect connect again,",
-         "          /stats lines sent, answers and round-trip times. Ctrl-C clears the line."});
+class TerminalTalk {
+ public:
+  TerminalTalk(TalkSession& s, const TerminalOptions& o, Editor& ed) : s_(s), o_(o), ed_(ed) {}
+
+  void run(int sigfd) {
+    out("parley: connected to {}. Type lines to send; /help for commands, Ctrl-D to leave.\n",
+        s_.peer());
+    ed_.start();
+    while (!quit_ && !ed_.terminal_closed()) {
+      // While much is unsent (a paste the server does not take), the keyboard waits.
+      pollfd fds[3] = {{s_.unsent() < kTalkPiece ? STDIN_FILENO : -1, POLLIN, 0},
+                       {sigfd, POLLIN, 0},
+                       {s_.fd(), s_.poll_events(), 0}};
+      if (::poll(fds, 3, s_.timeout_ms(-1)) < 0 && errno != EINTR) break;
+      if (fds[1].revents) on_signal(sigfd);
+      if (fds[0].revents) on_keys();
+      if (fds[2].revents && !s_.handle(fds[2].revents, events_, &why_)) lost();
+      if (!s_.tick(events_, &overdue_, &why_)) lost();
+      show();
+    }
+    ed_.stop();
+    out("parley: {}\n", s_.stats());
   }
-}
 
-void on_line(char* raw) {
-  if (raw == nullptr) {  // Ctrl-D on an empty line.
-    g_term.quit = true;
-    return;
+ private:
+  void on_keys() {
+    char buf[4096];
+    ssize_t n = ::read(STDIN_FILENO, buf, sizeof(buf));
+    if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {
+      quit_ = true;  // The terminal went away.
+      return;
+    }
+    if (n < 0) return;
+    ed_.feed(
+        {buf, static_cast<std::size_t>(n)}, [this](const std::string& line) { on_line(line); },
+        [this] { quit_ = true; });
+    if (quit_) ed_.stop();
   }
-  std::string line(raw);
-  std::free(raw);
-  g_term.line_done = true;  // See Terminal::line_done.
-  if (!line.empty()) {
-    add_history(line.c_str());
-    if (!g_term.history_path.empty()) write_history(g_term.history_path.c_str());
+
+  void on_signal(int sigfd) {
+    signalfd_siginfo info;
+    while (::read(sigfd, &info, sizeof(info)) == sizeof(info)) {
+      if (info.ssi_signo == SIGINT) ed_.interrupt();
+      if (info.ssi_signo == SIGWINCH) ed_.resized();
+      if (info.ssi_signo == SIGCONT) ed_.resumed();
+    }
   }
-  if (!line.empty() && line[0] == '/') return command(line);
-  TalkSession& s = *g_term.session;
-  if (!s.connected()) return print_above({"parley: not connected; type /reconnect"});
-  if (auto ec = s.send_line(line)) print_above({fmt::format("parley: send: {}", describe(ec))});
-}
 
-// How long poll may sleep before an awaited answer is overdue (-1: nothing awaited).
-int answer_wait_ms(const TalkSession& s, const TerminalOptions& options) {
-  if (!s.waiting()) return -1;
-  auto left = std::chrono::ceil<std::chrono::milliseconds>(s.sent_at() + options.answer_timeout -
-                                                           TalkSession::Clock::now());
-  return static_cast<int>(std::max<long long>(0, left.count()));
-}
+  void on_line(const std::string& line) {
+    std::string_view data = line;
+    if (data.substr(0, 2) == "//") {
+      data.remove_prefix(1);  // "//text" sends "/text", as IRC clients do.
+    } else if (!data.empty() && data.front() == '/') {
+      return command(line);
+    }
+    ed_.remember(line);
+    if (!s_.connected()) return ed_.print_above({"parley: not connected; type /reconnect"});
+    if (auto ec = s_.send_line(data)) {
+      ed_.print_above(
+          {ec == std::errc::message_size
+               ? fmt::format("parley: a line of {} bytes does not fit in a datagram", data.size())
+               : fmt::format("parley: send: {}", describe(ec))});
+    }
+  }
 
-// Ctrl-C: clear the half-typed line, as a shell does, instead of leaving.
-void on_interrupt(int sigfd) {
-  signalfd_siginfo info;
-  [[maybe_unused]] auto n = ::read(sigfd, &info, sizeof(info));
-  rl_replace_line("", 0);
-  print_above({"^C"});
-}
+  void command(const std::string& line) {
+    std::string_view verb = line;
+    while (!verb.empty() && (verb.back() == ' ' || verb.back() == '\t')) verb.remove_suffix(1);
+    if (verb == "/quit") {
+      quit_ = true;
+      ed_.stop();
+    } else if (verb == "/stats") {
+      ed_.print_above({"parley: " + s_.stats()});
+    } else if (verb == "/reconnect") {
+      if (auto ec = s_.connect())
+        ed_.print_above({fmt::format("parley: connect to {}: {}", o_.target, describe(ec))});
+      else
+        ed_.print_above({fmt::format("parley: connected to {}", s_.peer())});
+    } else if (verb == "/help") {
+      ed_.print_above(
+          {"commands: /help this list, /quit leave (or Ctrl-D), /reconnect connect again,",
+           "          /stats lines sent, answers and round-trip times; //text sends /text.",
+           "keys: Ctrl-C clears the line, Up/Down and Ctrl-R search the history."});
+    } else {
+      std::string shown = escape_bytes(verb.substr(0, verb.find(' ')), 40);
+      ed_.print_above(
+          {fmt::format("parley: unknown command {}; /{} sends {} to the server (see "
+                       "/help)",
+                       shown, shown, shown)});
+    }
+  }
+
+  void lost() {
+    std::string text = why_ == "closed by the server"
+                           ? "parley: connection closed by the server"
+                           : fmt::format("parley: connection to {}: {}", o_.target, why_);
+    show();
+    ed_.print_above({text + "; /reconnect to connect again"});
+  }
+
+  void show() {
+    std::vector<std::string> lines;
+    for (const auto& e : events_) {
+      auto t = transcript_.received(e);
+      lines.insert(lines.end(), t.begin(), t.end());
+    }
+    for (const auto& line : overdue_) {
+      lines.push_back(fmt::format("parley: no answer to \"{}\" within {} ms",
+                                  escape_bytes(line, 80), s_.config().timeout.count()));
+    }
+    events_.clear();
+    overdue_.clear();
+    if (!lines.empty()) ed_.print_above(lines);
+  }
+
+  TalkSession& s_;
+  const TerminalOptions& o_;
+  Editor& ed_;
+  Transcript transcript_;
+  std::vector<TalkSession::Event> events_;
+  std::vector<std::string> overdue_;
+  std::string why_;
+  bool quit_ = false;
+};
 
 }  // namespace
 
 int run_terminal(TalkSession& session, const TerminalOptions& options) {
-  g_term =
-      Terminal{&session, &options, options.history ? history_path() : std::string(), false, false};
-  // SIGINT arrives through a signalfd in the poll loop: Ctrl-C clears the line, it does not kill.
+  use_utf8_ctype();
+  // Ctrl-C clears the line instead of ending parley; a resize redraws; after Ctrl-Z and fg the
+  // terminal is set up again. All through a signalfd in the poll loop.
   sigset_t mask;
   sigemptyset(&mask);
-  sigaddset(&mask, SIGINT);
+  for (int sig : {SIGINT, SIGWINCH, SIGCONT}) sigaddset(&mask, sig);
   pthread_sigmask(SIG_BLOCK, &mask, nullptr);
-  Fd sigfd(signalfd(-1, &mask, SFD_CLOEXEC));
-  rl_catch_signals = 0;
-  using_history();
-  stifle_history(1000);
-  if (!g_term.history_path.empty()) read_history(g_term.history_path.c_str());
-  out("parley: connected to {}. Type lines to send; /help for commands, Ctrl-D to leave.\n",
-      session.peer());
-  rl_callback_handler_install(kPrompt, on_line);
-  std::vector<TalkSession::Event> events;
-  while (!g_term.quit) {
-    pollfd fds[3] = {{STDIN_FILENO, POLLIN, 0},
-                     {sigfd.get(), POLLIN, 0},
-                     {session.connected() ? session.fd() : -1, POLLIN, 0}};
-    int timeout = session.connected() ? session.timeout_ms(answer_wait_ms(session, options)) : -1;
-    if (::poll(fds, 3, timeout) < 0 && errno != EINTR) break;
-    if (fds[1].revents) on_interrupt(sigfd.get());
-    if (fds[0].revents) {
-      rl_callback_read_char();
-      if (g_term.line_done && !g_term.quit) {
-        g_term.line_done = false;
-        rl_callback_handler_remove();
-        rl_callback_handler_install(kPrompt, on_line);
-      }
-    }
-    events.clear();
-    std::string why;
-    if (fds[2].revents && !session.read(events, &why)) {
-      show(events);
-      print_above({fmt::format("parley: connection {}; /reconnect to connect again", why)});
-      continue;
-    }
-    if (session.connected()) session.tick(events);
-    show(events);
-    if (session.waiting() &&
-        TalkSession::Clock::now() >= session.sent_at() + options.answer_timeout) {
-      session.give_up_waiting();
-      print_above({fmt::format("parley: no answer within {} ms", options.answer_timeout.count())});
-    }
+  Fd sigfd(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
+  Editor editor(STDIN_FILENO, options.history ? history_path(options.history_key) : "");
+  if (!editor.ok() || !sigfd.valid()) {
+    say("talk: cannot set up the terminal: {}", std::strerror(errno));
+    return kExitUsage;
   }
-  rl_callback_handler_remove();
-  out("\nparley: {}\n", session.stats());
+  TerminalTalk(session, options, editor).run(sigfd.get());
   return kExitOk;
 }
 

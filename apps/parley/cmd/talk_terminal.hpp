@@ -1,9 +1,8 @@
 #pragma once
-// The terminal side of `parley talk`: libedit line editing and history, a poll loop over the
-// keyboard, the socket and signals, and output printed above the prompt without disturbing
-// the line being typed. Single-threaded; libedit's state is global, so one at a time.
+// The terminal side of `parley talk`: line editing and history (talk_editor), a poll loop over
+// the keyboard, the socket and signals, and what the server sends printed above the prompt
+// without disturbing the line being typed. Single-threaded.
 
-#include <chrono>
 #include <string>
 
 #include "talk_session.hpp"
@@ -12,10 +11,12 @@ namespace parley::cmd {
 
 struct TerminalOptions {
   bool history = true;
-  std::chrono::milliseconds answer_timeout{5000};
-  std::string target;  // As the user gave it, for messages.
+  std::string target;       // As the user gave it, for messages.
+  std::string history_key;  // Names the target's history file ("host:port", "udp-...", "unix-...").
 };
 
+// Lines typed are sent at once, each awaiting its own answer in turn. Returns the exit status
+// (0: the user left with Ctrl-D or /quit).
 int run_terminal(TalkSession& session, const TerminalOptions& options);
 
 }  // namespace parley::cmd
