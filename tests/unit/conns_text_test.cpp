@@ -125,7 +125,12 @@ TEST(ConnsStore, RowsAndExtrasRoundTrip) {
       r.proto = Proto::unix_stream;
       r.unix_name = "/run/x";
     }
-    t.add(r, true, true);
+    if (i % 2 == 0) {
+      r.timer = Timer::keepalive;
+      r.retrans = 3;
+      r.expires_ms = 7200000;
+    }
+    t.add(r, {true, true, true});
   }
   ASSERT_EQ(t.size(), 5000u);
   ConnTable copy;
@@ -147,9 +152,11 @@ TEST(ConnsStore, RowsAndExtrasRoundTrip) {
         EXPECT_EQ(e.memory.v[8], 900000u);
       }
       EXPECT_EQ(table->name(r), i % 7 == 0 ? "/run/x" : "");
+      EXPECT_EQ(e.timer, i % 2 == 0 ? Timer::keepalive : Timer::off);
+      EXPECT_EQ(e.expires_ms, i % 2 == 0 ? 7200000u : 0u);
     }
   }
-  EXPECT_EQ(sizeof(ConnRow), 80u);
+  EXPECT_EQ(sizeof(ConnRow), 64u);
 }
 
 }  // namespace

@@ -66,7 +66,7 @@ class Lister {
       if (o_.summary)
         s->summary.add(r);
       else
-        s->table.add(r, o_.info, o_.memory);
+        s->table.add(r, {o_.timers, o_.info, o_.memory});
       return true;
     };
     auto ec = source_->list(plan_.query, sink);

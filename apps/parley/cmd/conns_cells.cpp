@@ -66,9 +66,12 @@ void Cells::format(Column c, const Placed& p, std::size_t index, std::string* ou
     case Column::inode:
       append_number(out, r.inode);
       return;
-    case Column::timer:
-      append_timer(out, r.timer, r.expires_ms, r.retrans);
+    case Column::timer: {
+      if (r.extra == ConnRow::kNoExtra) return;
+      ConnExtras e = t_.extras(r);
+      append_timer(out, e.timer, e.expires_ms, e.retrans);
       return;
+    }
     case Column::process:
       process(r.inode, out);
       return;

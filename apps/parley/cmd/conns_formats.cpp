@@ -27,10 +27,10 @@ std::string address_text(int family, const std::array<std::uint8_t, 16>& a) {
 }
 
 // netstat -o: "keepalive (7.20/0/0)".
-std::string netstat_timer(const ConnRow& r) {
+std::string netstat_timer(const ConnExtras& e) {
   static const char* names[] = {"off", "on", "keepalive", "timewait", "probe", "unkn"};
-  return fmt::format("{} ({:.2f}/{}/0)", names[static_cast<int>(r.timer)],
-                     r.timer == Timer::off ? 0.0 : r.expires_ms / 1000.0, r.retrans);
+  return fmt::format("{} ({:.2f}/{}/0)", names[static_cast<int>(e.timer)],
+                     e.timer == Timer::off ? 0.0 : e.expires_ms / 1000.0, e.retrans);
 }
 
 }  // namespace
@@ -75,7 +75,7 @@ void render_netstat(const ConnTable& t, const Grouping& g, const OwnerMap& owner
       });
       line += fmt::format("{:<20}", program.empty() ? "-" : program);
     }
-    if (v.show_timer) line += netstat_timer(r);
+    if (v.show_timer) line += netstat_timer(t.extras(r));
     while (!line.empty() && line.back() == ' ') line.pop_back();
     w.buf().append(line).push_back('\n');
     w.maybe_flush();
@@ -86,9 +86,11 @@ void render_netstat(const ConnTable& t, const Grouping& g, const OwnerMap& owner
 void render_json(const ConnTable& t, const Grouping& g, const OwnerMap& owners,
                  const ViewOptions& v, Writer& w, const std::string& time) {
   json sockets = json::array();
+  std::uint32_t listener = 0;  // The row children are shown under.
   for (std::size_t i = 0; i < g.order.size() && w.ok(); ++i) {
     const Placed& p = g.order[i];
     const ConnRow& r = t[p.row];
+    if (p.place == Place::top) listener = p.row;
     ConnExtras e = t.extras(r);
     json j;
     j["proto"] = proto_name(r.proto);
@@ -107,7 +109,7 @@ void render_json(const ConnTable& t, const Grouping& g, const OwnerMap& owners,
     j["uid"] = r.uid;
     j["listener"] = r.state == kListen;
     if (p.place == Place::child) {
-      j["accepted_by"] = t[p.listener].inode;
+      j["accepted_by"] = t[listener].inode;
     } else if (p.place == Place::child_unsure) {
       j["accepted_by"] = nullptr;
       auto& one_of = j["accepted_by_one_of"] = json::array();
@@ -123,7 +125,7 @@ void render_json(const ConnTable& t, const Grouping& g, const OwnerMap& owners,
     j["processes"] = std::move(procs);
     if (v.show_timer && !is_unix(r.proto))
       j["timer"] = {
-          {"name", timer_name(r.timer)}, {"expires_ms", r.expires_ms}, {"retransmits", r.retrans}};
+          {"name", timer_name(e.timer)}, {"expires_ms", e.expires_ms}, {"retransmits", e.retrans}};
     if (v.show_info && e.has_info) {
       json info;
       for (std::size_t f = 0; f < kTcpInfoFieldCount; ++f)

@@ -7,7 +7,7 @@ namespace parley::cmd {
 namespace {
 
 // Extras layout at ConnRow::extra: flags byte, then [name], [congestion], [info], [memory].
-enum : std::uint8_t { kName = 1, kCongestion = 2, kInfo = 4, kMemory = 8 };
+enum : std::uint8_t { kName = 1, kCongestion = 2, kInfo = 4, kMemory = 8, kTimer = 16 };
 
 void put_varint(std::string* out, std::uint64_t v) {
   while (v >= 0x80) {
@@ -50,28 +50,26 @@ ConnRow& ConnTable::push() {
   return *row;
 }
 
-void ConnTable::add(const SocketRecord& r, bool keep_info, bool keep_memory) {
+void ConnTable::add(const SocketRecord& r, Keep keep) {
   ConnRow& row = push();
   row.local = r.local;
   row.peer = r.peer;
-  row.inode = r.inode;
+  row.inode = static_cast<std::uint32_t>(r.inode);
   row.recv_q = r.recv_q;
   row.send_q = r.send_q;
   row.uid = r.uid;
   row.unix_peer = r.unix_peer;
-  row.expires_ms = r.expires_ms;
   row.local_port = r.local_port;
   row.peer_port = r.peer_port;
   row.proto = r.proto;
   row.state = static_cast<std::uint8_t>(r.state);
   row.family = static_cast<std::uint8_t>(r.family);
-  row.retrans = r.retrans;
-  row.timer = r.timer;
   row.v6only = r.v6only;
   std::uint8_t flags = 0;
   if (!r.unix_name.empty()) flags |= kName;
-  if (keep_info && r.info) flags |= kInfo | (r.congestion.empty() ? 0 : kCongestion);
-  if (keep_memory && r.memory) flags |= kMemory;
+  if (keep.info && r.info) flags |= kInfo | (r.congestion.empty() ? 0 : kCongestion);
+  if (keep.memory && r.memory) flags |= kMemory;
+  if (keep.timer && r.timer != Timer::off) flags |= kTimer;
   if (flags == 0) return;
   row.extra = static_cast<std::uint32_t>(arena_.size());
   arena_.push_back(static_cast<char>(flags));
@@ -88,6 +86,11 @@ void ConnTable::add(const SocketRecord& r, bool keep_info, bool keep_memory) {
   if (flags & kMemory) {
     arena_.push_back(static_cast<char>(r.memory->count));
     for (std::size_t i = 0; i < r.memory->count; ++i) put_varint(&arena_, r.memory->v[i]);
+  }
+  if (flags & kTimer) {
+    arena_.push_back(static_cast<char>(r.timer));
+    arena_.push_back(static_cast<char>(r.retrans));
+    put_varint(&arena_, r.expires_ms);
   }
 }
 
@@ -110,6 +113,10 @@ void ConnTable::add_copy(const ConnTable& from, std::size_t i) {
   if (flags & kMemory) {
     auto n = static_cast<std::uint8_t>(*p++);
     for (std::size_t f = 0; f < n; ++f) get_varint(&p);
+  }
+  if (flags & kTimer) {
+    p += 2;
+    get_varint(&p);
   }
   row.extra = static_cast<std::uint32_t>(arena_.size());
   arena_.append(begin, static_cast<std::size_t>(p - begin));
@@ -141,6 +148,11 @@ ConnExtras ConnTable::extras(const ConnRow& row) const {
     for (std::size_t i = 0; i < e.memory.count && i < e.memory.v.size(); ++i)
       e.memory.v[i] = static_cast<std::uint32_t>(get_varint(&p));
   }
+  if (flags & kTimer) {
+    e.timer = static_cast<Timer>(*p++);
+    e.retrans = static_cast<std::uint8_t>(*p++);
+    e.expires_ms = static_cast<std::uint32_t>(get_varint(&p));
+  }
   return e;
 }
 
@@ -163,7 +175,7 @@ std::uint64_t identity(const ConnRow& row, std::string_view name) {
   mix(row.peer.data(), 16);
   mix(&row.local_port, 2);
   mix(&row.peer_port, 2);
-  mix(&row.inode, 8);
+  mix(&row.inode, 4);
   mix(name.data(), name.size());
   return h;
 }

@@ -154,11 +154,13 @@ Grouping group_rows(const ConnTable& t, const OwnerMap& owners) {
   }
   g.order.reserve(t.size());
   for (std::size_t i = 0; i < listeners.size(); ++i) {
-    g.order.push_back({listeners[i], Place::top, Placed::kNone});
-    for (auto c : sure[i]) g.order.push_back({c, Place::child, listeners[i]});
-    for (auto c : unsure[i]) g.order.push_back({c, Place::child_unsure, listeners[i]});
+    g.order.push_back({listeners[i], Place::top});
+    for (auto c : sure[i]) g.order.push_back({c, Place::child});
+    for (auto c : unsure[i]) g.order.push_back({c, Place::child_unsure});
+    std::vector<std::uint32_t>().swap(sure[i]);  // Memory back as the order grows.
+    std::vector<std::uint32_t>().swap(unsure[i]);
   }
-  for (auto r : rest) g.order.push_back({r, Place::top, Placed::kNone});
+  for (auto r : rest) g.order.push_back({r, Place::top});
   return g;
 }
 

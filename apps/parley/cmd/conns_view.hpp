@@ -39,9 +39,7 @@ class Writer {
 enum class Place : std::uint8_t { top, child, child_unsure };
 struct Placed {
   std::uint32_t row;
-  Place place = Place::top;
-  std::uint32_t listener = kNone;  // Row of the listener it is shown under.
-  static constexpr std::uint32_t kNone = 0xffffffff;
+  Place place = Place::top;  // A child's listener is the last top-level LISTEN row above it.
 };
 struct Grouping {
   std::vector<Placed> order;
