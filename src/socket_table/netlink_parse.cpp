@@ -243,9 +243,11 @@ std::error_code DumpParser::parse_inet(const unsigned char* p, std::size_t len) 
     return corrupt(fmt::format("inet_diag message at byte {}: bad attribute at byte {}{}", offset_,
                                offset_ + sizeof(nlmsghdr) + sizeof(m) + bad_at,
                                need ? fmt::format(" (needs {})", need) : ""));
-  // The kernel selected by state and family already; a recording may hold more.
-  if (!(query_.states & (1u << r.state)) || (r.family == AF_INET ? !query_.v4 : !query_.v6))
-    return {};
+  // The kernel selected by state and family already; a recording may hold more. A request
+  // socket (NEW_SYN_RECV) is shown as SYN-RECV, as ss does.
+  std::uint32_t bits = 1u << m.idiag_state;
+  if (m.idiag_state == kNewSynRecv) bits |= 1u << kSynRecv;  // As the kernel selects them.
+  if (!(query_.states & bits) || (r.family == AF_INET ? !query_.v4 : !query_.v6)) return {};
   ++delivered_;
   stopped_ = !sink_(r);
   return {};
