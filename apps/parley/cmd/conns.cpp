@@ -50,6 +50,7 @@ class Lister {
 
   // Errors are said here; returns false then.
   bool take(Snapshot* s) {
+    detail_.clear();
     if (plan_.need_owners) s->owners = scan_owners();
     std::unique_ptr<SocketKiller> killer;
     if (o_.kill) killer = std::make_unique<SocketKiller>();
@@ -106,12 +107,11 @@ class Lister {
   std::string detail_;
 };
 
-void render(const ConnsArgs& o, const ConnsPlan& plan, Snapshot& s, const Grouping& g,
-            const ViewOptions& v, Writer& w, const std::string& time = {}) {
+void render(const ConnsArgs& o, const Snapshot& s, const Grouping& g, const ViewOptions& v,
+            Writer& w, const std::string& time = {}) {
   if (o.summary) return render_summary(s.summary, o.json, w);
   if (o.json) return render_json(s.table, g, s.owners, v, w, time);
   if (o.netstat) return render_netstat(s.table, g, s.owners, v, w);
-  (void)plan;
   render_table(s.table, g, s.owners, v, w);
 }
 
@@ -139,20 +139,33 @@ std::string now_iso() {
 
 volatile std::sig_atomic_t g_stop = 0;
 
-// --watch: redraw in place; '+' marks a socket that appeared since the last refresh, '-' one
-// that is gone (shown for that one refresh, then dropped).
-int watch(const ConnsArgs& o, const ConnsPlan& plan, Lister& lister,
-          std::chrono::milliseconds every) {
-  std::signal(SIGINT, [](int) { g_stop = 1; });
-  std::signal(SIGTERM, [](int) { g_stop = 1; });
-  const bool tty = isatty(STDOUT_FILENO) == 1;
+// Sleeps until then, waking every 100 ms to notice a signal.
+void wait_until(std::chrono::steady_clock::time_point until) {
+  using namespace std::chrono;
+  while (!g_stop && steady_clock::now() < until)
+    std::this_thread::sleep_for(std::min<milliseconds>(
+        milliseconds(100), duration_cast<milliseconds>(until - steady_clock::now()) + 1ms));
+}
+
+// Rows a terminal can show under the header, leaving room for the "... more" line and the line
+// the cursor ends on (so the header never scrolls away).
+std::size_t rows_that_fit(const ViewOptions& v) {
+  winsize ws{};
+  if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) != 0 || ws.ws_row <= 3) return SIZE_MAX;
+  std::size_t lines = ws.ws_row - 3u;
+  return (v.show_info || v.show_memory) && !v.oneline ? lines / 2 : lines;
+}
+
+// --watch's memory of the last listing: what was there, to mark what is new and what is gone.
+struct WatchState {
   Snapshot previous;
   std::size_t previous_fresh = 0;  // Rows of previous that were listed (not carried as gone).
   std::unordered_set<std::uint64_t> before;
   bool first = true;
-  while (!g_stop) {
-    Snapshot snap;
-    if (!lister.take(&snap)) return kExitUsage;
+
+  // Adds the rows that went away to snap (shown once, marked '-'); returns the marks by row
+  // of g's order after grouping.
+  std::vector<char> update(Snapshot& snap, Lister& lister, Grouping* g) {
     std::unordered_set<std::uint64_t> now;
     for (std::size_t i = 0; i < snap.table.size(); ++i)
       now.insert(identity(snap.table[i], snap.table.name(snap.table[i])));
@@ -160,43 +173,50 @@ int watch(const ConnsArgs& o, const ConnsPlan& plan, Lister& lister,
     for (std::size_t i = 0; i < previous_fresh; ++i)
       if (!now.count(identity(previous.table[i], previous.table.name(previous.table[i]))))
         snap.table.add_copy(previous.table, i);
-    Grouping g = lister.group(&snap);
+    *g = lister.group(&snap);
     std::vector<char> marks;
-    marks.reserve(g.order.size());
-    for (const auto& p : g.order) {
+    marks.reserve(g->order.size());
+    for (const auto& p : g->order) {
       const ConnRow& r = snap.table[p.row];
-      marks.push_back(p.row >= fresh                                               ? '-'
-                      : (!first && !before.count(identity(r, snap.table.name(r)))) ? '+'
-                                                                                   : ' ');
+      bool added = !first && !before.count(identity(r, snap.table.name(r)));
+      marks.push_back(p.row >= fresh ? '-' : added ? '+' : ' ');
     }
+    before = std::move(now);
+    previous_fresh = fresh;
+    first = false;
+    return marks;
+  }
+};
+
+// --watch: redraw in place; '+' marks a socket that appeared since the last refresh, '-' one
+// that is gone (shown for that one refresh, then dropped).
+int watch(const ConnsArgs& o, const ConnsPlan& plan, Lister& lister,
+          std::chrono::milliseconds every) {
+  std::signal(SIGINT, [](int) { g_stop = 1; });
+  std::signal(SIGTERM, [](int) { g_stop = 1; });
+  const bool tty = isatty(STDOUT_FILENO) == 1;
+  WatchState state;
+  while (!g_stop) {
+    auto start = std::chrono::steady_clock::now();
+    Snapshot snap;
+    if (!lister.take(&snap)) return kExitUsage;
+    Grouping g;
+    std::vector<char> marks = state.update(snap, lister, &g);
     ViewOptions v = plan.view;
     v.marks = &marks;
     std::string text;
     if (tty && !o.json) {
-      winsize ws{};
-      if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 3) {
-        // Room for the header, the "... more" line, and the line the cursor ends on.
-        std::size_t lines = ws.ws_row - 3u;
-        v.max_rows = (v.show_info || v.show_memory) && !v.oneline ? lines / 2 : lines;
-      }
+      v.max_rows = rows_that_fit(v);
       text = "\x1b[H\x1b[2J";  // Home and clear: redraw in place.
     }
     {
       Writer w(&text);
-      render(o, plan, snap, g, v, w, o.json ? now_iso() : std::string());
+      render(o, snap, g, v, w, o.json ? now_iso() : std::string());
     }
     if (!o.json && !tty) text += "\n";  // Snapshots of a text listing, one blank line apart.
     if (!out_text(text)) break;         // The reader went away (or the disk is full).
-    before = std::move(now);
-    previous = std::move(snap);
-    previous_fresh = fresh;
-    first = false;
-    auto until = std::chrono::steady_clock::now() + every;
-    while (!g_stop && std::chrono::steady_clock::now() < until)
-      std::this_thread::sleep_for(std::min<std::chrono::milliseconds>(
-          std::chrono::milliseconds(100), std::chrono::duration_cast<std::chrono::milliseconds>(
-                                              until - std::chrono::steady_clock::now()) +
-                                              std::chrono::milliseconds(1)));
+    state.previous = std::move(snap);
+    wait_until(start + every);
   }
   return kExitOk;
 }
@@ -222,7 +242,7 @@ int run_conns(const ConnsArgs& o) {
   Grouping g = o.summary ? Grouping{} : lister.group(&s);
   {
     Writer w;
-    render(o, *plan, s, g, plan->view, w);
+    render(o, s, g, plan->view, w);
   }
   if (s.fell_back)
     say("netlink sock_diag unavailable; read /proc/net instead (no TCP info, no Unix peers)");
