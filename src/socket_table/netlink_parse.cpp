@@ -173,6 +173,81 @@ Result<Feed> DumpParser::feed(std::string_view bytes) {
   return done_ ? Feed::done : Feed::more;
 }
 
+// One attribute of an inet_diag message into record_; false (and *need) if it is too short.
+bool DumpParser::inet_attribute(unsigned type, const unsigned char* v, std::size_t n,
+                                const char** need) {
+  SocketRecord& r = record_;
+  switch (type) {
+    case INET_DIAG_INFO:
+      if (query_.tcp_info && proto_ == Proto::tcp) {
+        convert_tcp_info(v, n, &info_);  // Any length: older kernels send a shorter struct.
+        r.info = &info_;
+      }
+      return true;
+    case INET_DIAG_CONG:
+      r.congestion = std::string_view(reinterpret_cast<const char*>(v), n);
+      r.congestion = r.congestion.substr(0, r.congestion.find('\0'));
+      return true;
+    case INET_DIAG_SKMEMINFO:
+      if (query_.memory) {
+        read_memory(v, n, &memory_);
+        r.memory = &memory_;
+      }
+      return true;
+    case INET_DIAG_SKV6ONLY:
+      if (n < 1) return *need = "1 byte", false;
+      r.v6only = v[0] != 0;
+      return true;
+    case INET_DIAG_MARK:
+      if (n < 4) return *need = "4 bytes", false;
+      r.mark = load<std::uint32_t>(v);
+      return true;
+    case INET_DIAG_CGROUP_ID:
+      if (n < 8) return *need = "8 bytes", false;
+      r.cgroup_id = load<std::uint64_t>(v);
+      return true;
+    default:
+      return true;
+  }
+}
+
+bool DumpParser::unix_attribute(unsigned type, const unsigned char* v, std::size_t n,
+                                const char** need) {
+  SocketRecord& r = record_;
+  switch (type) {
+    case UNIX_DIAG_NAME:
+      if (n > 108) return *need = "at most 108 bytes", false;  // sizeof(sun_path)
+      name_.assign(reinterpret_cast<const char*>(v), n);
+      if (!name_.empty() && name_[0] == '\0') {
+        for (char& c : name_) c = c == '\0' ? '@' : c;  // Abstract: as ss shows it.
+      } else {
+        name_.erase(std::min(name_.find('\0'), name_.size()));
+      }
+      return true;
+    case UNIX_DIAG_PEER:
+      if (n < 4) return *need = "4 bytes", false;
+      r.unix_peer = load<std::uint32_t>(v);
+      return true;
+    case UNIX_DIAG_RQLEN:
+      if (n < sizeof(unix_diag_rqlen)) return *need = "8 bytes", false;
+      r.recv_q = load<unix_diag_rqlen>(v).udiag_rqueue;
+      r.send_q = load<unix_diag_rqlen>(v).udiag_wqueue;
+      return true;
+    case UNIX_DIAG_MEMINFO:
+      if (query_.memory) {
+        read_memory(v, n, &memory_);
+        r.memory = &memory_;
+      }
+      return true;
+    case UNIX_DIAG_UID:
+      if (n < 4) return *need = "4 bytes", false;
+      r.uid = load<std::uint32_t>(v);
+      return true;
+    default:
+      return true;
+  }
+}
+
 std::error_code DumpParser::parse_inet(const unsigned char* p, std::size_t len) {
   if (len < sizeof(inet_diag_msg))
     return corrupt(fmt::format("inet_diag message at byte {} has {} of {} bytes", offset_, len,
@@ -205,39 +280,7 @@ std::error_code DumpParser::parse_inet(const unsigned char* p, std::size_t len) 
   const char* need = nullptr;
   bool ok = each_attribute(p + sizeof(m), len - sizeof(m), &bad_at,
                            [&](unsigned type, const unsigned char* v, std::size_t n) {
-                             switch (type) {
-                               case INET_DIAG_INFO:
-                                 if (query_.tcp_info && proto_ == Proto::tcp) {
-                                   convert_tcp_info(v, n, &info_);
-                                   r.info = &info_;
-                                 }
-                                 return true;
-                               case INET_DIAG_CONG:
-                                 r.congestion =
-                                     std::string_view(reinterpret_cast<const char*>(v), n);
-                                 r.congestion = r.congestion.substr(0, r.congestion.find('\0'));
-                                 return true;
-                               case INET_DIAG_SKMEMINFO:
-                                 if (query_.memory) {
-                                   read_memory(v, n, &memory_);
-                                   r.memory = &memory_;
-                                 }
-                                 return true;
-                               case INET_DIAG_SKV6ONLY:
-                                 if (n < 1) return need = "1 byte", false;
-                                 r.v6only = v[0] != 0;
-                                 return true;
-                               case INET_DIAG_MARK:
-                                 if (n < 4) return need = "4 bytes", false;
-                                 r.mark = load<std::uint32_t>(v);
-                                 return true;
-                               case INET_DIAG_CGROUP_ID:
-                                 if (n < 8) return need = "8 bytes", false;
-                                 r.cgroup_id = load<std::uint64_t>(v);
-                                 return true;
-                               default:
-                                 return true;
-                             }
+                             return inet_attribute(type, v, n, &need);
                            });
   if (!ok)
     return corrupt(fmt::format("inet_diag message at byte {}: bad attribute at byte {}{}", offset_,
@@ -277,40 +320,7 @@ std::error_code DumpParser::parse_unix(const unsigned char* p, std::size_t len) 
   const char* need = nullptr;
   bool ok = each_attribute(p + sizeof(m), len - sizeof(m), &bad_at,
                            [&](unsigned type, const unsigned char* v, std::size_t n) {
-                             switch (type) {
-                               case UNIX_DIAG_NAME:
-                                 if (n > 108)
-                                   return need = "at most 108 bytes", false;  // sizeof(sun_path)
-                                 name_.assign(reinterpret_cast<const char*>(v), n);
-                                 if (!name_.empty() && name_[0] == '\0') {
-                                   for (char& c : name_)
-                                     c = c == '\0' ? '@' : c;  // Abstract: as ss shows it.
-                                 } else {
-                                   name_.erase(std::min(name_.find('\0'), name_.size()));
-                                 }
-                                 return true;
-                               case UNIX_DIAG_PEER:
-                                 if (n < 4) return need = "4 bytes", false;
-                                 r.unix_peer = load<std::uint32_t>(v);
-                                 return true;
-                               case UNIX_DIAG_RQLEN:
-                                 if (n < sizeof(unix_diag_rqlen)) return need = "8 bytes", false;
-                                 r.recv_q = load<unix_diag_rqlen>(v).udiag_rqueue;
-                                 r.send_q = load<unix_diag_rqlen>(v).udiag_wqueue;
-                                 return true;
-                               case UNIX_DIAG_MEMINFO:
-                                 if (query_.memory) {
-                                   read_memory(v, n, &memory_);
-                                   r.memory = &memory_;
-                                 }
-                                 return true;
-                               case UNIX_DIAG_UID:
-                                 if (n < 4) return need = "4 bytes", false;
-                                 r.uid = load<std::uint32_t>(v);
-                                 return true;
-                               default:
-                                 return true;
-                             }
+                             return unix_attribute(type, v, n, &need);
                            });
   if (!ok)
     return corrupt(fmt::format("unix_diag message at byte {}: bad attribute at byte {}{}", offset_,

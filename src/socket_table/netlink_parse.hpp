@@ -26,6 +26,8 @@ class DumpParser {
   std::error_code corrupt(std::string message);
   std::error_code parse_inet(const unsigned char* p, std::size_t len);
   std::error_code parse_unix(const unsigned char* p, std::size_t len);
+  bool inet_attribute(unsigned type, const unsigned char* v, std::size_t n, const char** need);
+  bool unix_attribute(unsigned type, const unsigned char* v, std::size_t n, const char** need);
 
   bool unix_;
   Proto proto_;

@@ -1,5 +1,7 @@
 // parley conns: list listening sockets and connections, like ss and netstat but grouped: each
 // listener with the connections it accepted under it. Speaks ss's options and filter language.
+// This file runs a listing (once, or again and again with --watch); conns_options.cpp has the
+// command line.
 
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -11,7 +13,6 @@
 #include <thread>
 #include <unordered_set>
 
-#include "commands.hpp"
 #include "conns_args.hpp"
 #include "conns_store.hpp"
 #include "conns_view.hpp"
@@ -221,7 +222,7 @@ int watch(const ConnsArgs& o, const ConnsPlan& plan, Lister& lister,
   return kExitOk;
 }
 
-int run_conns(const ConnsArgs& o) {
+int run(const ConnsArgs& o) {
   if (!o.netns.empty()) {
     if (auto ec = enter_netns(o.netns)) {
       say("conns: network namespace '{}': {}{}", o.netns, describe(ec),
@@ -254,137 +255,12 @@ int run_conns(const ConnsArgs& o) {
 
 }  // namespace
 
-Subcommand conns_command(CLI::App& root) {
-  auto o = std::make_shared<ConnsArgs>();
-  auto* app =
-      root.add_subcommand("conns", "List listening sockets and connections (like ss/netstat)");
-  app->footer(
-      "Also: parley conns [OPTIONS] [FILTER]\n"
-      "Default: TCP listeners and connections (not TIME-WAIT), numeric, each listener followed\n"
-      "by the connections it accepted ('? ' before the state: one of several SO_REUSEPORT\n"
-      "listeners took it, which one cannot be known; -p tells processes apart).\n"
-      "FILTER is ss's: [state NAME|exclude NAME]... then an expression of src/dst "
-      "ADDR[/LEN][:PORT],\n"
-      "sport/dport OP [:]PORT (OP: = != < <= > >=), dev, fwmark, cgroup, autobound, with and, or,\n"
-      "not and '( )'; and/or group from the left as in ss. Examples:\n"
-      "  parley conns -tanp        parley conns state established '( dport = :ssh or sport = :ssh "
-      ")'\n"
-      "  parley conns -x src '/run/*'          parley conns -tn dst 10.0.0.0/8 and sport '>' "
-      ":1024\n"
-      "IPv4 clients of a dual-stack [::] listener are IPv6 sockets: shown as [::ffff:a.b.c.d],\n"
-      "listed by -6 (not -4), matched by IPv4 address filters (as in ss).\n"
-      "Names and paths: control bytes and bytes that are not UTF-8 are shown as \\xHH.\n"
-      "JSON: one object per line: proto, state, recv_q, send_q, family, local{address,port},\n"
-      "peer{address,port}; Unix: path, peer_inode; inode, uid, listener, accepted_by (the\n"
-      "listener's inode; null with accepted_by_one_of[...] when unsure), "
-      "processes[{pid,name,fd}],\n"
-      "timer{name,expires_ms,retransmits} (-o), tcp_info{<tcp_info fields>,congestion} (-i),\n"
-      "skmem{rmem_alloc,rcvbuf,...} (-m). A name that is not UTF-8 has U+FFFD in place of\n"
-      "the bad bytes and its exact bytes in NAME_hex (path_hex, name_hex). -s --json:\n"
-      "{total, protocols{tcp{total,ipv4,ipv6,states{...}},...}}. --watch --json: one line per\n"
-      "refresh, {time, sockets[...]}, new and gone sockets with \"change\".");
-  app->add_flag("-t,--tcp", o->tcp, "TCP sockets (the default)");
-  app->add_flag("-u,--udp", o->udp, "UDP sockets");
-  app->add_flag("-x,--unix", o->unix_sockets, "Unix sockets");
-  auto* v4 = app->add_flag("-4,--ipv4", o->v4, "IPv4 only");
-  app->add_flag("-6,--ipv6", o->v6, "IPv6 only")->excludes(v4);
-  auto* l =
-      app->add_flag("-l,--listening", o->listening, "Only listening (and unconnected) sockets");
-  auto* a = app->add_flag("-a,--all", o->all, "Sockets in every state");
-  l->excludes(a);
-  auto* state = app->add_option("--state", o->states,
-                                "Only this state (repeatable): established, listen, "
-                                "time-wait, ... or connected, synchronized, bucket, big")
-                    ->type_name("NAME");
-  state->excludes(l);
-  state->excludes(a);
-  app->add_flag("-n,--numeric", o->numeric,
-                "Numeric ports and rates (addresses are numeric unless -r)");
-  app->add_flag("-r,--resolve", o->resolve,
-                "Resolve addresses to host names (and ports to services)");
-  app->add_option("--port", o->ports, "Local or peer port (repeatable)")
-      ->check(CLI::Range(0, 65535));
-  app->add_option("--sport", o->sports, "Local port (repeatable)")->check(CLI::Range(0, 65535));
-  app->add_option("--dport", o->dports, "Peer port (repeatable)")->check(CLI::Range(0, 65535));
-  auto* pid = app->add_option("--pid", o->pids, "Owned by this process (repeatable)");
-  auto* pname = app->add_option("--process", o->process_names,
-                                "Owned by a process of this name (repeatable)");
-  auto* p =
-      app->add_flag("-p,--processes", o->process, "Show the owning processes (name, pid, fd)");
-  auto* info = app->add_flag("-i,--info", o->info,
-                             "TCP internals as ss -i: congestion, rto, rtt, mss, cwnd, ssthresh, "
-                             "bytes, lastsnd/lastrcv, pacing and delivery rates, retrans");
-  auto* timers =
-      app->add_flag("-o,--options", o->timers, "Timers: on, keepalive, timewait, persist");
-  auto* mem = app->add_flag("-m,--memory", o->memory, "Socket memory (skmem)");
-  auto* ext = app->add_flag("-e,--extended", o->ext, "Show uid and inode");
-  auto* s = app->add_flag("-s,--summary", o->summary,
-                          "Count sockets per protocol, family and state (all of them unless "
-                          "protocols or states are chosen)");
-  auto* kill = app->add_flag("-K,--kill", o->kill,
-                             "Close the TCP and UDP sockets listed (SOCK_DESTROY; needs root and "
-                             "CONFIG_INET_DIAG_DESTROY)");
-  auto* no_header = app->add_flag("-H,--no-header", o->no_header, "No header line");
-  auto* oneline = app->add_flag("-O,--oneline", o->oneline, "One line per socket (-i, -m)");
-  auto* netns = app->add_option("-N,--net", o->netns,
-                                "Look into the network namespace NSNAME "
-                                "(as ip netns names it)")
-                    ->type_name("NSNAME");
-  auto* json = app->add_flag("--json", o->json, "One JSON object per socket and line");
-  auto* ns = app->add_flag("--netstat", o->netstat, "netstat's classic layout (-e, -o, -p too)");
-  auto* watch_opt = app->add_option("--watch", o->watch,
-                                    "Refresh every TIME (1s, 500ms, 2m; default 1s) until "
-                                    "Ctrl-C; write --watch=TIME before a filter")
-                        ->expected(0, 1)
-                        ->default_str("1s")
-                        ->type_name("TIME")
-                        ->check(CLI::Validator(
-                            [](std::string& text) -> std::string {
-                              auto d = parse_duration(text);
-                              if (!d) return "'" + text + "' is not a time (use 500ms, 2s, 1m)";
-                              if (*d < std::chrono::milliseconds(100))
-                                return "--watch: at least 100ms";
-                              return {};
-                            },
-                            ""));
-  auto* source = app->add_option("--source", o->source,
-                                 "Where to read: auto (netlink, else /proc), netlink, proc")
-                     ->check(CLI::IsMember({"auto", "netlink", "proc"}));
-  auto* record = app->add_option("--record", o->record,
-                                 "Also save the raw netlink answers into DIR (for bug reports)")
-                     ->type_name("DIR")
-                     ->check(CLI::ExistingDirectory);
-  auto* replay = app->add_option("--replay", o->replay,
-                                 "Read a recording (netlink answers, or a /proc copy) instead")
-                     ->type_name("DIR")
-                     ->check(CLI::ExistingDirectory);
-  // The filter is taken from the arguments CLI11 does not know: as a positional, CLI11 2.1 would
-  // read "[::1]" as a list and drop its brackets.
-  app->allow_extras();
-  json->excludes(ns);
-  json->excludes(no_header);
-  json->excludes(oneline);
-  ns->excludes(s);
-  ns->excludes(info);
-  ns->excludes(mem);
-  ns->excludes(oneline);
-  for (auto* opt : {p, info, timers, mem, ext, oneline, no_header, kill}) s->excludes(opt);
-  kill->excludes(replay);
-  kill->excludes(source);
-  kill->excludes(watch_opt);
-  replay->excludes(record);
-  replay->excludes(netns);
-  replay->excludes(source);
-  for (auto* opt : {p, pid, pname}) replay->excludes(opt);
-  record->excludes(source);
-  return {app, [o, app] {
-            o->filter = app->remaining();
-            if (o->kill && o->unix_sockets) {
-              say("conns: -K closes TCP and UDP sockets only, not Unix sockets (-x)");
-              return kExitUsage;
-            }
-            return run_conns(*o);
-          }};
+int run_conns(const ConnsArgs& o) {
+  if (o.kill && o.unix_sockets) {
+    say("conns: -K closes TCP and UDP sockets only, not Unix sockets (-x)");
+    return kExitUsage;
+  }
+  return run(o);
 }
 
 }  // namespace parley::cmd

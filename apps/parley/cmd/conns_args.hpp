@@ -1,5 +1,6 @@
 #pragma once
 // (conns) The options of `parley conns`, and the kernel query, filter and view they make.
+// conns_options.cpp defines them on the command line, conns_args.cpp works out the plan.
 
 #include <string>
 #include <vector>
@@ -38,5 +39,8 @@ Result<ConnsPlan> plan_of(const ConnsArgs& o, std::string* why);
 
 // The socket passes the options that are not ss filters (--port, --pid, --process, ...).
 bool wanted(const ConnsArgs& o, const SocketRecord& r, const OwnerMap& owners);
+
+// Lists (conns.cpp); returns the exit status, having said what went wrong.
+int run_conns(const ConnsArgs& o);
 
 }  // namespace parley::cmd

@@ -83,63 +83,79 @@ void render_netstat(const ConnTable& t, const Grouping& g, const OwnerMap& owner
   w.flush();
 }
 
+namespace {
+
+// What the view shows beyond the basics: timer (-o), TCP info (-i), socket memory (-m).
+void put_details(json& j, const ConnRow& r, const ConnExtras& e, const ViewOptions& v) {
+  if (v.show_timer && !is_unix(r.proto))
+    j["timer"] = {
+        {"name", timer_name(e.timer)}, {"expires_ms", e.expires_ms}, {"retransmits", e.retrans}};
+  if (v.show_info && e.has_info) {
+    json info;
+    for (std::size_t f = 0; f < kTcpInfoFieldCount; ++f)
+      info[kTcpInfoFieldNames[f]] = e.info.*kTcpInfoFields[f];
+    put_name(info, "congestion", e.congestion);
+    j["tcp_info"] = std::move(info);
+  }
+  if (v.show_memory && e.has_memory) {
+    static const char* names[] = {"rmem_alloc",  "rcvbuf", "wmem_alloc", "sndbuf", "fwd_alloc",
+                                  "wmem_queued", "optmem", "backlog",    "drops"};
+    json mem;
+    for (std::size_t f = 0; f < e.memory.count && f < 9; ++f) mem[names[f]] = e.memory.v[f];
+    j["skmem"] = std::move(mem);
+  }
+}
+
+// One socket's object; listener: the row it is shown under, if it is a child.
+json socket_json(const ConnTable& t, const Grouping& g, const OwnerMap& owners,
+                 const ViewOptions& v, const Placed& p, std::uint32_t listener) {
+  const ConnRow& r = t[p.row];
+  ConnExtras e = t.extras(r);
+  json j;
+  j["proto"] = proto_name(r.proto);
+  j["state"] = state_name(r.state);
+  j["recv_q"] = r.recv_q;
+  j["send_q"] = r.send_q;
+  if (is_unix(r.proto)) {
+    put_name(j, "path", e.name);
+    j["peer_inode"] = r.unix_peer;
+  } else {
+    j["family"] = r.family == AF_INET6 ? "ipv6" : "ipv4";
+    j["local"] = {{"address", address_text(r.family, r.local)}, {"port", r.local_port}};
+    j["peer"] = {{"address", address_text(r.family, r.peer)}, {"port", r.peer_port}};
+  }
+  j["inode"] = r.inode;
+  j["uid"] = r.uid;
+  j["listener"] = r.state == kListen;
+  if (p.place == Place::child) {
+    j["accepted_by"] = t[listener].inode;
+  } else if (p.place == Place::child_unsure) {
+    j["accepted_by"] = nullptr;
+    auto& one_of = j["accepted_by_one_of"] = json::array();
+    if (auto it = g.candidates.find(p.row); it != g.candidates.end())
+      for (auto l : it->second) one_of.push_back(t[l].inode);
+  }
+  json procs = json::array();
+  owners.for_each(r.inode, [&](const SocketOwner& o) {
+    json proc = {{"pid", o.pid}, {"fd", o.fd}};
+    put_name(proc, "name", o.name);
+    procs.push_back(std::move(proc));
+  });
+  j["processes"] = std::move(procs);
+  put_details(j, r, e, v);
+  return j;
+}
+
+}  // namespace
+
 void render_json(const ConnTable& t, const Grouping& g, const OwnerMap& owners,
                  const ViewOptions& v, Writer& w, const std::string& time) {
   json sockets = json::array();
   std::uint32_t listener = 0;  // The row children are shown under.
   for (std::size_t i = 0; i < g.order.size() && w.ok(); ++i) {
     const Placed& p = g.order[i];
-    const ConnRow& r = t[p.row];
     if (p.place == Place::top) listener = p.row;
-    ConnExtras e = t.extras(r);
-    json j;
-    j["proto"] = proto_name(r.proto);
-    j["state"] = state_name(r.state);
-    j["recv_q"] = r.recv_q;
-    j["send_q"] = r.send_q;
-    if (is_unix(r.proto)) {
-      put_name(j, "path", e.name);
-      j["peer_inode"] = r.unix_peer;
-    } else {
-      j["family"] = r.family == AF_INET6 ? "ipv6" : "ipv4";
-      j["local"] = {{"address", address_text(r.family, r.local)}, {"port", r.local_port}};
-      j["peer"] = {{"address", address_text(r.family, r.peer)}, {"port", r.peer_port}};
-    }
-    j["inode"] = r.inode;
-    j["uid"] = r.uid;
-    j["listener"] = r.state == kListen;
-    if (p.place == Place::child) {
-      j["accepted_by"] = t[listener].inode;
-    } else if (p.place == Place::child_unsure) {
-      j["accepted_by"] = nullptr;
-      auto& one_of = j["accepted_by_one_of"] = json::array();
-      if (auto it = g.candidates.find(p.row); it != g.candidates.end())
-        for (auto l : it->second) one_of.push_back(t[l].inode);
-    }
-    json procs = json::array();
-    owners.for_each(r.inode, [&](const SocketOwner& o) {
-      json proc = {{"pid", o.pid}, {"fd", o.fd}};
-      put_name(proc, "name", o.name);
-      procs.push_back(std::move(proc));
-    });
-    j["processes"] = std::move(procs);
-    if (v.show_timer && !is_unix(r.proto))
-      j["timer"] = {
-          {"name", timer_name(e.timer)}, {"expires_ms", e.expires_ms}, {"retransmits", e.retrans}};
-    if (v.show_info && e.has_info) {
-      json info;
-      for (std::size_t f = 0; f < kTcpInfoFieldCount; ++f)
-        info[kTcpInfoFieldNames[f]] = e.info.*kTcpInfoFields[f];
-      put_name(info, "congestion", e.congestion);
-      j["tcp_info"] = std::move(info);
-    }
-    if (v.show_memory && e.has_memory) {
-      static const char* names[] = {"rmem_alloc",  "rcvbuf", "wmem_alloc", "sndbuf", "fwd_alloc",
-                                    "wmem_queued", "optmem", "backlog",    "drops"};
-      json mem;
-      for (std::size_t f = 0; f < e.memory.count && f < 9; ++f) mem[names[f]] = e.memory.v[f];
-      j["skmem"] = std::move(mem);
-    }
+    json j = socket_json(t, g, owners, v, p, listener);
     if (v.marks && i < v.marks->size() && (*v.marks)[i] != ' ')
       j["change"] = (*v.marks)[i] == '+' ? "new" : "gone";
     if (time.empty()) {

@@ -73,9 +73,11 @@ const char* proto_name(Proto p) {
   return "?";
 }
 
-Grouping group_rows(const ConnTable& t, const OwnerMap& owners) {
-  // Sort keys compare fields in place: copying keys out made sorting 20,000 rows dominate.
-  auto less = [&](std::uint32_t ia, std::uint32_t ib) {
+// Row order: protocol, local port, family, address (path), peer, inode. Fields are compared in
+// place: copying keys out made sorting 20,000 rows dominate.
+struct RowOrder {
+  const ConnTable& t;
+  bool operator()(std::uint32_t ia, std::uint32_t ib) const {
     const ConnRow& a = t[ia];
     const ConnRow& b = t[ib];
     if (a.proto != b.proto) return a.proto < b.proto;
@@ -89,72 +91,91 @@ Grouping group_rows(const ConnTable& t, const OwnerMap& owners) {
     if (int c = std::memcmp(a.peer.data(), b.peer.data(), 16)) return c < 0;
     if (a.peer_port != b.peer_port) return a.peer_port < b.peer_port;
     return a.inode < b.inode;
-  };
+  }
+};
+
+// Finds, for each connection, the listeners that could have accepted it.
+class Grouper {
+ public:
+  Grouper(const ConnTable& t, const OwnerMap& owners, std::vector<std::uint32_t> listeners)
+      : t_(t), owners_(owners), listeners_(std::move(listeners)), pids_(listeners_.size()) {
+    for (std::size_t i = 0; i < listeners_.size(); ++i) {
+      if (t_[listeners_[i]].proto == Proto::tcp) by_port_.emplace(t_[listeners_[i]].local_port, i);
+      if (owners_.scanned) pids_[i] = pids_of(owners_, t_[listeners_[i]].inode);
+    }
+  }
+
+  // Indexes into listeners of those that could have accepted connection c, best match first;
+  // empty when none did (or c's processes hold none of them).
+  const std::vector<std::size_t>& candidates(std::uint32_t c) {
+    const ConnRow& row = t_[c];
+    cands_.clear();
+    if (row.proto != Proto::tcp) return cands_;
+    int best = 0;
+    auto [lo, hi] = by_port_.equal_range(row.local_port);
+    for (auto it = lo; it != hi; ++it) {
+      int m = match(t_[listeners_[it->second]], row);
+      if (m > best) cands_.clear(), best = m;
+      if (m == best && m > 0) cands_.push_back(it->second);
+    }
+    std::sort(cands_.begin(), cands_.end());
+    if (!cands_.empty() && owners_.scanned) {
+      std::vector<int> mine = pids_of(owners_, row.inode);
+      if (!mine.empty())
+        std::erase_if(cands_, [&](std::size_t l) { return !share(pids_[l], mine); });
+    }
+    return cands_;
+  }
+
+  // Candidates that agree in address and (known) processes are one service: no doubt to report.
+  bool alike(const std::vector<std::size_t>& cands) const {
+    for (std::size_t l : cands) {
+      if (t_[listeners_[l]].local != t_[listeners_[cands[0]]].local || !owners_.scanned ||
+          pids_[l].empty() || pids_[l] != pids_[cands[0]])
+        return false;
+    }
+    return true;
+  }
+
+  const std::vector<std::uint32_t>& listeners() const { return listeners_; }
+
+ private:
+  const ConnTable& t_;
+  const OwnerMap& owners_;
+  std::vector<std::uint32_t> listeners_;  // Sorted rows.
+  std::vector<std::vector<int>> pids_;    // Of each listener, if owners were scanned.
+  std::unordered_multimap<std::uint16_t, std::size_t> by_port_;  // TCP listeners by port.
+  std::vector<std::size_t> cands_;
+};
+
+Grouping group_rows(const ConnTable& t, const OwnerMap& owners) {
   std::vector<std::uint32_t> listeners, others;
   for (std::uint32_t i = 0; i < t.size(); ++i)
     (t[i].state == kListen ? listeners : others).push_back(i);
-  std::sort(listeners.begin(), listeners.end(), less);
-  std::sort(others.begin(), others.end(), less);
-
-  std::unordered_multimap<std::uint16_t, std::size_t> by_port;  // Into listeners.
-  for (std::size_t i = 0; i < listeners.size(); ++i)
-    if (t[listeners[i]].proto == Proto::tcp) by_port.emplace(t[listeners[i]].local_port, i);
-  std::vector<std::vector<int>> listener_pids(listeners.size());
-  if (owners.scanned)
-    for (std::size_t i = 0; i < listeners.size(); ++i)
-      listener_pids[i] = pids_of(owners, t[listeners[i]].inode);
+  std::sort(listeners.begin(), listeners.end(), RowOrder{t});
+  std::sort(others.begin(), others.end(), RowOrder{t});
+  Grouper grouper(t, owners, std::move(listeners));
+  const std::size_t n = grouper.listeners().size();
 
   Grouping g;
-  std::vector<std::vector<std::uint32_t>> sure(listeners.size()), unsure(listeners.size());
+  std::vector<std::vector<std::uint32_t>> sure(n), unsure(n);
   std::vector<std::uint32_t> rest;
-  std::vector<std::size_t> cands;
   for (std::uint32_t c : others) {
-    const ConnRow& row = t[c];
-    cands.clear();
-    if (row.proto == Proto::tcp) {
-      int best = 0;
-      auto [lo, hi] = by_port.equal_range(row.local_port);
-      for (auto it = lo; it != hi; ++it) {
-        int m = match(t[listeners[it->second]], row);
-        if (m > best) cands.clear(), best = m;
-        if (m == best && m > 0) cands.push_back(it->second);
-      }
-      std::sort(cands.begin(), cands.end());
-    }
-    if (!cands.empty() && owners.scanned) {
-      std::vector<int> mine = pids_of(owners, row.inode);
-      if (!mine.empty()) {
-        std::erase_if(cands, [&](std::size_t l) { return !share(listener_pids[l], mine); });
-        if (cands.empty()) {  // Owned by a process that has none of these listeners.
-          rest.push_back(c);
-          continue;
-        }
-      }
-    }
+    const auto& cands = grouper.candidates(c);
     if (cands.empty()) {
       rest.push_back(c);
-      continue;
-    }
-    // Candidates that agree in address and processes are one service: no doubt to report.
-    bool alike = true;
-    for (std::size_t l : cands) {
-      const ConnRow& a = t[listeners[l]];
-      const ConnRow& b = t[listeners[cands[0]]];
-      alike &= a.local == b.local && owners.scanned && !listener_pids[l].empty() &&
-               listener_pids[l] == listener_pids[cands[0]];
-    }
-    if (cands.size() == 1 || alike) {
+    } else if (cands.size() == 1 || grouper.alike(cands)) {
       sure[cands[0]].push_back(c);
     } else {
       if (!owners.scanned) g.wants_owners = true;
       unsure[cands.back()].push_back(c);
       auto& list = g.candidates[c];
-      for (std::size_t l : cands) list.push_back(listeners[l]);
+      for (std::size_t l : cands) list.push_back(grouper.listeners()[l]);
     }
   }
   g.order.reserve(t.size());
-  for (std::size_t i = 0; i < listeners.size(); ++i) {
-    g.order.push_back({listeners[i], Place::top});
+  for (std::size_t i = 0; i < n; ++i) {
+    g.order.push_back({grouper.listeners()[i], Place::top});
     for (auto c : sure[i]) g.order.push_back({c, Place::child});
     for (auto c : unsure[i]) g.order.push_back({c, Place::child_unsure});
     std::vector<std::uint32_t>().swap(sure[i]);  // Memory back as the order grows.
