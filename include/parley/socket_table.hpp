@@ -181,6 +181,7 @@ class SocketKiller {
 
  private:
   int fd_ = -1;
+  int open_error_ = 0;  // Why the netlink socket could not be made.
   std::uint32_t seq_ = 0;
 };
 

@@ -254,14 +254,15 @@ std::unique_ptr<SocketSource> make_netlink_source(NetlinkExchange exchange) {
 }
 
 SocketKiller::SocketKiller()
-    : fd_(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG)) {}
+    : fd_(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG)),
+      open_error_(fd_ < 0 ? errno : 0) {}
 
 SocketKiller::~SocketKiller() {
   if (fd_ >= 0) ::close(fd_);
 }
 
 std::error_code SocketKiller::kill(const SocketRecord& r) {
-  if (fd_ < 0) return std::error_code(errno ? errno : EBADF, std::system_category());
+  if (fd_ < 0) return std::error_code(open_error_, std::system_category());
   if (is_unix(r.proto)) return std::make_error_code(std::errc::operation_not_supported);
   inet_diag_req_v2 req{};
   req.sdiag_family = static_cast<__u8>(r.family);
