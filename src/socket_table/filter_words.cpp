@@ -1,7 +1,9 @@
 #include "filter_words.hpp"
 
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <sys/socket.h>
+#include <sys/statfs.h>
 
 #include <cerrno>
 #include <cstdlib>
@@ -101,17 +103,22 @@ std::string_view strip_family(std::string_view text, int* family) {
 }
 
 std::optional<std::uint64_t> cgroup_id_of(const std::string& path) {
-  std::ifstream mounts("/proc/self/mounts");
-  std::string dev, dir, type, rest;
-  std::string root;
-  while (mounts >> dev >> dir >> type && std::getline(mounts, rest)) {
-    if (type == "cgroup2") {
-      root = dir;
-      break;
+  // ss takes a path on a cgroup2 file system as it is, and anything else as relative to the
+  // cgroup2 mount ("/" is the root cgroup, as ss -tan --cgroup shows it).
+  std::string full = path;
+  struct statfs fs {};
+  if (statfs(path.c_str(), &fs) != 0 || fs.f_type != CGROUP2_SUPER_MAGIC) {
+    std::ifstream mounts("/proc/self/mounts");
+    std::string dev, dir, type, rest, root;
+    while (mounts >> dev >> dir >> type && std::getline(mounts, rest)) {
+      if (type == "cgroup2") {
+        root = dir;
+        break;
+      }
     }
+    if (root.empty()) return std::nullopt;
+    full = root + "/" + path.substr(std::min(path.find_first_not_of('/'), path.size()));
   }
-  if (root.empty()) return std::nullopt;
-  std::string full = root + "/" + (path.empty() || path[0] != '/' ? path : path.substr(1));
   // A cgroup2 directory's file handle is its 64-bit id (what INET_DIAG_CGROUP_ID reports).
   alignas(file_handle) unsigned char storage[sizeof(file_handle) + 8] = {};
   auto* handle = reinterpret_cast<file_handle*>(storage);

@@ -101,6 +101,7 @@ EMPTY -tan state fin-wait-1 '( sport = :http or sport = :https )' dst 193.233.7/
 -tan 'fwmark = 0x10/0xf0'
 -tan 'fwmark != 0x10'
 -tan 'dev = lo'
+-tan dst localhost
 EMPTY -tan 'dev != lo' and sport = :7001
 -tan state connected
 -tan state synchronized
@@ -139,6 +140,29 @@ for line in "${CASES[@]}"; do
   [ "${args[0]}" = EMPTY ] && { ALLOW_EMPTY=1; args=("${args[@]:1}"); }
   check "$line" same_rows "${args[@]}"
 done
+
+# cgroup PATH: ss takes a path on the cgroup2 file system. ss -N cannot see that file system (it
+# remounts /sys for the namespace), so this one runs on the host, on a listener of ours.
+cgroup_filter() {
+  local mnt cg port
+  mnt=$(awk '$3 == "cgroup2" {print $2; exit}' /proc/mounts)
+  cg=$(awk -F: '$1 == "0" {print $3}' /proc/self/cgroup)
+  [ -n "$mnt" ] && [ -n "$cg" ] || { echo "    (no cgroup2: skipped)"; return 0; }
+  python3 -c 'import socket,sys,time
+l=socket.socket(); l.bind(("127.0.0.1",0)); l.listen(); c=socket.create_connection(l.getsockname())
+open(sys.argv[1],"w").write(str(l.getsockname()[1])); time.sleep(60)' "$WORK/cg.port" &
+  BG_PIDS+=($!)
+  for _ in $(seq 100); do [ -s "$WORK/cg.port" ] && break; sleep 0.05; done
+  port=$(cat "$WORK/cg.port")
+  local expr="cgroup $mnt$cg and ( sport = :$port or dport = :$port )"
+  ss -Htan "$expr" >"$WORK/ss.out" || return 1
+  "$PARLEY" conns -Htan "$expr" >"$WORK/p.out" || return 1
+  [ -s "$WORK/ss.out" ] || fail "ss selected nothing" || return 1
+  assert_eq "$(rows ss "$WORK/ss.out")" "$(rows parley "$WORK/p.out")" "rows of $expr" || return 1
+  "$PARLEY" conns -Htan "cgroup / and sport = :$port" >"$WORK/root.out" || return 1
+  [ "$cg" != / ] || [ -s "$WORK/root.out" ] || fail "'cgroup /' (the root) selected nothing"
+}
+check "cgroup PATH" cgroup_filter
 
 # parley's default view is ss's (connected, not TIME-WAIT or SYN-RECV) plus the listeners.
 default_view() {
