@@ -266,19 +266,25 @@ for l in lines[:-1]:
 PY
 }
 
-# On a terminal with fewer lines than sockets the header stays on top.
+# On a terminal with fewer lines than sockets the header stays on top. (A tmux server of the
+# test's own, never the user's.)
 watch_keeps_header() {
   have tmux || { echo "    (tmux missing: skipped)"; return 0; }
+  local tm=(tmux -L "parley-conns-$$")
+  if ! "${tm[@]}" new-session -d -s probe "sleep 30" 2>"$WORK/tm.err"; then
+    echo "    (tmux cannot start a server here: $(cat "$WORK/tm.err"); skipped)"
+    return 0
+  fi
   py many 'import socket,sys,time
 l=socket.socket(); l.bind(("127.0.0.1",0)); l.listen(64)
 cs=[socket.create_connection(l.getsockname()) for _ in range(30)]
 open(sys.argv[1],"w").write(str(l.getsockname()[1])); time.sleep(120)' || return 1
-  local port session="parley-watch-$$"
+  local port
   port=$(ready many)
-  tmux new-session -d -s "$session" -x 100 -y 12 "'$PARLEY' conns --watch 500ms --port $port; sleep 5" || return 1
+  "${tm[@]}" new-session -d -s watch -x 100 -y 12 "'$PARLEY' conns --watch 500ms --port $port; sleep 5" || return 1
   sleep 1.5
-  tmux capture-pane -p -t "$session" >"$WORK/tm.out"
-  tmux kill-session -t "$session" 2>/dev/null
+  "${tm[@]}" capture-pane -p -t watch >"$WORK/tm.out"
+  "${tm[@]}" kill-server 2>/dev/null
   head -1 "$WORK/tm.out" | grep -q '^ *State ' || fail "first line: $(cat "$WORK/tm.out")" || return 1
   grep -Eq '^\.\.\. and [0-9]+ more$' "$WORK/tm.out" || fail "no '... more' line: $(cat "$WORK/tm.out")"
 }
