@@ -11,7 +11,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # Real peers and tools the tests and benchmarks drive.
   ncat socat netcat-openbsd tmux iproute2 iperf3 procps psmisc net-tools
-  python3 openssl coreutils util-linux
+  python3 openssl coreutils util-linux strace
 )
 
 missing=()
