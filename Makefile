@@ -35,6 +35,8 @@ bench: build
 	bash bench/echo.sh $(PARLEY)
 	bash bench/loadgen.sh $(PARLEY)
 	bash bench/conns.sh $(PARLEY)
+	bash bench/scan.sh $(PARLEY)
+	bash bench/serve.sh $(PARLEY)
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')

@@ -26,7 +26,10 @@ LIMIT=120  # seconds per transfer; a stuck tool must not stall the whole run
 # about bulk speed would lift with -b. ncat and nc.openbsd have no such knob, so both socat
 # variants are shown: "socat" (out of the box, like every other tool here) and
 # "socat-b256k" (-b 262144, the same copy size parley's pump uses without splice).
-ALL_TOOLS=(iperf3 ncat nc.openbsd socat socat-b256k parley)
+# "parley-o" is parley's sender with -o (a traffic log of every byte): the log must keep the
+# data on the zero-copy path, at >= 0.5x plain parley. TOOLS="parley parley-o" runs just those.
+ALL_TOOLS=(iperf3 ncat nc.openbsd socat socat-b256k parley parley-o)
+[[ -n ${TOOLS:-} ]] && read -r -a ALL_TOOLS <<<"$TOOLS"
 
 tmp=$(mktemp -d /tmp/parley-bulk.XXXXXX)
 pids=()
@@ -42,7 +45,7 @@ trap 'exit 130' INT TERM  # exit runs the EXIT trap, which does the cleanup
 tools=()
 for t in "${ALL_TOOLS[@]}"; do
   case $t in
-    parley) bin=$PARLEY ;;
+    parley*) bin=$PARLEY ;;
     socat-*) bin=socat ;;
     *) bin=$t ;;
   esac
@@ -63,7 +66,7 @@ free_port() {  # Racy (the port is released before use), but a collision only fa
 
 recv_cmd() {  # $1 tool, $2 port -> array R
   case $1 in
-    parley) R=("$PARLEY" listen -v --recv-only 127.0.0.1 0) ;;  # port 0: read it back from stderr
+    parley*) R=("$PARLEY" listen -v --recv-only 127.0.0.1 0) ;;  # port 0: read it back from stderr
     ncat) R=(ncat -l 127.0.0.1 "$2" --recv-only) ;;
     nc.openbsd) R=(nc.openbsd -l 127.0.0.1 "$2") ;;
     socat) R=(socat -u "TCP-LISTEN:$2,bind=127.0.0.1,reuseaddr" OPEN:/dev/null) ;;
@@ -75,6 +78,7 @@ recv_cmd() {  # $1 tool, $2 port -> array R
 send_cmd() {  # $1 tool, $2 port -> array S (stdin is the payload for all)
   case $1 in
     parley) S=("$PARLEY" connect 127.0.0.1 "$2") ;;
+    parley-o) S=("$PARLEY" connect -o "$tmp/traffic.log" 127.0.0.1 "$2") ;;
     ncat) S=(ncat --send-only 127.0.0.1 "$2") ;;
     nc.openbsd) S=(nc.openbsd -N 127.0.0.1 "$2") ;;
     socat) S=(socat -u "FILE:$payload" "TCP:127.0.0.1:$2") ;;
@@ -91,12 +95,12 @@ transfer() {
   status=FAILED secs='' note=''
   pids=()
   : >"$rerr"
-  [[ $tool == parley ]] || port=$(free_port)
+  [[ $tool == parley* ]] || port=$(free_port)
   recv_cmd "$tool" "$port"
   timeout "$LIMIT" taskset -c 0 "${R[@]}" </dev/null >/dev/null 2>"$rerr" &
   rpid=$!; pids+=("$rpid")
   for ((i = 0; i < 200; i++)); do  # up to ~5 s for the receiver to listen
-    if [[ $tool == parley ]]; then
+    if [[ $tool == parley* ]]; then
       port=$(sed -n 's/.*Listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$rerr")
       [[ -n $port ]] && break
     elif [[ -n $(ss -Hltn "sport = :$port") ]]; then break
@@ -121,7 +125,7 @@ transfer() {
     return
   fi
   case $tool in
-    parley)  # -v exit line: "parley: 0 bytes sent, N bytes received in S seconds."
+    parley*)  # -v exit line: "parley: 0 bytes sent, N bytes received in S seconds."
       got=$(sed -n 's/.* \([0-9][0-9]*\) bytes received.*/\1/p' "$rerr")
       if [[ $got != "$BYTES" ]]; then
         mismatches=$((mismatches + 1))
@@ -178,6 +182,9 @@ for t in "${tools[@]}"; do
   printf '%-12s %9.3f %7s %9s %7s\n' "$t" "${med[$t]}" "$(gbps "${med[$t]}")" \
     "$(ratio "$t" iperf3)" "$(ratio "$t" ncat)"
 done
+if [[ -n ${med[parley-o]-} && -n ${med[parley]-} ]]; then
+  echo "parley -o: $(gbps "${med[parley-o]}") GB/s = $(ratio parley-o parley) x plain parley (target >= 0.5)"
+fi
 if [[ -n ${med[parley]-} ]]; then
   echo "parley: $(gbps "${med[parley]}") GB/s = $(ratio parley iperf3) x iperf3, $(ratio parley ncat) x ncat"
 else

@@ -7,11 +7,18 @@ packages=(
   # Toolchain and build.
   build-essential cmake ninja-build ccache pkg-config clang-format
   # Libraries parley links against or compiles in.
-  libasio-dev libcli11-dev libfmt-dev libssl-dev libedit-dev nlohmann-json3-dev
+  libcli11-dev libfmt-dev libssl-dev libedit-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  # doctor reads the firewall ruleset through libnftables (JSON output needs nlohmann above).
+  libnftables-dev
   # Real peers and tools the tests and benchmarks drive.
   ncat socat netcat-openbsd tmux iproute2 iperf3 procps psmisc net-tools
   python3 openssl coreutils util-linux strace
+  # doctor's tests build firewalls and NAT routers in namespaces (nft, iptables-nft); the scan
+  # tests use nftables too.
+  nftables iptables
+  # Proxies for connect --proxy (SOCKS4/5, HTTP CONNECT).
+  dante-server microsocks
 )
 
 missing=()

@@ -186,7 +186,9 @@ Result<std::vector<SocketAddress>> resolve(const std::string& host, std::uint16_
       any.family = Family::any;
       if (resolve(host, port, any)) return Errc::no_address_of_family;
     }
-    return Errc::name_not_resolved;
+    // EAI_AGAIN: the name servers did not answer, so the name may well exist (a network
+    // problem, not a typo).
+    return rc == EAI_AGAIN ? Errc::name_server_failed : Errc::name_not_resolved;
   }
   std::vector<SocketAddress> out;
   for (addrinfo* ai = list; ai != nullptr; ai = ai->ai_next) {

@@ -2,6 +2,8 @@
 
 #include <cerrno>
 
+#include "parley/proxy.hpp"
+
 namespace parley {
 namespace {
 
@@ -22,6 +24,10 @@ class Category final : public std::error_category {
         return "timed out";
       case Errc::path_too_long:
         return "Unix socket path too long";
+      case Errc::name_server_failed:
+        return "name not resolved: no answer from the name server";
+      case Errc::bad_port_list:
+        return "bad port list";
     }
     return "unknown parley error";
   }
@@ -48,6 +54,8 @@ bool is_network_error(const std::error_code& ec) noexcept {
     // A name that does not resolve is reported like a usage error (exit 2), as ncat does.
     return e == Errc::timed_out;
   }
+  // What a proxy answered is the network's doing; a target it cannot carry is the command line's.
+  if (ec.category() == proxy_category()) return !is_proxy_usage_error(ec);
   if (ec.category() != std::system_category()) return false;
   switch (ec.value()) {
     case ECONNREFUSED:

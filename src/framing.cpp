@@ -75,9 +75,24 @@ bool ReplyTemplate::uses_peer() const {
   return false;
 }
 
-bool LineBuffer::feed(std::string_view data, OnLine on_line, void* context) {
+bool LineBuffer::feed(std::string_view data, OnLine on_line, void* context, std::size_t* used) {
+  const std::size_t total = data.size();
+  if (used != nullptr) *used = total;
   while (!data.empty()) {
     const char* nl = static_cast<const char*>(std::memchr(data.data(), '\n', data.size()));
+    std::size_t length = nl == nullptr ? data.size() : static_cast<std::size_t>(nl - data.data());
+    if (split_long_ && partial_.size() + length > max_line_) {
+      std::size_t take = max_line_ - partial_.size();
+      partial_.append(data.substr(0, take));
+      data.remove_prefix(take);
+      bool more = on_line(context, partial_, "");
+      partial_.clear();
+      if (!more) {
+        if (used != nullptr) *used = total - data.size();
+        return true;
+      }
+      continue;
+    }
     if (nl == nullptr) {
       if (partial_.size() + data.size() > max_line_) return false;
       partial_.append(data);
@@ -97,12 +112,16 @@ bool LineBuffer::feed(std::string_view data, OnLine on_line, void* context) {
       line.remove_suffix(1);
       eol = "\r\n";
     }
-    on_line(context, line, eol);
+    bool more = on_line(context, line, eol);
     if (!partial_.empty()) {
       partial_.clear();
       partial_.shrink_to_fit();  // An idle connection holds no buffer.
     }
     data.remove_prefix(take + 1);
+    if (!more) {
+      if (used != nullptr) *used = total - data.size();
+      return true;
+    }
   }
   return true;
 }

@@ -93,9 +93,14 @@ Result<Listener> open_unix_listener(const std::string& path, int socktype) {
     // refuses; a live socket accepts, is busy, or (EPROTOTYPE) is of the other type.
     auto probe = open_socket(AF_UNIX, socktype);
     if (!probe) return probe.error();
-    if (::connect(probe->get(), address->get(), address->size()) == 0 || errno != ECONNREFUSED)
+    if (::connect(probe->get(), address->get(), address->size()) != 0) {
+      // Somebody else's socket we may not even talk to: that is what to say, not "in use".
+      if (errno == EACCES || errno == EPERM) return last_error();
+      if (errno != ECONNREFUSED) return std::make_error_code(std::errc::address_in_use);
+    } else {
       return std::make_error_code(std::errc::address_in_use);
-    ::unlink(path.c_str());
+    }
+    if (::unlink(path.c_str()) != 0) return last_error();  // A stale file we may not remove.
   }
   ListenOptions options;
   options.socktype = socktype;

@@ -34,10 +34,11 @@ class Session {
   void touch(bool upload) {
     auto now = Clock::now().time_since_epoch().count();
     last_activity_.store(now, std::memory_order_relaxed);
-    if (upload) last_upload_.store(now, std::memory_order_relaxed);
+    (upload ? last_upload_ : last_download_).store(now, std::memory_order_relaxed);
   }
   Clock::time_point last_activity() const { return load(last_activity_); }
   Clock::time_point last_upload() const { return load(last_upload_); }
+  Clock::time_point last_download() const { return load(last_download_); }
   int wake_fd() const { return wake_.get(); }
   void stop() {
     stopping_.store(true);
@@ -69,6 +70,7 @@ class Session {
   }
   std::atomic<Clock::rep> last_activity_{0};
   std::atomic<Clock::rep> last_upload_{0};
+  std::atomic<Clock::rep> last_download_{0};
   std::mutex mutex_;
   std::condition_variable changed_;
 };
@@ -86,19 +88,20 @@ bool wait_readable(Session& s, int src) {
 }
 
 // Runs one direction until EOF, failure or stop. Counts bytes into *counter.
-DirectionEnd run_direction(Session& s, int src, int dst, bool crlf, bool upload,
+DirectionEnd run_direction(Session& s, int src, int dst, const detail::PumpOptions& options,
                            std::atomic<std::uint64_t>* counter,
                            const std::function<void()>& on_eof) {
-  detail::Pump pump(src, dst, crlf);
+  const bool upload = options.direction == TrafficDirection::sent;
+  detail::Pump pump(src, dst, options);
   for (;;) {
     if (!wait_readable(s, src)) return {false, false, true, {}};
     detail::Step step = pump.step();
-    if (step.moved > 0) {
+    if (step.moved > 0 || step.idle) {
       counter->fetch_add(step.moved, std::memory_order_relaxed);
       s.touch(upload);
     }
     if (step.error) return {false, false, false, step};
-    if (step.moved == 0) {
+    if (step.moved == 0 && !step.idle) {
       if (on_eof) on_eof();
       return {false, true, false, {}};
     }
@@ -125,26 +128,46 @@ RelayResult relay_stream(int in_fd, int out_fd, int sock_fd, const RelayOptions&
   // pipe is drained first so that no data is lost.
   const bool end_with_peer = options.receive && options.send && is_interactive(in_fd);
 
+  detail::PumpOptions up_options;
+  up_options.crlf = options.crlf;
+  up_options.log = options.log.get();
+  up_options.direction = TrafficDirection::sent;
+  up_options.line_delay = options.line_delay;
+  up_options.wake_fd = session.wake_fd();
+  detail::PumpOptions down_options;
+  down_options.log = options.log.get();
+  down_options.direction = TrafficDirection::received;
+  down_options.telnet = options.telnet;
+  // Input EOF: when it came, and whether the half-close is still owed (hold_half_close).
+  std::atomic<Clock::rep> eof_at{0};
+  bool half_close_owed = false;
+
   std::jthread up_thread, down_thread;
   if (options.send) {
     up_thread = std::jthread([&] {
       auto half_close = [&] {
-        if (options.shutdown_on_eof) ::shutdown(sock_fd, SHUT_WR);
+        eof_at.store(Clock::now().time_since_epoch().count());
+        if (options.shutdown_on_eof && !options.hold_half_close) ::shutdown(sock_fd, SHUT_WR);
       };
-      session.finish(&up,
-                     run_direction(session, in_fd, sock_fd, options.crlf, true, &sent, half_close));
+      session.finish(&up, run_direction(session, in_fd, sock_fd, up_options, &sent, half_close));
     });
   } else {
     up.done = up.eof = true;
+    eof_at.store(Clock::now().time_since_epoch().count());
   }
+  half_close_owed = options.shutdown_on_eof && options.hold_half_close.has_value();
   if (options.receive) {
     down_thread = std::jthread([&] {
       session.finish(&down,
-                     run_direction(session, sock_fd, out_fd, false, false, &received, nullptr));
+                     run_direction(session, sock_fd, out_fd, down_options, &received, nullptr));
     });
   } else {
     down.done = down.eof = true;
   }
+  // Whether the coordinator has to act at input EOF (-q, a held half-close), and has done so.
+  const bool watch_eof = options.quit_after_eof.has_value() || half_close_owed;
+  bool eof_seen = false;
+  auto eof_time = [&] { return Clock::time_point(Clock::duration(eof_at.load())); };
 
   RelayResult result;
   auto stop_all = [&] {
@@ -163,19 +186,36 @@ RelayResult relay_stream(int in_fd, int out_fd, int sock_fd, const RelayOptions&
       draining = down.done && down.eof && options.receive && !up.done;
     }
     if (draining) deadline = std::min(deadline, session.last_upload() + options.drain_quiet);
+    if (eof_seen && options.quit_after_eof)
+      deadline = std::min(deadline, eof_time() + *options.quit_after_eof);
+    if (eof_seen && half_close_owed)
+      deadline = std::min(deadline,
+                          std::max(eof_time(), session.last_download()) + *options.hold_half_close);
     {
       session.wait_until(
           [&] {
             return (up.done && down.done) || (down.done && !down.eof) || (up.done && !up.eof) ||
                    (down.done && !up.done && end_with_peer) ||
-                   (options.receive && down.done && !draining);
+                   (options.receive && down.done && !draining) ||
+                   (watch_eof && up.done && !eof_seen);
           },
           deadline);
       std::lock_guard lock(session.mutex());
       up_done = up.done;
       down_done = down.done;
+      if (up_done && up.eof) eof_seen = true;
     }
     if (up_done && down_done) break;
+    const auto now = Clock::now();
+    if (eof_seen && options.quit_after_eof && now >= eof_time() + *options.quit_after_eof) {
+      stop_all();  // -q: time is up, whatever the peer is doing.
+      break;
+    }
+    if (eof_seen && half_close_owed &&
+        now >= std::max(eof_time(), session.last_download()) + *options.hold_half_close) {
+      ::shutdown(sock_fd, SHUT_WR);  // The reply has ended (or never began): half-close now.
+      half_close_owed = false;
+    }
     if ((up_done && !up.eof) || (down_done && !down.eof) || (down_done && end_with_peer)) {
       stop_all();
       break;
@@ -197,6 +237,10 @@ RelayResult relay_stream(int in_fd, int out_fd, int sock_fd, const RelayOptions&
 
   result.sent = sent.load();
   result.received = received.load();
+  if (options.log) {
+    result.log_error = options.log->error();
+    result.log_path = options.log->error_path();
+  }
   if (result.end == RelayEnd::idle_timeout) return result;
   // The first real failure decides the outcome. A closed output (EPIPE writing stdout, e.g. into
   // `head`) is a normal end, as is a send failing after the peer already closed its side.

@@ -37,8 +37,10 @@ int main(int argc, char** argv) {
   // Writes to a closed socket or pipe report EPIPE instead of killing the process.
   signal(SIGPIPE, SIG_IGN);
 
-  CLI::App app{"parley: netcat, echo server, line client, socket lister and load tester in one.",
-               "parley"};
+  CLI::App app{
+      "parley: netcat, echo server, line client, socket lister, load tester and network "
+      "doctor in one.",
+      "parley"};
   app.set_version_flag("--version", std::string("parley ") + parley::kVersion);
   app.require_subcommand(1);
   app.footer(
@@ -47,7 +49,9 @@ int main(int argc, char** argv) {
   std::vector<parley::cmd::Subcommand> commands = {
       parley::cmd::connect_command(app), parley::cmd::listen_command(app),
       parley::cmd::echo_command(app),    parley::cmd::conns_command(app),
-      parley::cmd::talk_command(app),    parley::cmd::bench_command(app)};
+      parley::cmd::talk_command(app),    parley::cmd::bench_command(app),
+      parley::cmd::chat_command(app),    parley::cmd::doctor_command(app),
+      parley::cmd::scan_command(app)};
 
   std::vector<std::string> names;
   for (const auto& c : commands) names.push_back(c.app->get_name());

@@ -16,6 +16,8 @@ enum class Errc {
   bad_endpoint,           // The endpoint text cannot be split into host and port.
   timed_out,              // A parley-measured timeout (-w, -i) expired.
   path_too_long,          // A Unix socket path does not fit in sockaddr_un.
+  name_server_failed,     // The name could not be looked up: no name server answered.
+  bad_port_list,          // A scan's port list is malformed (see parse_port_list).
 };
 
 const std::error_category& parley_category() noexcept;

@@ -38,17 +38,24 @@ class ReplyTemplate {
 // and never more than max_line bytes.
 class LineBuffer {
  public:
-  using OnLine = void (*)(void* context, std::string_view line, std::string_view eol);
-  explicit LineBuffer(std::size_t max_line) : max_line_(max_line) {}
+  // Returns false to stop feeding after this line (the caller's output is full).
+  using OnLine = bool (*)(void* context, std::string_view line, std::string_view eol);
+  // split_long: a line longer than max_line is delivered in pieces of max_line bytes (with an
+  // empty eol) instead of failing the feed.
+  explicit LineBuffer(std::size_t max_line, bool split_long = false)
+      : max_line_(max_line), split_long_(max_line > 0 && split_long) {}
 
   // Calls on_line for every complete line in what was buffered plus data, in order. Returns false
-  // (after delivering the lines before it) when a line grows past max_line without ending.
-  bool feed(std::string_view data, OnLine on_line, void* context);
+  // (after delivering the lines before it) when a line grows past max_line without ending. When
+  // on_line asks to stop, feed returns true at once; *used (if given) tells how many bytes of
+  // data were consumed, and the caller feeds the rest later.
+  bool feed(std::string_view data, OnLine on_line, void* context, std::size_t* used = nullptr);
   bool has_partial() const { return !partial_.empty(); }
   std::size_t max_line() const { return max_line_; }
 
  private:
   std::size_t max_line_;
+  bool split_long_;
   std::string partial_;
 };
 

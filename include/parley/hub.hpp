@@ -1,42 +1,40 @@
 #pragma once
-// Keep-open listening (listen -k): many clients at once. Every client's data is written to the
-// output as it arrives; every chunk of input is broadcast to all connected clients. A slow client
-// slows the broadcast (the next chunk is read only when every client took the current one), so
-// memory stays bounded by one chunk whatever the clients do.
+// The stdin/stdout services of `listen -k`: many clients at once around the operator's terminal.
+//   keep_open  every client's data goes to the output; every chunk of input goes to all clients.
+//   broker     as keep_open, and what a client sends also goes to every *other* client.
+//   chat       line-based broker: each line is delivered as "<user3> text" (to everybody,
+//              the sender included, so a line client sees its line as the room does), joins,
+//              leaves and /nick renames are announced, control bytes are escaped so no client can
+//              drive another's terminal, and the operator's input takes part as "<server>".
 //
-// Threading: run_hub() blocks on its own Asio event loop; input is read on one helper thread that
-// it starts and joins. It returns on SIGINT/SIGTERM (handled while it runs) or when the output's
-// reader goes away. Listeners and descriptors stay owned by the caller.
+// Memory: each client has a queue of at most queue_limit bytes; a client that stops reading is
+// disconnected when its queue is full, and the others are not slowed. Input that arrives before
+// the first client is kept for it, up to early_input_limit bytes (then input waits unread).
+// A slow reader of the output pauses reading from clients (their data waits in the kernel).
+//
+// Runs on one worker of the server runtime (server.hpp); in_fd/out_fd stay owned by the caller.
 
-#include <chrono>
-#include <cstdint>
-#include <functional>
-#include <string_view>
-#include <vector>
+#include <cstddef>
+#include <memory>
 
-#include "parley/listener.hpp"
-#include "parley/relay.hpp"
+#include "parley/server.hpp"
 
 namespace parley {
 
 struct HubOptions {
-  std::size_t max_clients = 100;  // -m: clients beyond this are accepted and closed at once.
-  bool send = true;               // Broadcast input to clients (false: --recv-only).
-  bool receive = true;            // Write clients' data to the output (false: --send-only).
-  bool crlf = false;
-  std::chrono::milliseconds idle_timeout{0};  // Per client: close it after this much silence.
-  // Event lines for -v ("Connection from 127.0.0.1:5000."), without the "parley: " prefix.
-  std::function<void(std::string_view)> log;
+  enum class Mode { keep_open, broker, chat };
+  Mode mode = Mode::keep_open;
+  int in_fd = 0;        // Input broadcast to clients (-1: none).
+  int out_fd = 1;       // Where clients' data goes (-1: nowhere).
+  bool send = true;     // Broadcast input (false: --recv-only).
+  bool receive = true;  // Write clients' data to the output (false: --send-only).
+  bool crlf = false;    // -C: input LF becomes CRLF.
+  std::size_t queue_limit = 1 << 20;
+  std::size_t early_input_limit = 1 << 20;
+  std::size_t max_line = 4096;  // chat: longer lines are delivered in pieces of this size.
 };
 
-struct HubResult {
-  std::uint64_t sent = 0;      // Bytes written to all clients together.
-  std::uint64_t received = 0;  // Bytes received from all clients together.
-  std::uint64_t clients = 0;   // Clients served (refused ones not counted).
-  std::error_code error;       // Set when the hub stopped on a local failure.
-};
-
-HubResult run_hub(std::vector<Listener>& listeners, int in_fd, int out_fd,
-                  const HubOptions& options);
+// Sent and received bytes are the server's bytes_out and bytes_in (ServerStats).
+std::shared_ptr<Service> hub_service(const HubOptions& options);
 
 }  // namespace parley

@@ -17,10 +17,12 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <system_error>
 
 #include "parley/endpoint.hpp"
+#include "parley/traffic_log.hpp"
 
 namespace parley {
 
@@ -36,6 +38,18 @@ struct RelayOptions {
   std::chrono::milliseconds drain_quiet{1000};
   // Datagram only: after input EOF, end once the peer has been quiet this long (UDP has no EOF).
   std::optional<std::chrono::milliseconds> linger_after_eof;
+  // -q: end this long after input EOF, whatever the peer does (zero: at once).
+  std::optional<std::chrono::milliseconds> quit_after_eof;
+  // Stream only: at input EOF, half-close only once the peer has been quiet this long, instead
+  // of at once. For tunnels through proxies that close the whole connection at the client's
+  // half-close (ncat's HTTP proxy, microsocks, tinyproxy), which would cut off the reply.
+  std::optional<std::chrono::milliseconds> hold_half_close;
+  // -o/-x: every byte sent and received is recorded here too (shared, thread-safe).
+  std::shared_ptr<TrafficLog> log;
+  // Stream only: -d sends the input a line at a time, this far apart; -t answers Telnet
+  // negotiation (refusing every option) and strips it from the output.
+  std::chrono::milliseconds line_delay{0};
+  bool telnet = false;
 };
 
 enum class RelayEnd {
@@ -50,6 +64,9 @@ struct RelayResult {
   std::uint64_t received = 0;
   RelayEnd end = RelayEnd::finished;
   std::error_code error;  // Set for the *_error ends.
+  // The traffic log's first write error (the conversation went on without it), and its file.
+  std::error_code log_error;
+  std::string log_path;
 };
 
 RelayResult relay_stream(int in_fd, int out_fd, int sock_fd, const RelayOptions& options);
@@ -57,9 +74,12 @@ RelayResult relay_stream(int in_fd, int out_fd, int sock_fd, const RelayOptions&
 // Datagram relay on a UDP socket. Connected socket: one peer. Unconnected (multi_peer): every
 // datagram from any peer goes to the output, input is sent to every peer seen so far (at most
 // max_peers; datagrams from further peers are dropped), and on_new_peer is called once per peer.
+// Answers to a peer go out from the address it sent to (IP_PKTINFO). The first max_peers
+// senders that admit() accepts become peers (1: netcat's one-peer UDP listener).
 struct DatagramPeers {
   std::size_t max_peers = 100;
   std::function<void(const SocketAddress&)> on_new_peer;
+  std::function<bool(const SocketAddress&)> admit;  // Access control; empty: everyone.
 };
 RelayResult relay_datagram(int in_fd, int out_fd, int sock_fd, const RelayOptions& options,
                            DatagramPeers* multi_peer = nullptr);

@@ -21,6 +21,7 @@
 #include <system_error>
 #include <vector>
 
+#include "parley/endpoint.hpp"
 #include "parley/result.hpp"
 
 namespace parley {
@@ -119,6 +120,10 @@ struct SocketRecord {
   std::string_view congestion;    // Congestion control algorithm, with tcp_info.
   const SkMem* memory = nullptr;  // With DiagQuery::memory (netlink only).
   std::array<std::uint8_t, 48> diag_id{};  // The kernel's inet_diag_sockid, to destroy it (-K).
+
+  // As socket addresses (inet: address and port; Unix: the path, for local only).
+  SocketAddress local_address() const;
+  SocketAddress peer_address() const;
 };
 
 struct DiagQuery {
@@ -192,7 +197,7 @@ std::error_code enter_netns(std::string_view name);
 // Who owns each socket inode: one scan of /proc/*/fd (root injectable for tests).
 struct SocketOwner {
   int pid;
-  std::string_view name;  // The process's comm, as the kernel has it (any bytes).
+  std::string name;  // The process's comm, as the kernel has it (any bytes; at most 15).
   int fd;
 };
 class OwnerMap {
@@ -203,6 +208,11 @@ class OwnerMap {
     for (std::size_t i = lower(inode); i < entries_.size() && entries_[i].inode == inode; ++i)
       f(SocketOwner{processes_[entries_[i].process].pid, processes_[entries_[i].process].name,
                     entries_[i].fd});
+  }
+  std::vector<SocketOwner> find(std::uint64_t inode) const {
+    std::vector<SocketOwner> out;
+    for_each(inode, [&](const SocketOwner& o) { out.push_back(o); });
+    return out;
   }
   bool owned(std::uint64_t inode) const {
     std::size_t i = lower(inode);

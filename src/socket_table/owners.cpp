@@ -1,8 +1,10 @@
 // Process owners of sockets (one pass over /proc/*/fd), and the names of states, timers and
 // tcp_info fields.
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,6 +17,21 @@
 
 namespace parley {
 namespace {
+
+SocketAddress inet_address(int family, const std::uint8_t* addr, std::uint16_t port) {
+  if (family == AF_INET) {
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    std::memcpy(&sin.sin_addr, addr, 4);
+    sin.sin_port = htons(port);
+    return SocketAddress(reinterpret_cast<sockaddr*>(&sin), sizeof(sin));
+  }
+  sockaddr_in6 sin6{};
+  sin6.sin6_family = AF_INET6;
+  std::memcpy(&sin6.sin6_addr, addr, 16);
+  sin6.sin6_port = htons(port);
+  return SocketAddress(reinterpret_cast<sockaddr*>(&sin6), sizeof(sin6));
+}
 
 // The process name as /proc/PID/comm has it (up to 15 bytes, any bytes but NUL; spaces kept).
 std::string read_comm(int proc_fd, const char* pid) {
@@ -86,6 +103,19 @@ OwnerMap scan_owners(const std::string& proc_root) {
                                                         (a.process == b.process && a.fd < b.fd)));
   });
   return map;
+}
+
+SocketAddress SocketRecord::local_address() const {
+  if (family == AF_UNIX) {
+    auto a = SocketAddress::unix_path(unix_name);
+    return a ? *a : SocketAddress();
+  }
+  return inet_address(family, local.data(), local_port);
+}
+
+SocketAddress SocketRecord::peer_address() const {
+  if (family == AF_UNIX) return SocketAddress();
+  return inet_address(family, peer.data(), peer_port);
 }
 
 const char* state_name(int state) {

@@ -234,7 +234,7 @@ udp_usage_errors() {
 
 udp_lines() {
   local tcp_port=$EPORT
-  start_echo ulecho -q -u --lines --reply 'ok {line}' || return 1
+  start_echo ulecho -q -u --udp-amplify --lines --reply 'ok {line}' || return 1
   local uport=$EPORT
   EPORT=$tcp_port
   "$PARLEY" bench pingpong -u --lines -s 16 -d 1s --json 127.0.0.1 "$uport" >"$WORK/ul.json" || return 1

@@ -46,7 +46,7 @@ for m in (b'one', b'two', b'three'):
     s.sendto(m, ('127.0.0.1', $EPORT)); print(s.recvfrom(100)[0].decode())")
   assert_eq $'one\ntwo\nthree' "$out" "one datagram back per datagram" || return 1
   # Line mode over UDP: each datagram answered in one, {peer} naming the sender.
-  start_echo ul -u --lines --reply '{line} from {peer}' || return 1
+  start_echo ul -u --udp-amplify --lines --reply '{line} from {peer}' || return 1
   out=$(python3 -c "
 import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3); s.bind(('127.0.0.1', 0))
@@ -101,7 +101,17 @@ bad_template() {
     "$PARLEY" echo -p 0 --lines --reply 'hi {nope}'
 }
 
-reply_needs_lines() { expect_exit 2 "parley: echo: --reply requires --lines" "$PARLEY" echo --reply x; }
+# Without --lines a reply template answers each chunk read, as the seed's servers answer each
+# recv(): a client that sends "Hallo" without a newline gets "You told me: Hallo".
+reply_per_chunk() {
+  start_echo rc --reply 'You told me: {line}' || return 1
+  local out
+  out=$(python3 -c "
+import socket
+s = socket.create_connection(('127.0.0.1', $EPORT)); s.settimeout(3)
+s.sendall(b'Hallo'); print(s.recv(1024).decode())")
+  assert_eq "You told me: Hallo" "$out" "a reply per chunk"
+}
 
 max_conns_refusal() {
   start_echo mc --max-conns 2 || return 1
@@ -133,13 +143,13 @@ sigterm_summary() {
   local rc=0
   wait_exit "$EPID" 5 || rc=$?
   assert_eq 0 "$rc" "exit status" || return 1
-  grep -Eq '^parley: 1 connections served \(0 refused\), 3 bytes in, 3 bytes out, 1 messages in [0-9.]+ s\.$' "$WORK/st.err" ||
+  grep -Eq '^parley: 1 connections served \(0 refused, 0 denied\), 3 bytes in, 3 bytes out, 1 messages in [0-9.]+ s\.$' "$WORK/st.err" ||
     fail "summary: $(cat "$WORK/st.err")"
 }
 
 port_in_use() {
   start_echo pu || return 1
-  expect_exit 2 "parley: cannot listen: Address already in use" "$PARLEY" echo -p "$EPORT" --bind 127.0.0.1
+  expect_exit 2 "parley: echo: cannot listen on 127.0.0.1 port $EPORT: Address already in use" "$PARLEY" echo -p "$EPORT" --bind 127.0.0.1
 }
 
 log_data_and_reachable() {
@@ -158,13 +168,13 @@ log_data_and_reachable() {
 # SIGUSR1 and --stats-interval print counters; a second SIGTERM does not wait for the drain.
 stats_and_second_signal() {
   start_echo ss --stats-interval 200ms --drain-timeout 30s || return 1
-  wait_for_line "$WORK/ss.err" '^parley: stats: 0 active, 0 total, 0 refused, 0 bytes in, 0 bytes out, 0 messages$' || return 1
+  wait_for_line "$WORK/ss.err" '^parley: stats: 0 active, 0 total, 0 refused, 0 denied, 0 bytes in, 0 bytes out, 0 messages$' || return 1
   # A client that sends a lot and never reads keeps the drain waiting.
   head -c $((20 << 20)) /dev/zero | "$PARLEY" connect --send-only 127.0.0.1 "$EPORT" &
   BG_PIDS+=($!)
   sleep 0.5
   kill -USR1 "$EPID"
-  wait_for_line "$WORK/ss.err" '^parley: stats: 1 active, 1 total, 0 refused, [1-9][0-9]* bytes in' || return 1
+  wait_for_line "$WORK/ss.err" '^parley: stats: 1 active, 1 total, 0 refused, 0 denied, [1-9][0-9]* bytes in' || return 1
   kill -TERM "$EPID"
   wait_for_line "$WORK/ss.err" '^parley: Stopping: finishing what clients sent' || return 1
   sleep 0.5
@@ -175,7 +185,18 @@ stats_and_second_signal() {
   assert_eq 0 "$rc" "exit status after the second signal"
 }
 
+# `--bind ADDR PORT`: the port is the positional, not a second address (issue 16, item 10).
+bind_then_port() {
+  local port
+  port=$(free_port)
+  "$PARLEY" echo --bind 127.0.0.1 "$port" </dev/null >/dev/null 2>"$WORK/bp.err" &
+  BG_PIDS+=($!)
+  wait_for_line "$WORK/bp.err" "^parley: Listening on 127.0.0.1:$port\$" || return 1
+  assert_eq hi "$(echo hi | timeout 5 "$PARLEY" connect 127.0.0.1 "$port")" "echo on --bind ADDR PORT"
+}
+
 check "echo: bytes back exactly, logged" echo_exact_small
+check "--bind ADDR PORT" bind_then_port
 check "--log-data, both families, reachable addresses" log_data_and_reachable
 check "SIGUSR1, --stats-interval, second SIGTERM" stats_and_second_signal
 check "echo: 10 MiB binary, 2 threads" echo_binary_10mb
@@ -184,7 +205,7 @@ check "line mode: {line} {n} {len} {peer}, CRLF and LF" line_mode_fields
 check "line mode: line split over reads" line_split_across_reads
 check "line mode: oversized line" oversized_line
 check "bad reply template: exit 2" bad_template
-check "--reply needs --lines" reply_needs_lines
+check "--reply without --lines: a reply per chunk" reply_per_chunk
 check "--max-conns: one-line refusal" max_conns_refusal
 check "--idle-timeout" idle_timeout
 check "SIGTERM: summary, exit 0" sigterm_summary

@@ -52,6 +52,45 @@ never_reading_clients() {
   [ "$rss1" -le $((rss0 + BOUND_KB)) ] && [ "$rss2" -le $((rss0 + BOUND_KB)) ] || fail "RSS over the bound"
 }
 
+# Line mode used to defeat its own backpressure: one 64 KiB read of newlines became ~900 KB of
+# replies. It now answers at most ~64 KiB ahead of the client and keeps the rest of the input
+# unanswered, so a never-reading client costs about two read buffers.
+LINES_BOUND_KB=$((200 * 160 + 16 * 1024))
+never_reading_line_clients() {
+  start_echo lb -q --threads 2 --lines --reply 'You told me: {line}' || return 1
+  local rss0
+  rss0=$(rss_kb "$EPID")
+  python3 - "$EPORT" <<'PY' &
+import socket, sys, time
+port = int(sys.argv[1])
+socks = []
+for _ in range(200):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.setblocking(False)
+    socks.append(s)
+chunk = b"\n" * 65536
+end = time.time() + 4
+while time.time() < end:
+    for s in socks:
+        try: s.send(chunk)
+        except BlockingIOError: pass
+    time.sleep(0.01)
+time.sleep(30)
+PY
+  local flood=$!
+  BG_PIDS+=($flood)
+  sleep 5
+  local rss1
+  rss1=$(rss_kb "$EPID")
+  echo "    server RSS: ${rss0} KiB idle, ${rss1} KiB with 200 never-reading line clients; bound $((rss0 + LINES_BOUND_KB)) KiB"
+  kill_tree $flood
+  [ "$rss1" -le $((rss0 + LINES_BOUND_KB)) ] || fail "RSS over the bound"
+}
+
 check "50 connections x ${MB} MB, byte-exact" fifty_times_100mb
 check "100 never-reading clients x ${MB} MB: bounded memory, others served" never_reading_clients
+if [ "${PARLEY_SANITIZED:-0}" != 1 ]; then  # RSS means nothing under a sanitizer.
+  check "200 never-reading line-mode clients: bounded memory" never_reading_line_clients
+fi
 finish

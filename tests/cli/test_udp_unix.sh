@@ -61,7 +61,7 @@ unix_stale_file_replaced_live_one_refused() {
   local pid=$!
   BG_PIDS+=($pid)
   wait_for_line "$WORK/st.err" "Listening on" || return 1
-  expect_exit 2 "parley: cannot listen: Address already in use" "$PARLEY" listen -U "$path"
+  expect_exit 2 "parley: listen: cannot listen on $path: Address already in use" "$PARLEY" listen -U "$path"
 }
 
 unix_socat_interop() {
@@ -96,8 +96,8 @@ unix_dgram_binary_and_stale() {
   head -c 3000 /dev/urandom >"$WORK/ddata"
   start_parley_listen udb -U "$path" -u </dev/null || return 1
   # While it runs, a second listener on the same path is refused, whichever socket type it asks.
-  expect_exit 2 "parley: cannot listen: Address already in use" "$PARLEY" listen -U "$path" -u || return 1
-  expect_exit 2 "parley: cannot listen: Address already in use" "$PARLEY" listen -U "$path" || return 1
+  expect_exit 2 "parley: listen: cannot listen on $path: Address already in use" "$PARLEY" listen -U "$path" -u || return 1
+  expect_exit 2 "parley: listen: cannot listen on $path: Address already in use" "$PARLEY" listen -U "$path" || return 1
   timeout 5 "$PARLEY" connect -U "$path" -u -i 300ms <"$WORK/ddata" || return 1
   sleep 0.2
   assert_eq "$(sha "$WORK/ddata")" "$(sha "$WORK/udb.out")" "datagram bytes"
@@ -149,6 +149,35 @@ unix_file_removed_on_signal() {
   done
 }
 
+# listen -U removes only the socket it created: not a regular file put there since, nor a second
+# server's socket after ours was replaced (issue 18, item 12).
+unix_unlinks_only_its_own() {
+  use_quiet_input
+  local path=$WORK/own.sock pid
+  "$PARLEY" listen -U "$path" >/dev/null 2>&1 <"$QUIET" &
+  pid=$!
+  BG_PIDS+=($pid)
+  for _ in $(seq 100); do [ -S "$path" ] && break; sleep 0.05; done
+  rm "$path" && echo "precious" >"$path"
+  kill -TERM $pid
+  wait $pid 2>/dev/null
+  assert_eq precious "$(cat "$path" 2>/dev/null)" "a regular file at the path survives" || return 1
+  rm -f "$path"
+  "$PARLEY" listen -U "$path" >/dev/null 2>&1 <"$QUIET" &
+  local first=$!
+  BG_PIDS+=($first)
+  for _ in $(seq 100); do [ -S "$path" ] && break; sleep 0.05; done
+  rm "$path"
+  "$PARLEY" listen -U "$path" >"$WORK/second.out" 2>&1 <"$QUIET" &
+  BG_PIDS+=($!)
+  for _ in $(seq 100); do [ -S "$path" ] && break; sleep 0.05; done
+  kill -TERM $first
+  wait $first 2>/dev/null
+  [ -S "$path" ] || fail "the second server's socket was removed" || return 1
+  echo "to the second" | timeout 5 "$PARLEY" connect -U "$path" >/dev/null || return 1
+  wait_for_line "$WORK/second.out" '^to the second$'
+}
+
 check "UDP: datagram each way" udp_roundtrip
 check "UDP: refused port, exit 1" udp_refused
 check "UDP -k: two peers, broadcast" udp_keep_open_many_peers
@@ -158,6 +187,7 @@ check "Unix: stale file replaced, live one refused" unix_stale_file_replaced_liv
 check "Unix: socat client" unix_socat_interop
 check "Unix: missing path, exit 1" unix_connect_missing
 check "Unix: SIGTERM/SIGHUP while waiting remove the socket file" unix_file_removed_on_signal
+check "Unix: only our own socket file is removed" unix_unlinks_only_its_own
 check "Unix datagram: both ways, client autobinds" unix_dgram_roundtrip
 check "Unix datagram: binary intact, stale file replaced, live one refused" unix_dgram_binary_and_stale
 check "Unix datagram: unnamed sender received, told why no reply" unix_dgram_unnamed_sender

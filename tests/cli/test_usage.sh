@@ -17,7 +17,7 @@ unknown_flag() {
 }
 # CLI11 alone reported these as "target: At Most 2 required but received 3".
 unknown_flag_with_value() {
-  expect_exit 2 "parley: connect: unknown option '--proxy'" "$PARLEY" connect --proxy X localhost 1
+  expect_exit 2 "parley: listen: unknown option '--frobnicate'" "$PARLEY" listen --frobnicate X 127.0.0.1 1
 }
 unknown_flag_suggests() {
   expect_exit 2 "parley: connect: unknown option '--send-onyl'; did you mean '--send-only'?" \
@@ -30,7 +30,7 @@ unknown_bench_option() {
   expect_exit 2 "parley: bench: unknown option '--frobnicate'" "$PARLEY" bench --frobnicate 1s 127.0.0.1 1
 }
 command_typo_with_args() {
-  expect_exit 2 "parley: unknown command 'conect' (did you mean 'connect'?). Commands: connect, listen, echo, conns, talk, bench. See parley --help." \
+  expect_exit 2 "parley: unknown command 'conect' (did you mean 'connect'?). Commands: connect, listen, echo, conns, talk, bench, chat, doctor, scan. See parley --help." \
     "$PARLEY" conect localhost 1
 }
 missing_port() {
@@ -53,7 +53,7 @@ digit_clusters() {
   return 0
 }
 unknown_command() {
-  expect_exit 2 "parley: unknown command 'lisen' (did you mean 'listen'?). Commands: connect, listen, echo, conns, talk, bench. See parley --help." "$PARLEY" lisen
+  expect_exit 2 "parley: unknown command 'lisen' (did you mean 'listen'?). Commands: connect, listen, echo, conns, talk, bench, chat, doctor, scan. See parley --help." "$PARLEY" lisen
 }
 families_conflict() { expect_exit 2 "parley: connect: -4 excludes -6" "$PARLEY" connect -4 -6 localhost 1; }
 send_recv_conflict() {
@@ -92,8 +92,42 @@ refused_v6_brackets() {
 }
 port_in_use() {
   start_parley_listen busy 127.0.0.1 0 || return 1
-  expect_exit 2 "parley: cannot listen: Address already in use" "$PARLEY" listen 127.0.0.1 "$LPORT"
+  expect_exit 2 "parley: listen: cannot listen on 127.0.0.1:$LPORT: Address already in use" "$PARLEY" listen 127.0.0.1 "$LPORT"
 }
+# Setting up a listener is local: exit 2, naming what could not be bound and why.
+local_errors() {
+  local port
+  port=$(free_port)
+  expect_exit 2 "parley: listen: cannot listen on 10.9.9.9:$port: Cannot assign requested address (not an address of this machine)" \
+    "$PARLEY" listen -s 10.9.9.9 "$port" || return 1
+  expect_exit 2 "parley: listen: cannot listen on /nonexistent/x.sock: No such file or directory" \
+    "$PARLEY" listen -U /nonexistent/x.sock || return 1
+  expect_exit 2 "parley: echo: cannot listen on 10.9.9.9 port $port: Cannot assign requested address (not an address of this machine)" \
+    "$PARLEY" echo --bind 10.9.9.9 "$port" || return 1
+  expect_exit 2 "parley: listen: the address to listen on must be a local IP address (-n: no names, not even localhost); to connect to a host, use 'parley connect HOST PORT'" \
+    "$PARLEY" listen -n localhost "$port" || return 1
+  [ "$(id -u)" = 0 ] && command -v runuser >/dev/null || { echo "    (not root: the nobody case skipped)"; return 0; }
+  # A stale socket file of root's: nobody may not connect to it, so it is "permission denied".
+  local dir
+  dir=$(mktemp -d /tmp/parley-nobody.XXXXXX)
+  chmod 755 "$dir"
+  python3 -c "import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])" "$dir/root.sock"
+  expect_exit 2 "parley: listen: cannot listen on $dir/root.sock: Permission denied" \
+    runuser -u nobody -- "$PARLEY" listen -U "$dir/root.sock"
+  local rc=$?
+  rm -rf "$dir"
+  return $rc
+}
+
+bind_twice() {
+  local port
+  port=$(free_port)
+  "$PARLEY" echo --bind 127.0.0.1 --bind 127.0.0.1 "$port" </dev/null >/dev/null 2>"$WORK/bt.err" &
+  BG_PIDS+=($!)
+  wait_for_line "$WORK/bt.err" "^parley: Listening on 127.0.0.1:$port\$" || return 1
+  assert_eq 1 "$(grep -c 'Listening on' "$WORK/bt.err")" "listeners"
+}
+
 combined_short_flags() {
   # -lvk: listen, verbose, keep open -- all in one group, netcat style; -v -v counts.
   "$PARLEY" -lvk -v 127.0.0.1 0 >/dev/null 2>"$WORK/lvk.err" </dev/null &
@@ -136,4 +170,6 @@ check "connection refused: exit 1" refused
 check "[v6]:port form" refused_v6_brackets
 check "port in use" port_in_use
 check "combined short flags -lvk -v" combined_short_flags
+check "local listen errors name the address or path, exit 2" local_errors
+check "--bind A --bind A listens once" bind_twice
 finish

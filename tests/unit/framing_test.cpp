@@ -9,9 +9,14 @@ namespace {
 
 struct Lines {
   std::vector<std::string> got;
-  static void on(void* self, std::string_view line, std::string_view eol) {
-    static_cast<Lines*>(self)->got.push_back(std::string(line) + "|" +
-                                             std::string(eol == "\n" ? "LF" : "CRLF"));
+  std::size_t stop_after = SIZE_MAX;
+  static bool on(void* self, std::string_view line, std::string_view eol) {
+    auto* l = static_cast<Lines*>(self);
+    l->got.push_back(std::string(line) + "|" +
+                     std::string(eol == "\n"   ? "LF"
+                                 : eol.empty() ? "-"
+                                               : "CRLF"));
+    return l->got.size() < l->stop_after;
   }
 };
 
@@ -24,6 +29,29 @@ TEST(LineBuffer, SplitsAcrossFeedsAndEndings) {
   EXPECT_TRUE(b.feed("\nworld\nx", Lines::on, &l));
   EXPECT_EQ(l.got, (std::vector<std::string>{"hello|CRLF", "world|LF"}));
   EXPECT_TRUE(b.has_partial());
+}
+
+// The caller can stop after a line (its output is full) and feed the rest later.
+TEST(LineBuffer, StopsWhenAsked) {
+  LineBuffer b(100);
+  Lines l;
+  l.stop_after = 1;
+  std::size_t used = 0;
+  EXPECT_TRUE(b.feed("ab\ncd\nef", Lines::on, &l, &used));
+  EXPECT_EQ(used, 3u);
+  l.stop_after = SIZE_MAX;
+  EXPECT_TRUE(b.feed(std::string_view("ab\ncd\nef").substr(used), Lines::on, &l, &used));
+  EXPECT_EQ(used, 5u);
+  EXPECT_EQ(l.got, (std::vector<std::string>{"ab|LF", "cd|LF"}));
+  EXPECT_TRUE(b.has_partial());
+}
+
+TEST(LineBuffer, SplitsLongLinesWhenAsked) {
+  LineBuffer b(4, true);
+  Lines l;
+  EXPECT_TRUE(b.feed("abcdefghij\nxy", Lines::on, &l));
+  EXPECT_TRUE(b.feed("zw1\n", Lines::on, &l));
+  EXPECT_EQ(l.got, (std::vector<std::string>{"abcd|-", "efgh|-", "ij|LF", "xyzw|-", "1|LF"}));
 }
 
 TEST(LineBuffer, RejectsLongLines) {

@@ -15,9 +15,12 @@ struct Subcommand {
 
 Subcommand connect_command(CLI::App& root);
 Subcommand listen_command(CLI::App& root);
+Subcommand chat_command(CLI::App& root);
 Subcommand echo_command(CLI::App& root);
 Subcommand conns_command(CLI::App& root);
 Subcommand bench_command(CLI::App& root);
 Subcommand talk_command(CLI::App& root);
+Subcommand doctor_command(CLI::App& root);
+Subcommand scan_command(CLI::App& root);
 
 }  // namespace parley::cmd

@@ -1,50 +1,62 @@
-// parley listen: the netcat server. Bind, wait for a client (or many with -k), relay.
+// parley listen: the netcat server. Bind, wait for a client and relay stdin/stdout; the modes for
+// many clients (-k, --broker, --chat) and for a program per client (-e, -c) run on the server
+// runtime (listen_server.cpp).
 
 #include <poll.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <cstddef>
 #include <cstring>
-
 #include <memory>
+#include <set>
 
 #include "commands.hpp"
-#include "netcat.hpp"
+#include "listen.hpp"
+#include "parley/address_scope.hpp"
 #include "parley/connector.hpp"
 #include "parley/errors.hpp"
-#include "parley/hub.hpp"
 #include "parley/listener.hpp"
 
 namespace parley::cmd {
 namespace {
 
-constexpr std::uint16_t kDefaultPort = 31337;  // ncat's default.
-
-struct ListenArgs : NetcatOptions {
-  bool listen_flag = false;  // -l: accepted for netcat muscle memory.
-  bool keep_open = false;
-  std::size_t max_clients = 100;
-};
-
-// The socket path for the signal handler, which must not allocate (sun_path's size bounds it).
+// The socket file for the signal handler, which must not allocate: its path (sun_path's size
+// bounds it) and the device and inode it had when we created it.
 char g_socket_path[sizeof(sockaddr_un::sun_path)];
+dev_t g_socket_dev;
+ino_t g_socket_ino;
+
+// Unlinks the path only if it is still the socket we made: a regular file put there later, or a
+// second server's socket after ours was replaced, is not ours to delete. Async-signal-safe.
+void unlink_if_ours() {
+  struct stat st {};
+  if (::lstat(g_socket_path, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == g_socket_dev &&
+      st.st_ino == g_socket_ino)
+    ::unlink(g_socket_path);
+}
 
 extern "C" void unlink_then_die(int sig) {
-  ::unlink(g_socket_path);  // Async-signal-safe.
+  unlink_if_ours();
   ::signal(sig, SIG_DFL);
   ::raise(sig);  // Delivered once the handler returns: the exit status still says which signal.
 }
 
 // Removes the Unix socket file we created, however the command ends: on return, and on Ctrl-C,
 // SIGTERM or SIGHUP while waiting or relaying (the default action would leave the file behind).
-// With -k the hub catches SIGINT/SIGTERM itself and returns, and the destructor does the work.
+// The server modes block these signals and return normally, and the destructor does the work.
 struct UnlinkOnExit {
-  std::string path;
-  explicit UnlinkOnExit(std::string p) : path(std::move(p)) {
-    if (path.empty() || path.size() >= sizeof(g_socket_path)) return;
+  bool armed = false;
+  explicit UnlinkOnExit(const std::string& path) {
+    struct stat st {};
+    if (path.empty() || path.size() >= sizeof(g_socket_path) || ::lstat(path.c_str(), &st) != 0)
+      return;
     std::memcpy(g_socket_path, path.c_str(), path.size() + 1);
+    g_socket_dev = st.st_dev;
+    g_socket_ino = st.st_ino;
+    armed = true;
     struct sigaction sa {};
     sa.sa_handler = unlink_then_die;
     sigemptyset(&sa.sa_mask);
@@ -58,7 +70,7 @@ struct UnlinkOnExit {
   UnlinkOnExit(const UnlinkOnExit&) = delete;
   UnlinkOnExit& operator=(const UnlinkOnExit&) = delete;
   ~UnlinkOnExit() {
-    if (!path.empty()) ::unlink(path.c_str());
+    if (armed) unlink_if_ours();
   }
 };
 
@@ -66,7 +78,7 @@ struct UnlinkOnExit {
 Result<HostPort> bind_target(const ListenArgs& o) {
   auto hp = parse_endpoint_args(o.args, true);
   if (!hp) return hp.error();
-  if (o.args.empty()) hp->port = kDefaultPort;
+  if (o.args.empty()) hp->port = o.default_port;
   if (o.port_option >= 0) {
     if (!o.args.empty() && !(o.args.size() == 1 && o.args[0].find(':') == std::string::npos &&
                              !parse_port(o.args[0]))) {
@@ -86,8 +98,17 @@ bool is_numeric_host(const std::string& host) {
   return resolve(host, 0, {Family::any, true, SOCK_STREAM, true}).ok();
 }
 
-// A listen address is a local address, never a name to look up (localhost excepted): a name here
-// almost always means the user wanted to connect, not listen.
+// Where the listeners go, as messages name it ("10.9.9.9:80", "/run/app.sock", "port 80").
+std::string where_of(const ListenArgs& o) {
+  if (!o.unix_path.empty()) return o.unix_path;
+  auto hp = bind_target(o);
+  if (!hp) return "that address";
+  if (hp->host.empty()) return fmt::format("port {}", hp->port);
+  return format_target(*hp);
+}
+
+// A listen address is a local address, never a name to look up (localhost excepted, unless -n):
+// a name here almost always means the user wanted to connect, not listen.
 Result<std::vector<Listener>> open_all(const ListenArgs& o) {
   if (!o.unix_path.empty()) {
     auto l = open_unix_listener(o.unix_path, o.udp ? SOCK_DGRAM : SOCK_STREAM);
@@ -98,18 +119,20 @@ Result<std::vector<Listener>> open_all(const ListenArgs& o) {
   }
   auto hp = bind_target(o);
   if (!hp) return hp.error();
-  if (!hp->host.empty() && hp->host != "localhost" && !is_numeric_host(hp->host))
+  bool named_localhost = hp->host == "localhost" && !o.numeric;
+  if (!hp->host.empty() && !named_localhost && !is_numeric_host(hp->host))
     return Errc::name_not_resolved;
   ListenOptions lo;
   lo.socktype = o.udp ? SOCK_DGRAM : SOCK_STREAM;
   lo.family = family_of(o);
-  lo.numeric_only = hp->host != "localhost";
+  lo.numeric_only = !named_localhost;
   lo.dual_stack = o.udp;  // One UDP socket sees every peer.
   return open_listeners(hp->host, hp->port, lo);
 }
 
-// Waits for the first client on any listener (stream) and returns it.
-Result<Connection> accept_first(std::vector<Listener>& listeners) {
+// Waits for the first client on any listener (stream) that the access list lets in.
+Result<Connection> accept_first(std::vector<Listener>& listeners, const AccessList& access,
+                                int verbose) {
   std::vector<pollfd> fds;
   for (auto& l : listeners) fds.push_back({l.fd.get(), POLLIN, 0});
   for (;;) {
@@ -127,6 +150,11 @@ Result<Connection> accept_first(std::vector<Listener>& listeners) {
         return last_error();
       }
       c.fd.reset(fd);
+      auto verdict = access.check(c.peer.get());
+      if (!verdict.allowed) {
+        if (verbose > 0) say("Connection from {} refused by {}.", c.peer.to_string(), verdict.rule);
+        continue;  // Closed without reading a byte.
+      }
       c.local = listeners[i].local;
       return c;
     }
@@ -139,10 +167,10 @@ bool unnamed(const Connection& c) {
   return c.local.family() == AF_UNIX && c.peer.size() <= offsetof(sockaddr_un, sun_path);
 }
 
-// UDP without -k: the first datagram's sender becomes the one peer (the socket is connected to
-// it); the datagram itself stays queued for the relay. An unnamed Unix sender cannot be
+// Unix datagrams without -k: the first datagram's sender becomes the one peer (the socket is
+// connected to it); the datagram itself stays queued for the relay. An unnamed sender cannot be
 // connected to: the socket then stays unconnected, and only receives.
-Result<Connection> first_datagram_peer(Listener& listener) {
+Result<Connection> first_unix_datagram_peer(Listener& listener) {
   pollfd pfd{listener.fd.get(), POLLIN, 0};
   while (::poll(&pfd, 1, -1) < 0) {
     if (errno != EINTR) return last_error();
@@ -166,59 +194,28 @@ std::string peer_name(const Connection& c) {
   return c.peer.host_string();
 }
 
-int run_listen(const ListenArgs& o) {
-  auto listeners = open_all(o);
-  if (!listeners) {
-    if (listeners.error() == make_error_code(Errc::bad_endpoint)) {
-      say("listen: give the port once, as PORT, ADDR PORT, ADDR:PORT or -p PORT");
-      return kExitUsage;
-    }
-    if (listeners.error() == make_error_code(Errc::name_not_resolved)) {
-      say("listen: the address to listen on must be a local IP address; to connect to a host, "
-          "use 'parley connect HOST PORT'");
-      return kExitUsage;
-    }
-    if (listeners.error() == make_error_code(Errc::bad_port)) {
-      say("listen: {}", describe(listeners.error()));
-      return kExitUsage;
-    }
-    say("cannot listen: {}", describe(listeners.error()));
-    return exit_code_for(listeners.error()) == kExitNetwork ? kExitNetwork : kExitUsage;
+int report_open_failure(const ListenArgs& o, const std::error_code& ec) {
+  if (ec == make_error_code(Errc::bad_endpoint)) {
+    say("listen: give the port once, as PORT, ADDR PORT, ADDR:PORT or -p PORT");
+  } else if (ec == make_error_code(Errc::name_not_resolved)) {
+    say("listen: the address to listen on must be a local IP address{}; to connect to a host, "
+        "use 'parley connect HOST PORT'",
+        o.numeric ? " (-n: no names, not even localhost)" : "");
+  } else if (ec == make_error_code(Errc::bad_port)) {
+    say("listen: {}", describe(ec));
+  } else if (ec == std::errc::address_not_available) {
+    say("listen: cannot listen on {}: {} (not an address of this machine)", where_of(o),
+        describe(ec));
+  } else {
+    say("listen: cannot listen on {}: {}", where_of(o), describe(ec));
   }
-  UnlinkOnExit cleanup(o.unix_path);
-  if (o.verbose > 0) {
-    for (const auto& l : *listeners) say("Listening on {}", l.local.to_string());
-  }
-  RelayOptions relay = relay_options_of(o);
-  // The -v summary times the conversation, not the wait for a client (as ncat does).
-  auto start = std::chrono::steady_clock::now();
+  return kExitUsage;  // Setting up is local: exit 2, whatever the errno.
+}
 
-  if (o.keep_open && !o.udp) {
-    HubOptions ho;
-    ho.max_clients = o.max_clients;
-    ho.send = relay.send;
-    ho.receive = relay.receive;
-    ho.crlf = o.crlf;
-    ho.idle_timeout = o.idle;
-    if (o.verbose > 0) ho.log = [](std::string_view line) { say("{}", line); };
-    HubResult h = run_hub(*listeners, STDIN_FILENO, STDOUT_FILENO, ho);
-    RelayResult r{h.sent, h.received, h.error ? RelayEnd::local_error : RelayEnd::finished,
-                  h.error};
-    return finish_relay(o, r, start);
-  }
-  if (o.udp) {
-    Listener& l = listeners->front();
-    if (o.keep_open) {
-      DatagramPeers peers;
-      peers.max_peers = o.max_clients;
-      if (o.verbose > 0)
-        peers.on_new_peer = [](const SocketAddress& a) {
-          say("Connection from {}.", a.to_string());
-        };
-      return finish_relay(o, relay_datagram(STDIN_FILENO, STDOUT_FILENO, l.fd.get(), relay, &peers),
-                          start);
-    }
-    auto conn = first_datagram_peer(l);
+int run_datagram(const ListenArgs& o, Listener& l, const AccessList& access, RelayOptions relay,
+                 std::chrono::steady_clock::time_point start) {
+  if (l.local.family() == AF_UNIX && !o.keep_open) {
+    auto conn = first_unix_datagram_peer(l);
     if (!conn) {
       say("listen: {}", describe(conn.error()));
       return exit_code_for(conn.error());
@@ -229,11 +226,75 @@ int run_listen(const ListenArgs& o) {
           "nothing can be sent back");
       relay.send = false;
     }
-    start = std::chrono::steady_clock::now();
     return finish_relay(o, relay_datagram(STDIN_FILENO, STDOUT_FILENO, conn->fd.get(), relay),
                         start);
   }
-  auto conn = accept_first(*listeners);
+  // IP (or Unix with -k): one unconnected socket, peers told apart by address. Without -k the
+  // first sender is the one peer, as netcat does.
+  DatagramPeers peers;
+  peers.max_peers = o.keep_open ? o.max_clients : 1;
+  peers.on_new_peer = [&o](const SocketAddress& a) {
+    if (o.verbose > 0) say("Connection from {}.", a.to_string());
+  };
+  auto denied = std::make_shared<std::set<std::string>>();
+  peers.admit = [&access, &o, denied](const SocketAddress& a) {
+    auto verdict = access.check(a.get());
+    if (!verdict.allowed && o.verbose > 0 && denied->insert(a.to_string()).second)
+      say("Datagrams from {} refused by {}.", a.to_string(), verdict.rule);
+    return verdict.allowed;
+  };
+  return finish_relay(o, relay_datagram(STDIN_FILENO, STDOUT_FILENO, l.fd.get(), relay, &peers),
+                      start);
+}
+
+// Options that only the one-client relay has a meaning for, rejected for the server modes.
+bool server_mode_options_ok(const ListenArgs& o, bool exec) {
+  const char* relay_only = o.delay.count() > 0 ? "-d"
+                           : o.telnet          ? "-t"
+                           : o.quit_after      ? "-q"
+                                               : nullptr;
+  if (relay_only != nullptr) {
+    say("listen: {} works with one client; drop it, or -k/--broker/--chat/-e", relay_only);
+    return false;
+  }
+  if (exec && (!o.output_file.empty() || !o.x_arg.empty() || !o.hex_dump.empty())) {
+    say("listen: -o/-x cannot log -e/-c: the program owns the connection, parley never sees "
+        "its bytes");
+    return false;
+  }
+  return true;
+}
+
+int run_listen(const ListenArgs& o) {
+  AccessList access;
+  if (!build_access("listen", o.access, &access)) return kExitUsage;
+  ExecCommand command;
+  if (!exec_of("listen", o.exec, o.sh_exec, &command)) return kExitUsage;
+  const bool exec = !o.exec.empty() || !o.sh_exec.empty();
+  const bool server_mode = exec || ((o.keep_open || o.broker || o.chat) && !o.udp);
+  if (server_mode && !server_mode_options_ok(o, exec)) return kExitUsage;
+  bool bad = false;
+  const std::string hex_path = hex_dump_path_or_say("listen", o, &bad);
+  if (bad) return kExitUsage;
+  auto relay = relay_options_or_say("listen", o, hex_path);  // Opens the -o/-x files.
+  if (!relay) return kExitUsage;
+  auto listeners = open_all(o);
+  if (!listeners) return report_open_failure(o, listeners.error());
+  UnlinkOnExit cleanup(o.unix_path);
+  std::vector<SocketAddress> bound;
+  for (const auto& l : *listeners) bound.push_back(l.local);
+  if (loopback_only(bound))
+    say("Warning: loopback only: other machines cannot connect (leave out the address to listen "
+        "on every address)");
+  if (o.verbose > 0) {
+    for (const auto& l : *listeners) say("Listening on {}", l.local.to_string());
+  }
+  if (server_mode)
+    return run_listen_server(o, std::move(*listeners), std::move(access), relay->log);
+  // The -v summary times the conversation, not the wait for a client (as ncat does).
+  auto start = std::chrono::steady_clock::now();
+  if (o.udp) return run_datagram(o, listeners->front(), access, *relay, start);
+  auto conn = accept_first(*listeners, access, o.verbose);
   if (!conn) {
     say("accept: {}", describe(conn.error()));
     return kExitNetwork;
@@ -241,10 +302,32 @@ int run_listen(const ListenArgs& o) {
   listeners->clear();  // One client only: stop accepting, as ncat does without -k.
   if (o.verbose > 0) say("Connection from {}.", peer_name(*conn));
   start = std::chrono::steady_clock::now();
-  return finish_relay(o, relay_stream(STDIN_FILENO, STDOUT_FILENO, conn->fd.get(), relay), start);
+  return finish_relay(o, relay_stream(STDIN_FILENO, STDOUT_FILENO, conn->fd.get(), *relay), start);
 }
 
 }  // namespace
+
+void add_listen_options(CLI::App& app, ListenArgs& o) {
+  app.add_option("address", o.args, "[ADDR] PORT, or ADDR:PORT")->expected(0, 2);
+  add_common_options(app, o, true);
+  app.add_flag("-l,--listen", o.listen_flag,
+               "Listen (the default here; accepted for netcat habits)");
+  app.add_flag("-k,--keep-open", o.keep_open, "Accept many clients, one after another and at once");
+  auto* broker = app.add_flag("--broker", o.broker,
+                              "Relay what each client sends to every other client (implies -k)");
+  auto* chat = app.add_flag("--chat", o.chat,
+                            "Line chat: '<user3> text' to everybody, joins announced, /nick NAME "
+                            "(implies -k)");
+  broker->excludes(chat);
+  app.add_option("-m,--max-conns", o.max_clients,
+                 "Most clients (or -e children) at once (default 100)")
+      ->check(CLI::Range(1, 1000000));
+  add_exec_options(app, o.exec, o.sh_exec);
+  for (const char* name : {"--exec", "--sh-exec"}) {
+    app.get_option(name)->excludes(broker)->excludes(chat);
+  }
+  add_access_options(app, o.access);
+}
 
 Subcommand listen_command(CLI::App& root) {
   auto o = std::make_shared<ListenArgs>();
@@ -254,18 +337,44 @@ Subcommand listen_command(CLI::App& root) {
       "Examples:\n"
       "  parley listen 12345                     one client, then exit (or: parley -l 12345)\n"
       "  parley listen -vk 12345                 many clients; stdin goes to all of them\n"
+      "  parley listen --broker 12345            clients hear each other (and stdin)\n"
+      "  parley listen --chat 12345              a chat room (or: parley chat 12345)\n"
+      "  parley listen -k -e /bin/cat 12345      a program per client, its stdin/stdout the "
+      "socket\n"
+      "  parley listen -k -c 'echo hi; date' 12345   the same through /bin/sh -c\n"
+      "  parley listen --allow 10.0.0.0/8 --deny 10.0.0.13 -k 12345\n"
       "  parley listen 127.0.0.1 12345           only on loopback\n"
       "  parley listen -v 0                      any free port (printed with -v)\n"
       "Without an address parley listens on both [::] and 0.0.0.0. Default port: 31337.\n"
+      "-k/--broker/--chat: each client may have 1 MiB queued; a client that stops reading is\n"
+      "disconnected when its queue is full. Input typed before the first client arrives is kept\n"
+      "for it (up to 1 MiB). -e/-c: the program's stdin and stdout are the connection, it gets\n"
+      "PARLEY_REMOTE_ADDR/PORT, PARLEY_LOCAL_ADDR/PORT, PARLEY_PROTO (and NCAT_*); with -m N a\n"
+      "client beyond N children waits in the backlog until one exits.\n"
+      "Access: --deny wins over --allow; with any --allow, others are refused. A refused client\n"
+      "is closed at once, unread.\n"
       "Exit status: 0 ok, 1 network error, 2 usage or local error.");
-  app->add_option("address", o->args, "[ADDR] PORT, or ADDR:PORT")->expected(0, 2);
-  add_common_options(*app, *o, true);
-  app->add_flag("-l,--listen", o->listen_flag,
-                "Listen (the default here; accepted for netcat habits)");
-  app->add_flag("-k,--keep-open", o->keep_open,
-                "Accept many clients, one after another and at once");
-  app->add_option("-m,--max-conns", o->max_clients, "With -k: most clients at once (default 100)")
-      ->check(CLI::Range(1, 1000000));
+  add_listen_options(*app, *o);
+  return {app, [o] { return run_listen(*o); }};
+}
+
+Subcommand chat_command(CLI::App& root) {
+  auto o = std::make_shared<ListenArgs>();
+  o->chat = true;
+  o->default_port = 12345;
+  auto* app = root.add_subcommand("chat", "A chat room for a class: listen --chat, verbose");
+  app->footer(
+      "Everybody connects with 'parley talk HOST PORT' (or any netcat) and types lines; each\n"
+      "line reaches everybody as '<user3> text'. /nick NAME renames you, /who lists who is here,\n"
+      "start a line with // to say something that begins with /. What you type here takes part\n"
+      "as <server>. Default port: 12345. Same options as 'parley listen'.\n"
+      "Examples:\n"
+      "  parley chat                      on port 12345, every address\n"
+      "  parley chat 4000 --allow 192.168.0.0/16");
+  add_listen_options(*app, *o);
+  o->verbose = 1;  // After add_flag("-v"), which resets its counter.
+  for (const char* name : {"--chat", "--broker", "--exec", "--sh-exec"})
+    app->remove_option(app->get_option(name));
   return {app, [o] { return run_listen(*o); }};
 }
 

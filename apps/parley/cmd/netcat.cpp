@@ -20,12 +20,18 @@ CLI::Option* add_duration_option(CLI::App& app, const std::string& name,
           ""));
 }
 
+CLI::Option* one_value_each(CLI::Option* option) {
+  return option->expected(1)->allow_extra_args(false)->multi_option_policy(
+      CLI::MultiOptionPolicy::TakeAll);
+}
+
 void add_common_options(CLI::App& app, NetcatOptions& o, bool listening) {
   auto* v4 = app.add_flag("-4", o.ipv4, "Use IPv4 only");
   auto* v6 = app.add_flag("-6", o.ipv6, "Use IPv6 only");
   v4->excludes(v6);
   app.add_flag("-n,--nodns", o.numeric, "Numeric addresses only, never ask DNS");
-  app.add_flag("-u,--udp", o.udp, "Use UDP instead of TCP (with -U: a Unix datagram socket)");
+  auto* udp =
+      app.add_flag("-u,--udp", o.udp, "Use UDP instead of TCP (with -U: a Unix datagram socket)");
   auto* unix_opt = app.add_option("-U,--unixsock", o.unix_path,
                                   listening ? "Listen on the Unix socket at PATH"
                                             : "Connect to the Unix socket at PATH")
@@ -52,8 +58,46 @@ void add_common_options(CLI::App& app, NetcatOptions& o, bool listening) {
   auto* send_only = app.add_flag("--send-only", o.send_only, "Only send; ignore what arrives");
   auto* recv_only = app.add_flag("--recv-only", o.recv_only, "Only receive; never read stdin");
   send_only->excludes(recv_only);
-  app.add_flag("--no-shutdown", o.no_shutdown,
-               "Keep the sending side open at stdin EOF (no half-close)");
+  auto* no_shutdown = app.add_flag("--no-shutdown", o.no_shutdown,
+                                   "Keep the sending side open at stdin EOF (no half-close)");
+  app.add_flag("-N", o.shutdown_flag, "Half-close at stdin EOF (OpenBSD nc; parley does so anyway)")
+      ->excludes(no_shutdown);
+  app.add_option_function<std::string>(
+         "-q",
+         [&o](const std::string& text) {
+           if (text.front() == '-') return o.quit_after.reset();  // nc's -q -1: never.
+           o.quit_after = *parse_duration(text);
+         },
+         "Quit this long after stdin EOF, whatever the peer does (-q 0: at once)")
+      ->type_name("SECS")
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            if (!text.empty() && text.front() == '-' && text.size() > 1 &&
+                text.find_first_not_of("0123456789", 1) == std::string::npos)
+              return {};
+            if (!parse_duration(text)) return "'" + text + "' is not a time (use 2, 500ms, 1m)";
+            return {};
+          },
+          ""));
+  app.add_option("-o,--output", o.output_file, "Log the data both ways into FILE")
+      ->type_name("FILE")
+      ->group("Traffic log");
+  app.add_option("-x", o.x_arg,
+                 listening ? "Hex dump of the data both ways into FILE (> sent, < received)"
+                           : "Hex dump into FILE (> sent, < received); with -X: the proxy")
+      ->type_name("FILE")
+      ->group("Traffic log");
+  app.add_option("--hex-dump", o.hex_dump, "Same as -x FILE")
+      ->type_name("FILE")
+      ->group("Traffic log");
+  app.add_flag("--append-output", o.append_output, "Append to -o/-x files instead of truncating")
+      ->group("Traffic log");
+  auto* delay =
+      add_duration_option(app, "-d,--delay", o.delay, "Wait this long between lines sent");
+  auto* telnet =
+      app.add_flag("-t,--telnet", o.telnet, "Answer Telnet negotiation (refusing every option)");
+  delay->excludes(udp);
+  telnet->excludes(udp);
   app.add_flag("-v,--verbose", o.verbose, "Say what happens on stderr (repeat for more)");
 }
 
@@ -61,13 +105,36 @@ Family family_of(const NetcatOptions& o) {
   return o.ipv4 ? Family::v4 : o.ipv6 ? Family::v6 : Family::any;
 }
 
-RelayOptions relay_options_of(const NetcatOptions& o) {
+std::string hex_dump_path_or_say(const char* command, const NetcatOptions& o, bool* bad) {
+  *bad = !o.x_arg.empty() && !o.hex_dump.empty();
+  if (*bad) say("{}: -x and --hex-dump both name a hex dump file; give one", command);
+  return o.x_arg.empty() ? o.hex_dump : o.x_arg;
+}
+
+std::optional<RelayOptions> relay_options_or_say(const char* command, const NetcatOptions& o,
+                                                 const std::string& hex_path) {
   RelayOptions r;
   r.send = !o.recv_only;
   r.receive = !o.send_only;
   r.shutdown_on_eof = !o.no_shutdown;
   r.crlf = o.crlf;
   r.idle_timeout = o.idle;
+  r.quit_after_eof = o.quit_after;
+  r.line_delay = o.delay;
+  r.telnet = o.telnet;
+  if (!o.output_file.empty() || !hex_path.empty()) {
+    if (!o.output_file.empty() && o.output_file == hex_path) {
+      say("{}: -o and -x name the same file", command);
+      return std::nullopt;
+    }
+    std::string failed;
+    auto log = TrafficLog::open({o.output_file, hex_path, o.append_output}, &failed);
+    if (!log) {
+      say("{}: cannot open {}: {}", command, failed, describe(log.error()));
+      return std::nullopt;
+    }
+    r.log = std::move(*log);
+  }
   return r;
 }
 
@@ -109,6 +176,11 @@ int finish_relay(const NetcatOptions& o, const RelayResult& r,
   if (o.verbose > 0) {
     say("{} bytes sent, {} bytes received in {} seconds.", r.sent, r.received,
         format_seconds(std::chrono::steady_clock::now() - start));
+  }
+  // A log with a hole in it is lost output: say so, and do not call the run a success.
+  if (r.log_error) {
+    say("cannot write {}: {}", r.log_path, describe(r.log_error));
+    if (code == kExitOk) code = kExitNetwork;
   }
   return code;
 }

@@ -30,17 +30,35 @@ struct NetcatOptions {
   std::chrono::milliseconds wait{0}, idle{0};
   bool send_only = false, recv_only = false, no_shutdown = false;
   int verbose = 0;
+  // Traffic logs: -o FILE, -x FILE / --hex-dump FILE (connect reads -x as the proxy with -X).
+  std::string output_file, x_arg, hex_dump;
+  bool append_output = false;
+  std::chrono::milliseconds delay{0};  // -d: between lines sent.
+  bool telnet = false;                 // -t
+  bool shutdown_flag = false;          // -N: OpenBSD nc's "shut down at EOF", the default here.
+  std::optional<std::chrono::milliseconds> quit_after;  // -q: quit this long after stdin EOF.
 };
 
 // Adds an option taking a time ("500ms", "2s", "1m", "1h", plain seconds).
 CLI::Option* add_duration_option(CLI::App& app, const std::string& name,
                                  std::chrono::milliseconds& out, const std::string& help);
 
+// A repeatable option that takes exactly one value each time it is given. CLI11 lets a vector
+// option swallow every following word, so `--bind 127.0.0.1 12345` took the port as a second
+// address; this makes the next word a positional again.
+CLI::Option* one_value_each(CLI::Option* option);
+
 // Adds the options both subcommands have, with their exclusion rules.
 void add_common_options(CLI::App& app, NetcatOptions& o, bool listening);
 
 Family family_of(const NetcatOptions& o);
-RelayOptions relay_options_of(const NetcatOptions& o);
+// The relay's options, with the -o/-x files opened (shared by every relay of the command). On a
+// failure to open one, prints one line naming the command and returns nullopt (exit 2).
+// hex_path: the hex dump file (-x or --hex-dump, as the command reads them).
+std::optional<RelayOptions> relay_options_or_say(const char* command, const NetcatOptions& o,
+                                                 const std::string& hex_path);
+// The hex dump file named by -x or --hex-dump; on both, prints one line and sets *bad.
+std::string hex_dump_path_or_say(const char* command, const NetcatOptions& o, bool* bad);
 
 // The positional HOST PORT / HOST:PORT of a client command; on a mistake prints one usage line
 // naming the command and returns nullopt.

@@ -1,34 +1,37 @@
-// EchoServer: opens every worker's sockets, runs one worker per thread, stops and reports.
+// Server: opens every worker's sockets, runs one worker per thread, stops and reports.
 
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <unistd.h>
 
 #include <thread>
 
-#include "echo_internal.hpp"
 #include "parley/connector.hpp"
 #include "parley/errors.hpp"
 #include "parley/listener.hpp"
+#include "runtime.hpp"
 
 namespace parley {
 
-struct EchoServer::Impl {
-  echo::Shared shared;
+struct Server::Impl {
+  std::shared_ptr<Service> service;  // Its handlers refer to its options.
+  server::Shared shared;
   std::vector<SocketAddress> addresses;
-  std::vector<std::unique_ptr<echo::Worker>> workers;
+  std::vector<std::unique_ptr<server::Worker>> workers;
   std::vector<std::thread> threads;
 };
 
 namespace {
 
 // A port held by another program must be reported as in use, yet SO_REUSEPORT would happily
-// share it with any process of the same user. So first bind once without SO_REUSEPORT.
+// share it with any process of the same user. So first bind once without SO_REUSEPORT -- and for
+// UDP without SO_REUSEADDR too, which for datagram sockets also means sharing the port.
 std::error_code probe_free(const SocketAddress& address, int socktype) {
   auto fd = open_socket(address.family(), socktype);
   if (!fd) return fd.error();
   int one = 1;
-  setsockopt(fd->get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (socktype == SOCK_STREAM) setsockopt(fd->get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   if (address.family() == AF_INET6)
     setsockopt(fd->get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
   if (::bind(fd->get(), address.get(), address.size()) != 0) return last_error();
@@ -36,14 +39,13 @@ std::error_code probe_free(const SocketAddress& address, int socktype) {
 }
 
 // Opens one set of listeners per worker on the same addresses and ports.
-Result<std::vector<std::vector<Fd>>> open_sockets(const EchoConfig& config,
+Result<std::vector<std::vector<Fd>>> open_sockets(const ServerConfig& config, unsigned workers,
                                                   std::vector<SocketAddress>* bound) {
   ListenOptions lo;
   lo.socktype = config.udp ? SOCK_DGRAM : SOCK_STREAM;
   lo.reuse_port = true;
-  lo.numeric_only = true;
   std::vector<std::string> hosts = config.bind.empty() ? std::vector<std::string>{""} : config.bind;
-  std::vector<std::vector<Fd>> per_worker(config.threads);
+  std::vector<std::vector<Fd>> per_worker(workers);
   for (const auto& host : hosts) {
     lo.numeric_only = host != "localhost";
     std::uint16_t port = config.port;
@@ -58,7 +60,7 @@ Result<std::vector<std::vector<Fd>>> open_sockets(const EchoConfig& config,
         if (ec && ec.value() != EAFNOSUPPORT && ec.value() != EADDRNOTAVAIL) return ec;
       }
     }
-    for (unsigned w = 0; w < config.threads; ++w) {
+    for (unsigned w = 0; w < workers; ++w) {
       auto listeners = open_listeners(host, port, lo);
       if (!listeners) return listeners.error();
       port = listeners->front().local.port();  // Port 0: the rest follow the first choice.
@@ -73,73 +75,96 @@ Result<std::vector<std::vector<Fd>>> open_sockets(const EchoConfig& config,
 
 }  // namespace
 
-Result<std::unique_ptr<EchoServer>> EchoServer::open(const EchoConfig& config) {
+Result<std::unique_ptr<Server>> Server::open(ServerConfig config,
+                                             std::shared_ptr<Service> service) {
   auto impl = std::make_unique<Impl>();
-  impl->shared.config = config;
-  impl->shared.config.threads = std::max(1u, config.threads);
-  auto reply = ReplyTemplate::parse(config.reply);
-  if (!reply) return reply.error();
-  impl->shared.reply = std::move(*reply);
-  if (!config.bind.empty()) {
+  impl->service = service;
+  unsigned workers = std::clamp(config.threads, 1u, service->max_workers());
+  config.threads = workers;
+  std::vector<std::vector<Fd>> sockets;
+  if (!config.listeners.empty()) {
+    // Pre-opened listeners serve one worker.
+    config.threads = workers = 1;
+    sockets.emplace_back();
+    for (auto& l : config.listeners) {
+      impl->addresses.push_back(l.local);
+      sockets.back().push_back(std::move(l.fd));
+    }
+    config.listeners.clear();
+  } else {
     for (const auto& host : config.bind) {
       auto ok = resolve(host, 0, {Family::any, host != "localhost", SOCK_STREAM, true});
       if (!ok) return ok.error();
     }
+    auto opened = open_sockets(config, workers, &impl->addresses);
+    if (!opened) return opened.error();
+    sockets = std::move(*opened);
   }
-  auto sockets = open_sockets(impl->shared.config, &impl->addresses);
-  if (!sockets) return sockets.error();
-  for (auto& fds : *sockets)
-    impl->workers.push_back(std::make_unique<echo::Worker>(impl->shared, std::move(fds)));
-  return std::unique_ptr<EchoServer>(new EchoServer(std::move(impl)));
+  impl->shared.config = std::move(config);
+  for (auto& fds : sockets) {
+    impl->workers.push_back(
+        std::make_unique<server::Worker>(impl->shared, std::move(fds), service->make_handler()));
+  }
+  return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
 
-EchoServer::EchoServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-EchoServer::~EchoServer() {
+Server::~Server() {
   if (!impl_->threads.empty()) {
     stop(false);
     wait();
   }
 }
 
-const std::vector<SocketAddress>& EchoServer::local_addresses() const {
+const std::vector<SocketAddress>& Server::local_addresses() const {
   return impl_->addresses;
 }
 
-void EchoServer::start() {
+unsigned Server::workers() const {
+  return static_cast<unsigned>(impl_->workers.size());
+}
+
+void Server::start() {
   for (auto& w : impl_->workers) impl_->threads.emplace_back([worker = w.get()] { worker->run(); });
 }
 
-void EchoServer::stop(bool graceful) {
+void Server::stop(bool graceful) {
   auto& shared = impl_->shared;
-  if (graceful && shared.phase.load() == echo::Phase::running) {
-    shared.drain_deadline = echo::Clock::now() + shared.config.drain_timeout;
-    shared.phase.store(echo::Phase::draining);
+  if (graceful && shared.phase.load() == server::Phase::running) {
+    shared.drain_deadline = server::Clock::now() + shared.config.drain_timeout;
+    shared.phase.store(server::Phase::draining);
   } else {
-    shared.phase.store(echo::Phase::closing);
+    shared.phase.store(server::Phase::closing);
   }
   for (auto& w : impl_->workers) w->wake();
 }
 
-bool EchoServer::finished() const {
+bool Server::finished() const {
   for (const auto& w : impl_->workers)
     if (!w->done()) return false;
   return true;
 }
 
-void EchoServer::wait() {
+void Server::wait() {
   for (auto& t : impl_->threads)
     if (t.joinable()) t.join();
   impl_->threads.clear();
 }
 
-EchoStats EchoServer::stats() const {
-  EchoStats s;
+std::error_code Server::failure() const {
+  int e = impl_->shared.failure.load();
+  return e == 0 ? std::error_code() : std::error_code(e, std::system_category());
+}
+
+ServerStats Server::stats() const {
+  ServerStats s;
   for (const auto& w : impl_->workers) {
     const auto& ws = w->stats();
     s.active += ws.active.get();
     s.total += ws.total.get();
     s.refused += ws.refused.get();
+    s.denied += ws.denied.get();
     s.bytes_in += ws.bytes_in.get();
     s.bytes_out += ws.bytes_out.get();
     s.messages += ws.messages.get();

@@ -1,0 +1,122 @@
+#include "serve.hpp"
+
+#include <unistd.h>
+
+#include <ctime>
+
+#include "netcat.hpp"
+#include "parley/address_scope.hpp"
+#include "parley/errors.hpp"
+
+namespace parley::cmd {
+
+void add_access_options(CLI::App& app, AccessArgs& a) {
+  const char* group = "Access control (deny wins over allow)";
+  one_value_each(
+      app.add_option("--allow", a.allow,
+                     "Only these clients: addresses, CIDR prefixes, host names (comma list, "
+                     "repeatable)")
+          ->type_name("LIST")
+          ->group(group));
+  one_value_each(
+      app.add_option("--deny", a.deny, "Refuse these clients, even if --allow lists them")
+          ->type_name("LIST")
+          ->group(group));
+  one_value_each(
+      app.add_option("--allowfile", a.allow_files, "Read --allow rules from FILE, one per line")
+          ->type_name("FILE")
+          ->group(group));
+  one_value_each(
+      app.add_option("--denyfile", a.deny_files, "Read --deny rules from FILE, one per line")
+          ->type_name("FILE")
+          ->group(group));
+}
+
+bool build_access(const char* command, const AccessArgs& a, AccessList* out) {
+  auto fail = [&](const char* option, const std::error_code& ec) {
+    if (ec == std::errc::invalid_argument)
+      say("{}: {}: '{}' is not an address, prefix or host name", command, option,
+          out->error_text());
+    else
+      say("{}: {} {}: {}", command, option, out->error_text(), describe(ec));
+    return false;
+  };
+  for (const auto& list : a.allow)
+    if (auto ec = out->allow(list)) return fail("--allow", ec);
+  for (const auto& list : a.deny)
+    if (auto ec = out->deny(list)) return fail("--deny", ec);
+  for (const auto& file : a.allow_files)
+    if (auto ec = out->allow_file(file)) return fail("--allowfile", ec);
+  for (const auto& file : a.deny_files)
+    if (auto ec = out->deny_file(file)) return fail("--denyfile", ec);
+  return true;
+}
+
+void log_line(std::string_view event) {
+  auto now = std::chrono::system_clock::now();
+  std::time_t t = std::chrono::system_clock::to_time_t(now);
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::string line =
+      fmt::format("{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:03} {}\n", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms, event);
+  write_all(STDERR_FILENO, line);
+}
+
+void print_addresses(const Server& server, bool wildcard) {
+  bool v4 = false, v6 = false;
+  for (const auto& a : server.local_addresses()) {
+    say("Listening on {}", a.to_string());
+    v4 |= a.family() == AF_INET;
+    v6 |= a.family() == AF_INET6;
+  }
+  if (loopback_only(server.local_addresses()))
+    say("Warning: loopback only: other machines cannot connect (leave out --bind to listen on "
+        "every address)");
+  if (!wildcard || server.local_addresses().empty()) return;
+  std::vector<std::string> names;
+  auto port = server.local_addresses().front().port();
+  auto addresses = interface_addresses(port, v4, v6, &names);
+  for (std::size_t i = 0; i < addresses.size(); ++i)
+    say("Reachable at {} ({})", addresses[i].to_string(), names[i]);
+}
+
+void print_stats(const ServerStats& s, std::string_view prefix) {
+  say("{}{} active, {} total, {} refused, {} denied, {} bytes in, {} bytes out, {} messages",
+      prefix, s.active, s.total, s.refused, s.denied, s.bytes_in, s.bytes_out, s.messages);
+}
+
+sigset_t block_server_signals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int s : {SIGINT, SIGTERM, SIGUSR1}) sigaddset(&signals, s);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // Inherited by the workers started next.
+  return signals;
+}
+
+int serve(Server& server, const sigset_t& signals, std::chrono::milliseconds stats_interval,
+          const std::function<void()>& on_stop) {
+  auto next_stats = std::chrono::steady_clock::now() + stats_interval;
+  int stops = 0;
+  while (!server.finished()) {
+    timespec tick{0, 100'000'000};
+    int sig = sigtimedwait(&signals, nullptr, &tick);
+    if (sig == SIGINT || sig == SIGTERM) {
+      ++stops;
+      if (stops == 1 && on_stop) on_stop();
+      server.stop(stops == 1);
+    } else if (sig == SIGUSR1) {
+      print_stats(server.stats(), "stats: ");
+    }
+    if (stats_interval.count() > 0 && std::chrono::steady_clock::now() >= next_stats) {
+      print_stats(server.stats(), "stats: ");
+      next_stats += stats_interval;
+    }
+  }
+  server.wait();
+  return stops;
+}
+
+}  // namespace parley::cmd

@@ -1,0 +1,182 @@
+// The worker's per-connection paths: read, write with backpressure, close, draining on a
+// graceful stop, idle sweeps.
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "parley/duration.hpp"
+#include "runtime.hpp"
+
+namespace parley::server {
+
+// Reads once and hands the bytes to the handler. Returns false when the connection was closed.
+bool Worker::on_readable(Conn& c) {
+  ssize_t n = ::recv(c.fd, buffer_.get(), kReadBuffer, 0);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EINTR) return true;
+    close(c, std::strerror(errno));
+    return false;
+  }
+  if (n == 0) {
+    c.peer_done = true;
+    update_interest(c);
+    return handler_->peer_closed(*this, c);
+  }
+  auto size = static_cast<std::size_t>(n);
+  c.in += size;
+  c.last_active = now_;
+  stats_.bytes_in.add(size);
+  if (shared_.config.traffic)
+    shared_.config.traffic->record(TrafficDirection::received, buffer_.get(), size);
+  return handler_->received(*this, c, buffer_.get(), size);
+}
+
+// Sends what it can; keeps the rest. A connection that holds reads while output is pending stops
+// being read until it is gone (backpressure: a client that does not read cannot make the server
+// buffer more than the handler queued).
+bool Worker::send(Conn& c, const char* data, std::size_t n) {
+  if (c.closed) return false;
+  if (n == 0) return true;
+  if (shared_.config.traffic) shared_.config.traffic->record(TrafficDirection::sent, data, n);
+  std::size_t sent = 0;
+  if (c.pending_size() == 0) {  // Nothing queued: straight to the socket, in order.
+    ssize_t w = ::send(c.fd, data, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (w < 0) {
+      if (errno != EAGAIN && errno != EINTR) {
+        close(c, std::strerror(errno));
+        return false;
+      }
+      w = 0;
+    }
+    sent = static_cast<std::size_t>(w);
+    c.out += sent;
+    stats_.bytes_out.add(sent);
+  }
+  if (sent < n) {
+    c.pending.append(data + sent, n - sent);
+    update_interest(c);
+  }
+  return true;
+}
+
+bool Worker::send(Conn& c, const iovec* pieces, int count) {
+  if (c.closed) return false;
+  std::size_t total = 0;
+  for (int i = 0; i < count; ++i) {
+    total += pieces[i].iov_len;
+    if (shared_.config.traffic)
+      shared_.config.traffic->record(
+          TrafficDirection::sent, static_cast<const char*>(pieces[i].iov_base), pieces[i].iov_len);
+  }
+  if (total == 0) return true;
+  std::size_t sent = 0;
+  if (c.pending_size() == 0) {
+    msghdr msg{};
+    msg.msg_iov = const_cast<iovec*>(pieces);
+    msg.msg_iovlen = static_cast<std::size_t>(count);
+    ssize_t w = ::sendmsg(c.fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (w < 0) {
+      if (errno != EAGAIN && errno != EINTR) {
+        close(c, std::strerror(errno));
+        return false;
+      }
+      w = 0;
+    }
+    sent = static_cast<std::size_t>(w);
+    c.out += sent;
+    stats_.bytes_out.add(sent);
+  }
+  if (sent == total) return true;
+  for (int i = 0; i < count; ++i) {  // Queue what the socket did not take, in order.
+    std::size_t len = pieces[i].iov_len;
+    std::size_t skip = std::min(sent, len);
+    sent -= skip;
+    c.pending.append(static_cast<const char*>(pieces[i].iov_base) + skip, len - skip);
+  }
+  update_interest(c);
+  return true;
+}
+
+void Worker::on_writable(Conn& c) {
+  ssize_t w =
+      ::send(c.fd, c.pending.data() + c.pending_off, c.pending_size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  if (w < 0) {
+    if (errno == EAGAIN || errno == EINTR) return;
+    close(c, std::strerror(errno));
+    return;
+  }
+  c.pending_off += static_cast<std::size_t>(w);
+  c.out += static_cast<std::size_t>(w);
+  c.last_active = now_;
+  stats_.bytes_out.add(static_cast<std::size_t>(w));
+  if (c.pending_size() > 0) {
+    // A long queue (broadcast) is compacted now and then instead of growing at the front.
+    if (c.pending_off >= (64 << 10) && c.pending_off * 2 >= c.pending.size()) {
+      c.pending.erase(0, c.pending_off);
+      c.pending_off = 0;
+    }
+    return;
+  }
+  c.pending.clear();
+  c.pending.shrink_to_fit();  // Back to holding no buffer.
+  c.pending_off = 0;
+  update_interest(c);
+  handler_->drained(*this, c);
+}
+
+void Worker::close(Conn& c, const char* reason) {
+  if (c.closed) return;
+  c.closed = true;
+  handler_->closing(*this, c, reason);
+  ::close(c.fd);  // Also removes it from the epoll set.
+  conns_[c.index] = conns_.back();
+  conns_[c.index]->index = c.index;
+  conns_.pop_back();
+  shared_.connections.fetch_sub(1);
+  stats_.active.sub(1);
+  if (shared_.config.log_connections) {
+    std::string name = c.peer_name();
+    shared_.event({ServerEvent::Kind::closed, name, reason, c.in, c.out,
+                   std::chrono::duration<double>(now_ - c.since).count()});
+  }
+  closed_.push_back(&c);
+}
+
+// Graceful stop: no new clients. Connections go on being served until the handler says each is
+// done (echo: nothing pending, nothing received for kDrainQuiet), so whatever a client already
+// sent is answered, even a large upload still arriving; drain_timeout bounds the whole stop.
+void Worker::begin_drain() {
+  draining_ = true;
+  drain_deadline_ = shared_.phase.load() == Phase::running
+                        ? now_ + shared_.config.drain_timeout  // The service finished by itself.
+                        : shared_.drain_deadline;
+  for (auto& s : slots_) {
+    if (s->kind == Kind::listener || s->kind == Kind::datagram) s->fd.reset();
+  }
+  handler_->draining(*this);
+  close_quiet();
+}
+
+void Worker::close_quiet() {
+  for (std::size_t i = conns_.size(); i-- > 0;) {
+    if (i >= conns_.size()) continue;
+    Conn& c = *conns_[i];
+    if (handler_->drain_done(*this, c)) close(c, "server stopping");
+  }
+}
+
+void Worker::sweep_idle() {
+  auto limit = shared_.config.idle_timeout;
+  for (std::size_t i = conns_.size(); i-- > 0;) {
+    if (i >= conns_.size()) continue;
+    Conn& c = *conns_[i];
+    if (now_ - handler_->last_active(c) >= limit) close(c, "idle timeout");
+  }
+}
+
+}  // namespace parley::server

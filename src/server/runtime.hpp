@@ -1,0 +1,218 @@
+#pragma once
+// Internal to the server runtime (see parley/server.hpp for the contract): what all workers share
+// (read-mostly), one worker's event loop, connections, and the Handler through which a service
+// gives the bytes meaning. Everything here runs on one worker's thread unless it says otherwise.
+
+#include <netinet/in.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "counter.hpp"
+#include "parley/fd.hpp"
+#include "parley/server.hpp"
+
+namespace parley::server {
+
+using Clock = std::chrono::steady_clock;
+using detail::Counter;
+
+inline constexpr std::size_t kReadBuffer = 64 << 10;  // One per worker, shared by its clients.
+inline constexpr int kBurst = 64;  // Accepts or datagrams per wakeup, for fairness.
+// While stopping, a connection with nothing in flight for this long is done.
+inline constexpr std::chrono::milliseconds kDrainQuiet{100};
+
+struct WorkerStats {
+  Counter active, total, refused, denied, bytes_in, bytes_out, messages;
+};
+
+enum class Phase : int { running = 0, draining = 1, closing = 2 };
+
+struct Shared {
+  ServerConfig config;
+  std::atomic<std::size_t> connections{0};  // Across all workers, for max_conns.
+  std::atomic<Phase> phase{Phase::running};
+  std::atomic<int> failure{0};  // errno of a local failure that ended the server (output).
+  Clock::time_point drain_deadline;
+  void log(const std::string& line) const {
+    if (config.log) config.log(line);
+  }
+  // Reports a connection event (if connection events are wanted at all).
+  void event(const ServerEvent& e) const;
+};
+
+enum class Kind : std::uint8_t { listener, datagram, wake, conn, watch };
+// What epoll's data pointer points at, told apart by kind (no virtual call on the hot path).
+struct Handle {
+  Kind kind;
+};
+
+struct Slot : Handle {
+  Slot(Kind k, Fd f) : Handle{k}, fd(std::move(f)) {}
+  Fd fd;
+};
+
+// A descriptor a handler watches besides its connections: stdin, stdout, a child's pidfd.
+struct Watch : Handle {
+  Watch() : Handle{Kind::watch} {}
+  virtual ~Watch() = default;
+  virtual void on_event(std::uint32_t events) = 0;
+  int fd = -1;
+  std::uint32_t events = 0;
+  bool registered = false;
+};
+
+// One client connection. Handlers that keep more per client derive from it (Handler::make_conn).
+struct Conn : Handle {
+  explicit Conn(int f) : Handle{Kind::conn}, fd(f) {}
+  virtual ~Conn() = default;
+  Conn(const Conn&) = delete;
+  Conn& operator=(const Conn&) = delete;
+
+  int fd;
+  std::uint32_t events = EPOLLIN;  // The interest registered with epoll.
+  std::uint32_t index = 0;         // Position in the worker's list, for O(1) removal.
+  bool closed = false;             // Closed; deleted once the current round of events is done.
+  bool peer_done = false;          // The client half-closed: finish the output, then close.
+  bool close_after = false;        // Close once the pending output is gone.
+  bool read_paused = false;        // The handler stopped reading (its output is blocked).
+  // Echo-style backpressure: read nothing more while output is pending (the output comes from
+  // the input). Broadcast services turn it off and bound the queue instead.
+  bool hold_reads_while_pending = true;
+  socklen_t peer_len = 0;
+  sockaddr_in6 peer{};  // Big enough for IPv4; Unix stream peers are unnamed.
+  std::uint64_t in = 0, out = 0, messages = 0;
+  Clock::time_point since, last_active;
+  std::string pending;  // Output the client has not taken yet; empty (no allocation) normally.
+  std::size_t pending_off = 0;
+
+  std::size_t pending_size() const { return pending.size() - pending_off; }
+  const sockaddr* peer_address() const { return reinterpret_cast<const sockaddr*>(&peer); }
+  std::string peer_name() const;
+};
+
+class Worker;
+
+// What a service does with connections; one per worker, called on that worker's thread only.
+// Hooks that may close the connection return false when they did.
+class Handler {
+ public:
+  virtual ~Handler() = default;
+  // Before the loop starts: register watches (stdin, stdout).
+  virtual void start(Worker&) {}
+  virtual Conn* make_conn(int fd) { return new Conn(fd); }
+  // A client was accepted (it passed the access list and the connection limit).
+  virtual bool opened(Worker&, Conn&) { return true; }
+  // n bytes from c are in data (the worker's shared buffer, valid until return).
+  virtual bool received(Worker& w, Conn& c, char* data, std::size_t n) = 0;
+  // The client half-closed. Default: close once the pending output is sent.
+  virtual bool peer_closed(Worker& w, Conn& c);
+  // Everything pending for c was sent. Default: close if the client is done.
+  virtual bool drained(Worker& w, Conn& c);
+  // c is being closed; it is deleted right after.
+  virtual void closing(Worker&, Conn&, const char* /*reason*/) {}
+  // A datagram socket is readable (datagram services read it themselves).
+  virtual void datagram_ready(Worker&, Slot&) {}
+  // A graceful stop began (listeners are closed already).
+  virtual void draining(Worker&) {}
+  // While draining: may c be closed now? Default: nothing pending and quiet for kDrainQuiet.
+  virtual bool drain_done(Worker& w, const Conn& c);
+  // While draining: has the handler itself finished (children reaped, output flushed)?
+  virtual bool settled(Worker&) { return true; }
+  // When the client was last active, for --idle-timeout.
+  virtual Clock::time_point last_active(const Conn& c) { return c.last_active; }
+  // The loop is about to close everything at once (stop without grace, or the drain deadline).
+  virtual void closing_all(Worker&) {}
+  // An error or hang-up on a connection that is neither read nor written (paused, or handed to a
+  // child). Default: close it on an error, ignore a hang-up (it is seen when reading resumes).
+  virtual void hangup(Worker& w, Conn& c, std::uint32_t events);
+  // Timers: the loop wakes up by next_deadline() and then calls on_time().
+  virtual Clock::time_point next_deadline() { return Clock::time_point::max(); }
+  virtual void on_time(Worker&) {}
+};
+
+class Worker {
+ public:
+  Worker(Shared& shared, std::vector<Fd> listeners, std::unique_ptr<Handler> handler);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  void run();   // The event loop; returns when stopped and drained.
+  void wake();  // Any thread: make run() look at the phase.
+  const WorkerStats& stats() const { return stats_; }
+  bool done() const { return done_.load(); }
+
+  // --- For handlers (worker thread only) ---
+  // Sends now what the socket takes and queues the rest; false if the connection was closed.
+  bool send(Conn& c, const char* data, std::size_t n);
+  // The same for several pieces in one system call (at most IOV_MAX of them).
+  bool send(Conn& c, const iovec* pieces, int count);
+  void close(Conn& c, const char* reason);
+  void set_reading(Conn& c, bool on);
+  // Registers, changes or removes a watched descriptor (w.fd must be set).
+  void watch(Watch& w, std::uint32_t events);
+  void unwatch(Watch& w);
+  // Accepting stops while the handler is at a limit of its own (exec's -m): clients wait in the
+  // kernel's backlog.
+  void hold_accepting(bool hold);
+  // The service is done (listen without -k after its one client, output gone): drain and end.
+  void finish();
+  // Close every connection now.
+  void close_all(const char* reason);
+  // A local failure (the output cannot be written): remembered for Server::failure(), then finish.
+  void fail(int error);
+
+  char* buffer() { return buffer_.get(); }
+  std::string& scratch() { return out_; }
+  WorkerStats& counters() { return stats_; }
+  const Shared& shared() const { return shared_; }
+  const ServerConfig& config() const { return shared_.config; }
+  Clock::time_point now() const { return now_; }
+  const std::vector<Conn*>& conns() const { return conns_; }
+  bool draining() const { return draining_; }
+  void log(const std::string& line) const { shared_.log(line); }
+
+ private:
+  void on_listener(Slot& slot);
+  bool admit(int fd, const sockaddr_in6& peer, socklen_t len);
+  bool on_readable(Conn& c);
+  void on_writable(Conn& c);
+  void on_conn_event(Conn& c, std::uint32_t ev);
+  void update_interest(Conn& c);
+  void begin_drain();
+  void close_quiet();
+  void sweep_idle();
+  void pause_accepting();
+  void set_accepting(bool on);
+  int next_timeout_ms() const;
+
+  Shared& shared_;
+  std::unique_ptr<Handler> handler_;
+  Fd epoll_;
+  Fd wake_;
+  std::vector<std::unique_ptr<Slot>> slots_;  // Listeners or datagram sockets, and the wake fd.
+  std::vector<Conn*> conns_;
+  std::vector<Conn*> closed_;       // Deleted after the round of events that closed them.
+  std::unique_ptr<char[]> buffer_;  // One read buffer for every connection of this worker.
+  std::string out_;                 // Scratch for handlers' replies.
+  WorkerStats stats_;
+  Clock::time_point now_;
+  Clock::time_point next_sweep_;
+  Clock::time_point accept_paused_until_{};
+  bool accept_paused_ = false;  // Out of descriptors, for a moment.
+  bool accept_held_ = false;    // The handler is at its own limit.
+  bool accepting_ = true;       // Listeners are in the epoll set.
+  bool draining_ = false;
+  bool finishing_ = false;
+  Clock::time_point drain_deadline_;  // The server's, or this worker's own when it finished.
+  std::atomic<bool> done_{false};
+};
+
+}  // namespace parley::server

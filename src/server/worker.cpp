@@ -1,0 +1,348 @@
+// One server worker: an epoll loop over its own listeners, connections and watched descriptors.
+// See parley/server.hpp for the contract and docs/ARCHITECTURE.md for why this loop is
+// hand-written rather than Asio.
+
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "parley/duration.hpp"
+#include "runtime.hpp"
+#include "udp.hpp"
+
+namespace parley::server {
+namespace {
+
+constexpr std::chrono::milliseconds kAcceptPause{100};
+
+}  // namespace
+
+void Shared::event(const ServerEvent& e) const {
+  if (!config.log_connections) return;
+  if (config.on_event) return config.on_event(e);
+  switch (e.kind) {
+    case ServerEvent::Kind::connected:
+      return log(fmt::format("{} connected", e.peer));
+    case ServerEvent::Kind::closed:
+      return log(fmt::format("{} closed ({}): {} bytes in, {} out, {:.2f} s", e.peer, e.detail,
+                             e.bytes_in, e.bytes_out, e.seconds));
+    case ServerEvent::Kind::refused:
+      return log(fmt::format("{} refused: {}", e.peer, e.detail));
+    case ServerEvent::Kind::denied:
+      return log(fmt::format("{} refused by {}", e.peer, e.detail));
+  }
+}
+
+std::string Conn::peer_name() const {
+  if (peer.sin6_family == AF_UNIX || peer_len == 0) return "a local process";
+  return SocketAddress(peer_address(), peer_len).to_string();
+}
+
+bool Handler::peer_closed(Worker& w, Conn& c) {
+  if (c.pending_size() > 0) return true;  // drained() closes it.
+  w.close(c, "closed by peer");
+  return false;
+}
+
+bool Handler::drained(Worker& w, Conn& c) {
+  if (c.close_after) {
+    w.close(c, "done");
+    return false;
+  }
+  if (c.peer_done) {
+    w.close(c, "closed by peer");
+    return false;
+  }
+  return true;
+}
+
+void Handler::hangup(Worker& w, Conn& c, std::uint32_t events) {
+  if (!(events & EPOLLERR)) return;
+  int err = 0;
+  socklen_t len = sizeof(err);
+  getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+  w.close(c, err != 0 ? std::strerror(err) : "connection error");
+}
+
+bool Handler::drain_done(Worker& w, const Conn& c) {
+  return c.pending_size() == 0 && w.now() - c.last_active >= kDrainQuiet;
+}
+
+Worker::Worker(Shared& shared, std::vector<Fd> listeners, std::unique_ptr<Handler> handler)
+    : shared_(shared),
+      handler_(std::move(handler)),
+      epoll_(epoll_create1(EPOLL_CLOEXEC)),
+      wake_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
+      buffer_(std::make_unique<char[]>(kReadBuffer)) {
+  auto add = [&](Kind kind, Fd fd) {
+    if (kind == Kind::datagram) enable_destination_info(fd.get());
+    auto slot = std::make_unique<Slot>(kind, std::move(fd));
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.ptr = static_cast<Handle*>(slot.get());
+    epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, slot->fd.get(), &ev);
+    slots_.push_back(std::move(slot));
+  };
+  for (auto& l : listeners) add(shared_.config.udp ? Kind::datagram : Kind::listener, std::move(l));
+  add(Kind::wake, Fd(dup(wake_.get())));
+}
+
+Worker::~Worker() {
+  for (Conn* c : conns_) {
+    ::close(c->fd);
+    delete c;
+  }
+  for (Conn* c : closed_) delete c;
+}
+
+void Worker::wake() {
+  std::uint64_t one = 1;
+  [[maybe_unused]] auto n = ::write(wake_.get(), &one, sizeof(one));
+}
+
+int Worker::next_timeout_ms() const {
+  auto next = handler_->next_deadline();
+  if (shared_.config.idle_timeout.count() > 0) next = std::min(next, next_sweep_);
+  if (accept_paused_) next = std::min(next, accept_paused_until_);
+  if (draining_) next = std::min({next, drain_deadline_, now_ + kDrainQuiet / 2});
+  if (next == Clock::time_point::max()) return -1;
+  auto ms = std::chrono::ceil<std::chrono::milliseconds>(next - now_).count();
+  return static_cast<int>(std::clamp<long long>(ms, 0, 60'000));
+}
+
+void Worker::run() {
+  epoll_event events[256];
+  now_ = Clock::now();
+  auto idle = shared_.config.idle_timeout;
+  auto sweep_every =
+      std::clamp<Clock::duration>(idle / 4, std::chrono::milliseconds(20), std::chrono::seconds(1));
+  next_sweep_ = now_ + sweep_every;
+  handler_->start(*this);
+  for (;;) {
+    Phase phase = shared_.phase.load();
+    if ((phase != Phase::running || finishing_) && !draining_) begin_drain();
+    if (phase == Phase::closing || (draining_ && now_ >= drain_deadline_)) {
+      handler_->closing_all(*this);
+      close_all("server stopped");
+    }
+    if (draining_ && conns_.empty() && handler_->settled(*this)) break;
+    int n = epoll_wait(epoll_.get(), events, 256, next_timeout_ms());
+    now_ = Clock::now();
+    for (int i = 0; i < n; ++i) {
+      auto* handle = static_cast<Handle*>(events[i].data.ptr);
+      std::uint32_t ev = events[i].events;
+      switch (handle->kind) {
+        case Kind::conn:
+          // A connection closed earlier in this round (by a broadcast, say) may still have an
+          // event in the array: it stays allocated until the round is over.
+          if (!static_cast<Conn*>(handle)->closed) on_conn_event(*static_cast<Conn*>(handle), ev);
+          break;
+        case Kind::listener:
+          on_listener(*static_cast<Slot*>(handle));
+          break;
+        case Kind::datagram:
+          handler_->datagram_ready(*this, *static_cast<Slot*>(handle));
+          break;
+        case Kind::watch:
+          static_cast<Watch*>(handle)->on_event(ev);
+          break;
+        case Kind::wake: {
+          std::uint64_t v;
+          [[maybe_unused]] auto r = ::read(wake_.get(), &v, sizeof(v));
+          break;
+        }
+      }
+    }
+    handler_->on_time(*this);
+    for (Conn* c : closed_) delete c;
+    closed_.clear();
+    if (accept_paused_ && now_ >= accept_paused_until_ && !draining_) {
+      accept_paused_ = false;
+      set_accepting(!accept_held_);
+    }
+    if (draining_) close_quiet();
+    if (idle.count() > 0 && now_ >= next_sweep_) {
+      sweep_idle();
+      next_sweep_ = now_ + sweep_every;
+    }
+  }
+  done_.store(true);
+}
+
+void Worker::on_conn_event(Conn& c, std::uint32_t ev) {
+  if ((c.events & EPOLLIN) && (ev & (EPOLLIN | EPOLLERR | EPOLLHUP))) {
+    on_readable(c);
+  } else if ((c.events & EPOLLOUT) && (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
+    on_writable(c);
+  } else if (ev & (EPOLLERR | EPOLLHUP)) {
+    handler_->hangup(*this, c, ev);
+  }
+}
+
+void Worker::on_listener(Slot& slot) {
+  for (int i = 0; i < kBurst && accepting_; ++i) {
+    sockaddr_in6 peer{};
+    socklen_t len = sizeof(peer);
+    int fd = accept4(slot.fd.get(), reinterpret_cast<sockaddr*>(&peer), &len,
+                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        pause_accepting();
+      } else if (errno != EAGAIN) {
+        shared_.log(fmt::format("accept failed: {}", std::strerror(errno)));
+      }
+      return;
+    }
+    if (!admit(fd, peer, len)) continue;
+    auto* c = handler_->make_conn(fd);
+    c->peer = peer;
+    c->peer_len = len;
+    c->since = c->last_active = now_;
+    c->index = static_cast<std::uint32_t>(conns_.size());
+    conns_.push_back(c);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.ptr = static_cast<Handle*>(c);
+    epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev);
+    stats_.active.add(1);
+    stats_.total.add(1);
+    if (shared_.config.log_connections) {
+      std::string name = c->peer_name();
+      shared_.event({ServerEvent::Kind::connected, name, {}});
+    }
+    handler_->opened(*this, *c);
+  }
+}
+
+// The access list and the connection limit, before anything is read from the client.
+bool Worker::admit(int fd, const sockaddr_in6& peer, socklen_t len) {
+  const auto* address = reinterpret_cast<const sockaddr*>(&peer);
+  if (!shared_.config.access.empty()) {
+    auto verdict = shared_.config.access.check(address);
+    if (!verdict.allowed) {
+      ::close(fd);
+      stats_.denied.add(1);
+      if (shared_.config.log_connections) {
+        std::string name = SocketAddress(address, len).to_string();
+        shared_.event({ServerEvent::Kind::denied, name, verdict.rule});
+      }
+      return false;
+    }
+  }
+  if (shared_.connections.fetch_add(1) >= shared_.config.max_conns) {
+    shared_.connections.fetch_sub(1);
+    if (!shared_.config.refusal.empty()) {
+      std::string refusal =
+          fmt::format(fmt::runtime(shared_.config.refusal), shared_.config.max_conns);
+      [[maybe_unused]] auto w = ::send(fd, refusal.data(), refusal.size(), MSG_NOSIGNAL);
+    }
+    ::close(fd);
+    stats_.refused.add(1);
+    if (shared_.config.log_connections) {
+      std::string name = SocketAddress(address, len).to_string();
+      std::string why = fmt::format("server full ({} connections)", shared_.config.max_conns);
+      shared_.event({ServerEvent::Kind::refused, name, why});
+    }
+    return false;
+  }
+  if (peer.sin6_family != AF_UNIX) {
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  }
+  return true;
+}
+
+// Out of descriptors: stop watching the listeners for a moment instead of spinning on EMFILE.
+// Pending clients wait in the kernel's backlog and are accepted once descriptors are free again.
+void Worker::pause_accepting() {
+  if (accept_paused_) return;
+  accept_paused_ = true;
+  accept_paused_until_ = now_ + kAcceptPause;
+  set_accepting(false);
+  shared_.log(fmt::format("out of file descriptors ({}); accepting again in {} ms",
+                          std::strerror(errno), kAcceptPause.count()));
+}
+
+void Worker::hold_accepting(bool hold) {
+  accept_held_ = hold;
+  if (!accept_paused_ && !draining_) set_accepting(!hold);
+}
+
+void Worker::set_accepting(bool on) {
+  if (accepting_ == on) return;
+  accepting_ = on;
+  for (auto& s : slots_) {
+    if (s->kind != Kind::listener || !s->fd) continue;
+    if (!on) {
+      epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, s->fd.get(), nullptr);
+      continue;
+    }
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.ptr = static_cast<Handle*>(s.get());
+    epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, s->fd.get(), &ev);
+  }
+}
+
+void Worker::update_interest(Conn& c) {
+  std::uint32_t want = 0;
+  bool pending = c.pending_size() > 0;
+  if (!c.read_paused && !c.peer_done && !(pending && c.hold_reads_while_pending)) want |= EPOLLIN;
+  if (pending) want |= EPOLLOUT;
+  // With no interest at all, the kernel still reports errors and hang-ups, level-triggered:
+  // edge-triggered, they are reported once instead of on every wakeup.
+  if (want == 0) want = EPOLLET;
+  if (c.events == want) return;
+  c.events = want;
+  epoll_event ev{};
+  ev.events = want;
+  ev.data.ptr = static_cast<Handle*>(&c);
+  epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, c.fd, &ev);
+}
+
+void Worker::set_reading(Conn& c, bool on) {
+  c.read_paused = !on;
+  update_interest(c);
+}
+
+void Worker::watch(Watch& w, std::uint32_t events) {
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.ptr = static_cast<Handle*>(&w);
+  if (w.registered && w.events == events) return;
+  int op = w.registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+  if (epoll_ctl(epoll_.get(), op, w.fd, &ev) == 0) {
+    w.registered = true;
+    w.events = events;
+  }
+}
+
+void Worker::unwatch(Watch& w) {
+  if (!w.registered) return;
+  epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, w.fd, nullptr);
+  w.registered = false;
+  w.events = 0;
+}
+
+void Worker::finish() {
+  finishing_ = true;
+  wake();
+}
+
+void Worker::fail(int error) {
+  int none = 0;
+  shared_.failure.compare_exchange_strong(none, error);
+  finish();
+}
+
+void Worker::close_all(const char* reason) {
+  while (!conns_.empty()) close(*conns_.back(), reason);
+}
+
+}  // namespace parley::server
