@@ -15,7 +15,7 @@ packages=(
   libnftables-dev
   # Real peers and tools the tests and benchmarks drive.
   ncat socat netcat-openbsd tmux iproute2 iperf3 procps psmisc net-tools
-  python3 openssl coreutils util-linux
+  python3 openssl coreutils util-linux strace
   # bench/http.sh and the bench http tests: HAProxy answers, wrk is the peer to beat.
   haproxy wrk
   # doctor's tests build firewalls and NAT routers in namespaces (nft, iptables-nft); the scan

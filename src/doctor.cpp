@@ -35,20 +35,30 @@ bool in_hosts_file(const std::string& host, const std::string& path) {
 // A UDP socket "listens" while it is bound and not connected (ss shows UNCONN).
 bool is_listener(const SocketRecord& r, int socktype) {
   if (socktype == SOCK_STREAM) return r.state == kListen;
-  return r.state == kClose && r.peer.port() == 0;
+  return r.state == kClose && r.peer_port == 0;
 }
 
-Result<std::vector<SocketRecord>> listeners_on(std::uint16_t port, int socktype) {
+struct Listening {
+  SocketAddress address;
+  std::uint64_t inode;
+};
+
+Result<std::vector<Listening>> listeners_on(std::uint16_t port, int socktype) {
   DiagQuery q;
-  q.tcp = socktype == SOCK_STREAM;
-  q.udp = socktype == SOCK_DGRAM;
-  q.states = q.tcp ? (1u << kListen) : (1u << kClose);
-  auto records = make_netlink_source(live_netlink())->list(q);
-  if (!records) records = make_proc_source()->list(q);  // No sock_diag: /proc/net still works.
-  if (!records) return records.error();
-  std::vector<SocketRecord> out;
-  for (auto& r : *records)
-    if (r.local.port() == port && is_listener(r, socktype)) out.push_back(std::move(r));
+  q.protos = proto_bit(socktype == SOCK_STREAM ? Proto::tcp : Proto::udp);
+  q.states = socktype == SOCK_STREAM ? (1u << kListen) : (1u << kClose);
+  std::vector<Listening> out;
+  RecordSink keep = [&](const SocketRecord& r) {
+    if (r.local_port == port && is_listener(r, socktype))
+      out.push_back({r.local_address(), r.inode});
+    return true;
+  };
+  auto ec = make_netlink_source(live_netlink())->list(q, keep);
+  if (ec) {  // No sock_diag: /proc/net still works.
+    out.clear();
+    ec = make_proc_source()->list(q, keep);
+  }
+  if (ec) return ec;
   return out;
 }
 
@@ -124,9 +134,9 @@ Result<ServerReport> check_server(std::uint16_t port, const ServerOptions& optio
   OwnerMap owners = scan_owners();
   report.owners_hidden = owners.unreadable_processes > 0;
   std::vector<SocketAddress> bound;
-  for (const auto& r : *records) {
-    report.listeners.push_back({r.local, owners.find(r.inode)});
-    bound.push_back(r.local);
+  for (const auto& l : *records) {
+    report.listeners.push_back({l.address, owners.find(l.inode)});
+    bound.push_back(l.address);
   }
   report.loopback_only = loopback_only(bound);
   std::vector<std::string> names;

@@ -1,197 +1,289 @@
 // /proc source: the text tables netstat reads. Used when netlink is unavailable (or forced), and
-// with a different root to replay recorded files in tests.
+// with a different root to replay recorded files in tests. The files are read in 64 KiB blocks
+// and parsed line by line; every field is checked (hex widths, state and type codes, the header,
+// the newline that ends every line), so a damaged copy is an error naming the file and line.
 
-#include <arpa/inet.h>
-#include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <sstream>
+#include <vector>
+
+#include <fmt/format.h>
 
 #include "parley/errors.hpp"
+#include "parley/fd.hpp"
 #include "parley/socket_table.hpp"
 
 namespace parley {
 namespace {
 
+// Lines of a file, read in blocks; a line must end with '\n' and fit in the block.
+class LineReader {
+ public:
+  explicit LineReader(int fd) : fd_(fd), buf_(64 << 10) {}
+  // 1: *line set; 0: end of file; -1: error (*error set).
+  int next(std::string_view* line, std::string* error) {
+    for (;;) {
+      auto nl = static_cast<const char*>(std::memchr(buf_.data() + start_, '\n', end_ - start_));
+      if (nl != nullptr) {
+        *line = std::string_view(buf_.data() + start_,
+                                 static_cast<std::size_t>(nl - (buf_.data() + start_)));
+        start_ = static_cast<std::size_t>(nl - buf_.data()) + 1;
+        ++number_;
+        return 1;
+      }
+      if (start_ > 0) {
+        std::memmove(buf_.data(), buf_.data() + start_, end_ - start_);
+        end_ -= start_;
+        start_ = 0;
+      }
+      if (end_ == buf_.size()) return *error = "a line longer than 64 KiB", -1;
+      ssize_t n = ::read(fd_, buf_.data() + end_, buf_.size() - end_);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return *error = std::strerror(errno), -1;
+      if (n == 0) {
+        if (end_ == 0) return 0;
+        return *error = fmt::format("line {} is cut short (no newline)", number_ + 1), -1;
+      }
+      end_ += static_cast<std::size_t>(n);
+    }
+  }
+  std::size_t number() const { return number_; }
+
+ private:
+  int fd_;
+  std::vector<char> buf_;
+  std::size_t start_ = 0, end_ = 0, number_ = 0;
+};
+
+// Splits off the next space-separated field.
+std::string_view field(std::string_view* line) {
+  std::size_t b = line->find_first_not_of(' ');
+  if (b == std::string_view::npos) {
+    *line = {};
+    return {};
+  }
+  std::size_t e = line->find(' ', b);
+  std::string_view f =
+      line->substr(b, e == std::string_view::npos ? std::string_view::npos : e - b);
+  *line = e == std::string_view::npos ? std::string_view() : line->substr(e);
+  return f;
+}
+
+bool hex(std::string_view s, std::size_t max_digits, std::uint64_t* out) {
+  if (s.empty() || s.size() > max_digits) return false;
+  std::uint64_t v = 0;
+  for (char c : s) {
+    int d = c >= '0' && c <= '9'   ? c - '0'
+            : c >= 'A' && c <= 'F' ? c - 'A' + 10
+            : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                   : -1;
+    if (d < 0) return false;
+    v = v << 4 | static_cast<unsigned>(d);
+  }
+  *out = v;
+  return true;
+}
+
+bool dec(std::string_view s, std::uint64_t* out) {
+  if (s.empty() || s.size() > 19) return false;
+  std::uint64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + static_cast<unsigned>(c - '0');
+  }
+  *out = v;
+  return true;
+}
+
+// "HEX:HEX" with widths a and b.
+bool hex_pair(std::string_view s, std::size_t a, std::size_t b, std::uint64_t* x, std::uint64_t* y,
+              bool exact) {
+  auto colon = s.find(':');
+  if (colon == std::string_view::npos) return false;
+  auto l = s.substr(0, colon), r = s.substr(colon + 1);
+  if (exact && (l.size() != a || r.size() != b)) return false;
+  return hex(l, a, x) && hex(r, b, y);
+}
+
 // "0100007F:3039" (IPv4) or 32 hex digits + ":PORT" (IPv6): the kernel prints each 32-bit word of
 // the address as it lies in memory, read as a host-order integer.
-SocketAddress parse_hex_address(const std::string& text, int family) {
-  auto colon = text.find(':');
-  std::string addr = text.substr(0, colon);
-  auto port = static_cast<std::uint16_t>(std::strtoul(text.c_str() + colon + 1, nullptr, 16));
-  if (family == AF_INET) {
-    sockaddr_in sin{};
-    sin.sin_family = AF_INET;
-    sin.sin_addr.s_addr = static_cast<std::uint32_t>(std::strtoul(addr.c_str(), nullptr, 16));
-    sin.sin_port = htons(port);
-    return SocketAddress(reinterpret_cast<sockaddr*>(&sin), sizeof(sin));
+bool address(std::string_view s, int family, std::uint8_t* addr, std::uint16_t* port) {
+  std::size_t len = family == AF_INET ? 8 : 32;
+  auto colon = s.find(':');
+  std::uint64_t p = 0;
+  if (colon != len || s.size() != len + 5 || !hex(s.substr(len + 1), 4, &p)) return false;
+  for (std::size_t i = 0; i < len / 8; ++i) {
+    std::uint64_t word;
+    if (!hex(s.substr(i * 8, 8), 8, &word)) return false;
+    auto w = static_cast<std::uint32_t>(word);
+    std::memcpy(addr + 4 * i, &w, 4);
   }
-  sockaddr_in6 sin6{};
-  sin6.sin6_family = AF_INET6;
-  for (int i = 0; i < 4 && addr.size() >= 32; ++i) {
-    auto word =
-        static_cast<std::uint32_t>(std::strtoul(addr.substr(i * 8, 8).c_str(), nullptr, 16));
-    std::memcpy(&sin6.sin6_addr.s6_addr[i * 4], &word, 4);
-  }
-  sin6.sin6_port = htons(port);
-  return SocketAddress(reinterpret_cast<sockaddr*>(&sin6), sizeof(sin6));
-}
-
-void read_inet(const std::string& path, Proto proto, int family, std::uint32_t states,
-               std::vector<SocketRecord>* out) {
-  std::ifstream in(path);
-  std::string line;
-  std::getline(in, line);  // Header.
-  while (std::getline(in, line)) {
-    std::istringstream f(line);
-    std::string slot, local, remote, st, queues, timer, retr, uid, timeout, inode;
-    if (!(f >> slot >> local >> remote >> st >> queues >> timer >> retr >> uid >> timeout >> inode))
-      continue;
-    SocketRecord r;
-    r.proto = proto;
-    r.state = static_cast<int>(std::strtol(st.c_str(), nullptr, 16));
-    if (!(states & (1u << r.state))) continue;
-    auto colon = queues.find(':');
-    r.send_q =
-        static_cast<std::uint32_t>(std::strtoul(queues.substr(0, colon).c_str(), nullptr, 16));
-    r.recv_q = static_cast<std::uint32_t>(std::strtoul(queues.c_str() + colon + 1, nullptr, 16));
-    r.local = parse_hex_address(local, family);
-    r.peer = parse_hex_address(remote, family);
-    r.uid = static_cast<std::uint32_t>(std::strtoul(uid.c_str(), nullptr, 10));
-    r.inode = std::strtoull(inode.c_str(), nullptr, 10);
-    out->push_back(std::move(r));
-  }
-}
-
-void read_unix(const std::string& path, std::uint32_t states, std::vector<SocketRecord>* out) {
-  std::ifstream in(path);
-  std::string line;
-  std::getline(in, line);
-  while (std::getline(in, line)) {
-    std::istringstream f(line);
-    std::string num, refs, protocol, flags, type, st, inode, name;
-    if (!(f >> num >> refs >> protocol >> flags >> type >> st >> inode)) continue;
-    f >> name;
-    SocketRecord r;
-    int t = static_cast<int>(std::strtol(type.c_str(), nullptr, 16));
-    r.proto = t == 2 ? Proto::unix_dgram : t == 5 ? Proto::unix_seqpacket : Proto::unix_stream;
-    bool listening = std::strtoul(flags.c_str(), nullptr, 16) & 0x10000;  // __SO_ACCEPTCON
-    int sst = static_cast<int>(std::strtol(st.c_str(), nullptr, 16));
-    r.state = listening ? kListen : sst == 3 ? kEstablished : kClose;  // As unix_diag reports.
-    if (!(states & (1u << r.state))) continue;
-    r.inode = std::strtoull(inode.c_str(), nullptr, 10);
-    if (!name.empty()) {
-      if (auto a = SocketAddress::unix_path(name)) r.local = *a;
-    }
-    out->push_back(std::move(r));
-  }
+  *port = static_cast<std::uint16_t>(p);
+  return true;
 }
 
 class ProcSource final : public SocketSource {
  public:
-  explicit ProcSource(std::string root) : root_(std::move(root)) {}
-  Result<std::vector<SocketRecord>> list(const DiagQuery& q) override {
-    if (access((root_ + "/net/tcp").c_str(), R_OK) != 0) return last_error();
-    std::vector<SocketRecord> out;
-    if (q.tcp && q.v4) read_inet(root_ + "/net/tcp", Proto::tcp, AF_INET, q.states, &out);
-    if (q.tcp && q.v6) read_inet(root_ + "/net/tcp6", Proto::tcp, AF_INET6, q.states, &out);
-    if (q.udp && q.v4) read_inet(root_ + "/net/udp", Proto::udp, AF_INET, q.states, &out);
-    if (q.udp && q.v6) read_inet(root_ + "/net/udp6", Proto::udp, AF_INET6, q.states, &out);
-    if (q.unix_sockets) read_unix(root_ + "/net/unix", q.states, &out);
-    return out;
+  ProcSource(std::string root, bool missing_ok) : root_(std::move(root)), missing_ok_(missing_ok) {}
+
+  std::error_code list(const DiagQuery& q, const RecordSink& sink) override {
+    detail_.clear();
+    struct Table {
+      const char* name;
+      Proto proto;
+      int family;
+    };
+    static const Table tables[] = {{"tcp", Proto::tcp, AF_INET},
+                                   {"tcp6", Proto::tcp, AF_INET6},
+                                   {"udp", Proto::udp, AF_INET},
+                                   {"udp6", Proto::udp, AF_INET6}};
+    bool more = true;
+    for (const auto& t : tables) {
+      if (!more || !(q.protos & proto_bit(t.proto))) continue;
+      if ((t.family == AF_INET && !q.v4) || (t.family == AF_INET6 && !q.v6)) continue;
+      if (auto ec = read(t.name, [&](LineReader& in, std::string_view line, std::string* why) {
+            return inet_line(in, line, t.proto, t.family, q, sink, &more, why);
+          }))
+        return ec;
+    }
+    if (more && (q.protos & kUnixProtos))
+      return read("unix", [&](LineReader& in, std::string_view line, std::string* why) {
+        return unix_line(in, line, q, sink, &more, why);
+      });
+    return {};
   }
 
  private:
+  template <typename F>
+  std::error_code read(const char* name, F&& parse_line) {
+    std::string path = root_ + "/net/" + name;
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) {
+      if (errno == ENOENT && missing_ok_) return {};
+      detail_ = path;
+      return last_error();
+    }
+    LineReader in(fd.get());
+    std::string_view line;
+    std::string why;
+    int r = in.next(&line, &why);
+    if (r == 0) why = "empty (no header line)";
+    if (r == 1) {
+      std::string_view rest = line;
+      std::string_view first = field(&rest);
+      if (first != "sl" && first != "Num") why = "line 1 is not the table's header";
+    }
+    while (why.empty() && (r = in.next(&line, &why)) == 1) {
+      if (!parse_line(in, line, &why)) break;
+    }
+    if (why.empty()) return {};
+    detail_ = path + ": " + why;
+    return std::make_error_code(std::errc::bad_message);
+  }
+
+  // False to stop: *why set on an error, empty when the sink asked to stop.
+  bool inet_line(LineReader& in, std::string_view line, Proto proto, int family, const DiagQuery& q,
+                 const RecordSink& sink, bool* more, std::string* why) {
+    std::string_view sl = field(&line), local = field(&line), remote = field(&line),
+                     st = field(&line), queues = field(&line), timer = field(&line),
+                     retr = field(&line), uid = field(&line), timeout = field(&line),
+                     inode = field(&line);
+    SocketRecord r;
+    r.proto = proto;
+    r.family = family;
+    std::uint64_t state = 0, tx = 0, rx = 0, tr = 0, when = 0, retrans = 0, u = 0, t = 0, ino = 0;
+    const char* bad = nullptr;
+    if (sl.empty() || sl.back() != ':')
+      bad = "slot";
+    else if (!address(local, family, r.local.data(), &r.local_port))
+      bad = "local address";
+    else if (!address(remote, family, r.peer.data(), &r.peer_port))
+      bad = "remote address";
+    else if (!hex(st, 2, &state) || state < kEstablished || state > kMaxState)
+      bad = "state";
+    else if (!hex_pair(queues, 8, 8, &tx, &rx, false))
+      bad = "queues";
+    else if (!hex_pair(timer, 2, 16, &tr, &when, false))
+      bad = "timer";
+    else if (!hex(retr, 8, &retrans))
+      bad = "retransmits";
+    else if (!dec(uid, &u) || u > 0xffffffffu)
+      bad = "uid";
+    else if (!dec(timeout, &t))
+      bad = "timeout";
+    else if (!dec(inode, &ino))
+      bad = "inode";
+    if (bad != nullptr) {
+      *why = fmt::format("line {}: bad {} field", in.number(), bad);
+      return false;
+    }
+    r.state = static_cast<int>(state);
+    if (!(q.states & (1u << r.state))) return true;
+    r.send_q = static_cast<std::uint32_t>(tx);
+    r.recv_q = static_cast<std::uint32_t>(rx);
+    r.timer = tr <= 4 ? static_cast<Timer>(tr) : Timer::unknown;
+    static const long ticks = sysconf(_SC_CLK_TCK) > 0 ? sysconf(_SC_CLK_TCK) : 100;
+    r.expires_ms = static_cast<std::uint32_t>(std::min<std::uint64_t>(when, 1ull << 40) * 1000 /
+                                              static_cast<std::uint64_t>(ticks));
+    r.retrans = static_cast<std::uint8_t>(std::min<std::uint64_t>(retrans, 255));
+    r.uid = static_cast<std::uint32_t>(u);
+    r.inode = ino;
+    *more = sink(r);
+    return *more;
+  }
+
+  bool unix_line(LineReader& in, std::string_view line, const DiagQuery& q, const RecordSink& sink,
+                 bool* more, std::string* why) {
+    std::string_view num = field(&line), refs = field(&line), protocol = field(&line),
+                     flags = field(&line), type = field(&line), st = field(&line),
+                     inode = field(&line);
+    std::uint64_t ref = 0, proto_no = 0, fl = 0, ty = 0, state = 0, ino = 0;
+    const char* bad = nullptr;
+    if (num.empty() || num.back() != ':')
+      bad = "slot";
+    else if (!hex(refs, 8, &ref))
+      bad = "reference count";
+    else if (!hex(protocol, 8, &proto_no))
+      bad = "protocol";
+    else if (!hex(flags, 8, &fl))
+      bad = "flags";
+    else if (!hex(type, 4, &ty) || (ty != SOCK_STREAM && ty != SOCK_DGRAM && ty != SOCK_SEQPACKET))
+      bad = "type";
+    else if (!hex(st, 2, &state) || state > 4)
+      bad = "state";
+    else if (!dec(inode, &ino))
+      bad = "inode";
+    if (bad != nullptr) {
+      *why = fmt::format("line {}: bad {} field", in.number(), bad);
+      return false;
+    }
+    SocketRecord r;
+    r.proto = ty == SOCK_DGRAM       ? Proto::unix_dgram
+              : ty == SOCK_SEQPACKET ? Proto::unix_seqpacket
+                                     : Proto::unix_stream;
+    r.family = AF_UNIX;
+    // As unix_diag reports them: __SO_ACCEPTCON marks a listener; SS_CONNECTED is established.
+    r.state = (fl & 0x10000) ? kListen : state == 3 ? kEstablished : state == 2 ? kSynSent : kClose;
+    if (!(q.protos & proto_bit(r.proto)) || !(q.states & (1u << r.state))) return true;
+    r.inode = ino;
+    // The path is the rest of the line after one space: it may contain spaces itself.
+    if (line.size() > 1 && line[0] == ' ') r.unix_name = line.substr(1);
+    *more = sink(r);
+    return *more;
+  }
+
   std::string root_;
+  bool missing_ok_;
 };
 
 }  // namespace
 
-std::unique_ptr<SocketSource> make_proc_source(std::string root) {
-  return std::make_unique<ProcSource>(std::move(root));
-}
-
-std::vector<SocketOwner> OwnerMap::find(std::uint64_t inode) const {
-  std::vector<SocketOwner> out;
-  auto it = std::lower_bound(owners.begin(), owners.end(), inode,
-                             [](const auto& p, std::uint64_t i) { return p.first < i; });
-  for (; it != owners.end() && it->first == inode; ++it) out.push_back(it->second);
-  return out;
-}
-
-// One pass over /proc/*/fd. readlinkat on a directory descriptor keeps it to one system call per
-// descriptor, which is what dominates the cost (as for ss -p).
-OwnerMap scan_owners(const std::string& proc_root) {
-  OwnerMap map;
-  DIR* proc = opendir(proc_root.c_str());
-  if (proc == nullptr) return map;
-  while (dirent* e = readdir(proc)) {
-    if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
-    int pid = std::atoi(e->d_name);
-    std::string base = proc_root + "/" + e->d_name;
-    int fd_dir = open((base + "/fd").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd_dir < 0) {
-      if (errno == EACCES) ++map.unreadable_processes;
-      continue;
-    }
-    std::string name;
-    std::ifstream(base + "/comm") >> name;
-    DIR* fds = fdopendir(fd_dir);
-    if (fds == nullptr) {
-      close(fd_dir);
-      continue;
-    }
-    char link[64];
-    while (dirent* f = readdir(fds)) {
-      if (f->d_name[0] < '0' || f->d_name[0] > '9') continue;
-      ssize_t n = readlinkat(fd_dir, f->d_name, link, sizeof(link) - 1);
-      if (n < 9 || std::memcmp(link, "socket:[", 8) != 0) continue;
-      link[n] = '\0';
-      map.owners.push_back(
-          {std::strtoull(link + 8, nullptr, 10), {pid, name, std::atoi(f->d_name)}});
-    }
-    closedir(fds);
-  }
-  closedir(proc);
-  std::sort(map.owners.begin(), map.owners.end(), [](const auto& a, const auto& b) {
-    return a.first < b.first || (a.first == b.first && a.second.pid < b.second.pid);
-  });
-  return map;
-}
-
-const char* state_name(int state) {
-  static const char* names[] = {"UNKNOWN",    "ESTAB",     "SYN-SENT", "SYN-RECV",   "FIN-WAIT-1",
-                                "FIN-WAIT-2", "TIME-WAIT", "UNCONN",   "CLOSE-WAIT", "LAST-ACK",
-                                "LISTEN",     "CLOSING",   "SYN-RECV"};
-  return state >= 0 && state <= 12 ? names[state] : "UNKNOWN";
-}
-
-const char* state_name_netstat(int state) {
-  static const char* names[] = {"UNKNOWN",   "ESTABLISHED", "SYN_SENT", "SYN_RECV",   "FIN_WAIT1",
-                                "FIN_WAIT2", "TIME_WAIT",   "CLOSE",    "CLOSE_WAIT", "LAST_ACK",
-                                "LISTEN",    "CLOSING",     "SYN_RECV"};
-  return state >= 0 && state <= 12 ? names[state] : "UNKNOWN";
-}
-
-std::optional<int> parse_state(const std::string& text) {
-  std::string s;
-  for (char c : text)
-    s += c == '_' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  static const std::pair<const char*, int> names[] = {
-      {"established", kEstablished}, {"estab", kEstablished},   {"syn-sent", kSynSent},
-      {"syn-recv", kSynRecv},        {"fin-wait-1", kFinWait1}, {"fin-wait-2", kFinWait2},
-      {"time-wait", kTimeWait},      {"close", kClose},         {"unconn", kClose},
-      {"close-wait", kCloseWait},    {"last-ack", kLastAck},    {"listen", kListen},
-      {"listening", kListen},        {"closing", kClosing}};
-  for (const auto& [name, value] : names)
-    if (s == name) return value;
-  return std::nullopt;
+std::unique_ptr<SocketSource> make_proc_source(std::string root, bool missing_ok) {
+  return std::make_unique<ProcSource>(std::move(root), missing_ok);
 }
 
 }  // namespace parley

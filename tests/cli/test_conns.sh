@@ -78,7 +78,7 @@ proc_fallback_same() {
 
 summary_counts() {
   "$PARLEY" conns --port "$EPORT" -s >"$WORK/s.out" || return 1
-  grep -qx "tcp       51 total: ESTAB 50, LISTEN 1" "$WORK/s.out" || fail "$(cat "$WORK/s.out")"
+  grep -qx "tcp         51      51       0  ESTAB 50, LISTEN 1" "$WORK/s.out" || fail "$(cat "$WORK/s.out")"
 }
 
 udp_and_unix() {
@@ -93,7 +93,7 @@ udp_and_unix() {
   BG_PIDS+=($!)
   sleep 0.3
   "$PARLEY" conns -x -l >"$WORK/x.out" || return 1
-  grep -Eq "^LISTEN +0 +[0-9]+ +$WORK/x.sock +\*$" "$WORK/x.out" || fail "unix: $(cat "$WORK/x.out")" || return 1
+  grep -Eq "^u_str +LISTEN +0 +[0-9]+ +$WORK/x.sock +\*$" "$WORK/x.out" || fail "unix: $(cat "$WORK/x.out")" || return 1
   "$PARLEY" conns -tux -l >"$WORK/all.out" || return 1
   grep -Eq "^udp +UNCONN .*127\.0\.0\.1:$uport" "$WORK/all.out" && grep -Eq "^u_str +LISTEN .*$WORK/x.sock" "$WORK/all.out" ||
     fail "proto column: $(cat "$WORK/all.out")"
@@ -120,10 +120,11 @@ filters_and_info() {
   assert_eq 26 "$(grep -c 'ESTAB\|LISTEN' "$WORK/sp.out")" "--sport: listener + server sides" || return 1
   "$PARLEY" conns --dport "$EPORT" >"$WORK/dp.out" || return 1
   assert_eq 25 "$(grep -c '^ESTAB' "$WORK/dp.out")" "--dport: client sides" || return 1
-  "$PARLEY" conns --port "$EPORT" --process parley --state established >"$WORK/pn.out" || return 1
-  assert_eq 50 "$(grep -c 'ESTAB' "$WORK/pn.out")" "--process and --state" || return 1
+  "$PARLEY" conns -H --port "$EPORT" --process parley --state established >"$WORK/pn.out" || return 1
+  assert_eq 50 "$(wc -l <"$WORK/pn.out")" "--process and --state" || return 1
   "$PARLEY" conns --port "$EPORT" -i -e >"$WORK/i.out" || return 1
-  assert_eq 51 "$(grep -Ec '^ +rtt [0-9.]+/[0-9.]+ ms, cwnd [0-9]+' "$WORK/i.out")" "-i lines" || return 1
+  assert_eq 51 "$(grep -Ec $'^\t.*cwnd:[0-9]+' "$WORK/i.out")" "-i lines" || return 1
+  assert_eq 50 "$(grep -Ec $'^\t.* rtt:[0-9.]+/[0-9.]+ ' "$WORK/i.out")" "-i lines of connections" || return 1
   head -1 "$WORK/i.out" | grep -q 'Uid  *Inode' || fail "-e columns: $(head -1 "$WORK/i.out")"
 }
 

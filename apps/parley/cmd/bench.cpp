@@ -120,7 +120,8 @@ Subcommand bench_command(CLI::App& root) {
                       "Run this long first without counting (before -d)");
   add_duration_option(*app, "--interval", o->config.interval,
                       "Print a line per interval (and a JSON series), e.g. 1s");
-  app->add_option("-n,--count", o->config.count, "Stop once this many round trips are done (answers in flight then still count)");
+  app->add_option("-n,--count", o->config.count,
+                  "Stop once this many round trips are done (answers in flight then still count)");
   app->add_option("-t,--threads", o->config.threads, "Event loops, one per thread (default: cores)")
       ->check(CLI::Range(1, 256));
   app->add_option("--connect-rate", o->config.connect_rate,

@@ -1,17 +1,20 @@
 // parley conns: list listening sockets and connections, like ss and netstat but grouped: each
-// listener with the connections it accepted under it.
+// listener with the connections it accepted under it. Speaks ss's options and filter language.
+// This file runs a listing (once, or again and again with --watch); conns_options.cpp has the
+// command line.
 
-#include <malloc.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
+#include <chrono>
 #include <csignal>
-#include <memory>
-#include <set>
+#include <ctime>
 #include <thread>
+#include <unordered_set>
 
-#include "commands.hpp"
+#include "conns_args.hpp"
+#include "conns_store.hpp"
 #include "conns_view.hpp"
 #include "netcat.hpp"
 #include "parley/duration.hpp"
@@ -21,48 +24,10 @@
 namespace parley::cmd {
 namespace {
 
-struct ConnsArgs {
-  bool tcp = false, udp = false, unix_sockets = false, v4 = false, v6 = false;
-  bool listening = false, all = false, numeric = false, resolve = false;
-  bool process = false, info = false, summary = false, ext = false;
-  bool json = false, netstat = false;
-  std::vector<std::string> states;
-  std::vector<int> ports, sports, dports, pids;
-  std::vector<std::string> process_names;
-  std::string source = "auto";  // auto | netlink | proc
-  std::string replay, record;
-  double watch = -1;
-};
-
-// Builds the kernel query: protocols, families, states.
-Result<DiagQuery> query_of(const ConnsArgs& o) {
-  DiagQuery q;
-  q.tcp = o.tcp || (!o.udp && !o.unix_sockets);
-  q.udp = o.udp;
-  q.unix_sockets = o.unix_sockets;
-  q.v4 = o.v4 || !o.v6;
-  q.v6 = o.v6 || !o.v4;
-  q.tcp_info = o.info;
-  if (!o.states.empty()) {
-    q.states = 0;
-    for (const auto& s : o.states) {
-      auto st = parse_state(s);
-      if (!st) return std::make_error_code(std::errc::invalid_argument);
-      q.states |= 1u << *st;
-    }
-  } else if (o.listening) {
-    q.states = (1u << kListen) | (1u << kClose);  // UDP and Unix sockets "listen" unconnected.
-  } else if (!o.all) {
-    q.states = (1u << kListen) | (1u << kEstablished) | (1u << kClose);
-  }
-  if (!o.all && o.states.empty() && !o.udp && !o.unix_sockets) q.states &= ~(1u << kClose);
-  return q;
-}
-
 std::unique_ptr<SocketSource> source_of(const ConnsArgs& o) {
   if (!o.replay.empty()) {
     struct stat st {};
-    if (stat((o.replay + "/net/tcp").c_str(), &st) == 0) return make_proc_source(o.replay);
+    if (stat((o.replay + "/net/tcp").c_str(), &st) == 0) return make_proc_source(o.replay, false);
     return make_netlink_source(replay_netlink(o.replay));
   }
   if (o.source == "proc") return make_proc_source();
@@ -71,208 +36,231 @@ std::unique_ptr<SocketSource> source_of(const ConnsArgs& o) {
   return make_netlink_source(exchange);
 }
 
-bool wanted(const ConnsArgs& o, const SocketRecord& r, const std::vector<SocketOwner>& owners) {
-  auto has = [](const std::vector<int>& v, int x) {
-    return std::find(v.begin(), v.end(), x) != v.end();
-  };
-  int sport = r.local.port(), dport = r.peer.port();
-  if (!o.ports.empty() && !has(o.ports, sport) && !has(o.ports, dport)) return false;
-  if (!o.sports.empty() && !has(o.sports, sport)) return false;
-  if (!o.dports.empty() && !has(o.dports, dport)) return false;
-  if (!o.pids.empty() &&
-      std::none_of(owners.begin(), owners.end(), [&](const auto& w) { return has(o.pids, w.pid); }))
-    return false;
-  if (!o.process_names.empty() && std::none_of(owners.begin(), owners.end(), [&](const auto& w) {
-        return std::find(o.process_names.begin(), o.process_names.end(), w.name) !=
-               o.process_names.end();
-      }))
-    return false;
-  return true;
-}
-
+// One listing: the sockets that pass every filter, kept (or counted, or killed).
 struct Snapshot {
-  std::vector<SocketRecord> records;
-  std::vector<Row> rows;
-  std::size_t hidden = 0;  // Processes we could not inspect.
+  ConnTable table;
+  OwnerMap owners;
+  Summary summary;
+  bool fell_back = false;  // Netlink failed; /proc was read.
+  std::error_code kill_error;
 };
 
-Result<Snapshot> take(const ConnsArgs& o, SocketSource& source, const DiagQuery& q,
-                      bool* fell_back) {
-  auto records = source.list(q);
-  if (!records && o.source == "auto" && o.replay.empty()) {
-    *fell_back = true;  // No netlink here (a container, an old kernel): read /proc instead.
-    records = make_proc_source()->list(q);
+class Lister {
+ public:
+  Lister(const ConnsArgs& o, const ConnsPlan& plan) : o_(o), plan_(plan), source_(source_of(o)) {}
+
+  // Errors are said here; returns false then.
+  bool take(Snapshot* s) {
+    detail_.clear();
+    if (plan_.need_owners) s->owners = scan_owners();
+    std::unique_ptr<SocketKiller> killer;
+    if (o_.kill) killer = std::make_unique<SocketKiller>();
+    RecordSink sink = [&](const SocketRecord& r) {
+      if (!plan_.filter.matches(r) || !wanted(o_, r, s->owners)) return true;
+      if (killer) {
+        auto ec = killer->kill(r);
+        if (ec == std::errc::no_such_file_or_directory) return true;  // Gone meanwhile.
+        if (ec) {
+          s->kill_error = ec;
+          return false;
+        }
+      }
+      if (o_.summary)
+        s->summary.add(r);
+      else
+        s->table.add(r, {o_.timers, o_.info, o_.memory});
+      return true;
+    };
+    auto ec = source_->list(plan_.query, sink);
+    if (ec && o_.source == "auto" && o_.replay.empty() && o_.record.empty() && !o_.kill) {
+      // No netlink here (a container, an old kernel): read /proc instead.
+      s->fell_back = true;
+      s->table.clear();
+      s->summary = Summary{};
+      auto proc = make_proc_source();
+      ec = proc->list(plan_.query, sink);
+      if (ec) detail_ = proc->error_detail();
+    } else if (ec) {
+      detail_ = source_->error_detail();
+    }
+    if (ec) {
+      say("conns: cannot read the socket table: {}{}", detail_.empty() ? "" : detail_ + ": ",
+          describe(ec));
+      return false;
+    }
+    return true;
   }
-  if (!records) return records.error();
-  bool need_owners = o.process || !o.pids.empty() || !o.process_names.empty();
-  OwnerMap owners;
-  if (need_owners) owners = scan_owners();
-  Snapshot s;
-  s.records = std::move(*records);
-  std::erase_if(s.records, [&](const SocketRecord& r) {
-    return !wanted(o, r, need_owners ? owners.find(r.inode) : std::vector<SocketOwner>{});
-  });
-  s.rows = group_rows(s.records);
-  if (need_owners) {
-    for (auto& row : s.rows) row.owners = owners.find(row.socket->inode);
+
+  Grouping group(Snapshot* s) const {
+    Grouping g = group_rows(s->table, s->owners);
+    // Several listeners could have taken a connection: their processes may tell them apart.
+    if (g.wants_owners && !s->owners.scanned && o_.replay.empty()) {
+      s->owners = scan_owners();
+      g = group_rows(s->table, s->owners);
+    }
+    return g;
   }
-  s.hidden = owners.unreadable_processes;
-  return s;
+
+ private:
+  const ConnsArgs& o_;
+  const ConnsPlan& plan_;
+  std::unique_ptr<SocketSource> source_;
+  std::string detail_;
+};
+
+void render(const ConnsArgs& o, const Snapshot& s, const Grouping& g, const ViewOptions& v,
+            Writer& w, const std::string& time = {}) {
+  if (o.summary) return render_summary(s.summary, o.json, w);
+  if (o.json) return render_json(s.table, g, s.owners, v, w, time);
+  if (o.netstat) return render_netstat(s.table, g, s.owners, v, w);
+  render_table(s.table, g, s.owners, v, w);
 }
 
-std::string render(const ConnsArgs& o, const Snapshot& s, const std::vector<char>* marks) {
-  ViewOptions v;
-  v.show_proto = (o.tcp + o.udp + o.unix_sockets) > 1;
-  v.show_process = o.process;
-  v.show_ext = o.ext;
-  v.show_info = o.info;
-  v.resolve = o.resolve;
-  if (o.summary) return render_summary(s.records);
-  if (o.json) return render_json(s.rows);
-  if (o.netstat) return render_netstat(s.rows, v);
-  return render_table(s.rows, v, marks);
+int finish_kill(const std::error_code& ec) {
+  if (!ec) return kExitOk;
+  if (ec == std::errc::operation_not_permitted || ec == std::errc::permission_denied)
+    say("conns: -K: killing sockets needs CAP_NET_ADMIN (run as root)");
+  else if (ec == std::errc::operation_not_supported)
+    say("conns: -K: this kernel cannot kill sockets (it lacks CONFIG_INET_DIAG_DESTROY)");
+  else
+    say("conns: -K: {}", describe(ec));
+  return kExitUsage;
 }
 
-std::string identity(const SocketRecord& r) {
-  return fmt::format("{}|{}|{}|{}", static_cast<int>(r.proto), r.local.to_string(),
-                     r.peer.to_string(), r.inode);
+std::string now_iso() {
+  auto now = std::chrono::system_clock::now();
+  auto t = std::chrono::system_clock::to_time_t(now);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()) % 1000;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+  return fmt::format("{}.{:03}Z", buf, ms.count());
 }
 
 volatile std::sig_atomic_t g_stop = 0;
 
-// --watch: redraw in place; '+' marks a socket that appeared since the last refresh, '-' one that
-// is gone (shown for that one refresh, then dropped).
-int watch(const ConnsArgs& o, SocketSource& source, const DiagQuery& q) {
+// Sleeps until then, waking every 100 ms to notice a signal.
+void wait_until(std::chrono::steady_clock::time_point until) {
+  using namespace std::chrono;
+  while (!g_stop && steady_clock::now() < until)
+    std::this_thread::sleep_for(std::min<milliseconds>(
+        milliseconds(100), duration_cast<milliseconds>(until - steady_clock::now()) + 1ms));
+}
+
+// Rows a terminal can show under the header, leaving room for the "... more" line and the line
+// the cursor ends on (so the header never scrolls away).
+std::size_t rows_that_fit(const ViewOptions& v) {
+  winsize ws{};
+  if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) != 0 || ws.ws_row <= 3) return SIZE_MAX;
+  std::size_t lines = ws.ws_row - 3u;
+  return (v.show_info || v.show_memory) && !v.oneline ? lines / 2 : lines;
+}
+
+// --watch's memory of the last listing: what was there, to mark what is new and what is gone.
+struct WatchState {
+  Snapshot previous;
+  std::size_t previous_fresh = 0;  // Rows of previous that were listed (not carried as gone).
+  std::unordered_set<std::uint64_t> before;
+  bool first = true;
+
+  // Adds the rows that went away to snap (shown once, marked '-'); returns the marks by row
+  // of g's order after grouping.
+  std::vector<char> update(Snapshot& snap, Lister& lister, Grouping* g) {
+    std::unordered_set<std::uint64_t> now;
+    for (std::size_t i = 0; i < snap.table.size(); ++i)
+      now.insert(identity(snap.table[i], snap.table.name(snap.table[i])));
+    const std::size_t fresh = snap.table.size();
+    for (std::size_t i = 0; i < previous_fresh; ++i)
+      if (!now.count(identity(previous.table[i], previous.table.name(previous.table[i]))))
+        snap.table.add_copy(previous.table, i);
+    *g = lister.group(&snap);
+    std::vector<char> marks;
+    marks.reserve(g->order.size());
+    for (const auto& p : g->order) {
+      const ConnRow& r = snap.table[p.row];
+      bool added = !first && !before.count(identity(r, snap.table.name(r)));
+      marks.push_back(p.row >= fresh ? '-' : added ? '+' : ' ');
+    }
+    before = std::move(now);
+    previous_fresh = fresh;
+    first = false;
+    return marks;
+  }
+};
+
+// --watch: redraw in place; '+' marks a socket that appeared since the last refresh, '-' one
+// that is gone (shown for that one refresh, then dropped).
+int watch(const ConnsArgs& o, const ConnsPlan& plan, Lister& lister,
+          std::chrono::milliseconds every) {
   std::signal(SIGINT, [](int) { g_stop = 1; });
   std::signal(SIGTERM, [](int) { g_stop = 1; });
   const bool tty = isatty(STDOUT_FILENO) == 1;
-  std::vector<SocketRecord> previous;
-  bool first = true, fell_back = false;
+  WatchState state;
   while (!g_stop) {
-    auto snap = take(o, source, q, &fell_back);
-    if (!snap) {
-      say("conns: {}", describe(snap.error()));
-      return kExitUsage;
+    auto start = std::chrono::steady_clock::now();
+    Snapshot snap;
+    if (!lister.take(&snap)) return kExitUsage;
+    Grouping g;
+    std::vector<char> marks = state.update(snap, lister, &g);
+    ViewOptions v = plan.view;
+    v.marks = &marks;
+    std::string text;
+    if (tty && !o.json) {
+      v.max_rows = rows_that_fit(v);
+      text = "\x1b[H\x1b[2J";  // Home and clear: redraw in place.
     }
-    std::set<std::string> now, before;
-    for (const auto& r : snap->records) now.insert(identity(r));
-    for (const auto& r : previous) before.insert(identity(r));
-    Snapshot shown;
-    shown.records = snap->records;
-    for (const auto& r : previous)
-      if (!now.count(identity(r))) shown.records.push_back(r);
-    shown.rows = group_rows(shown.records);
-    std::vector<char> marks;
-    for (auto& row : shown.rows) {
-      std::string id = identity(*row.socket);
-      marks.push_back(!now.count(id) ? '-' : (!first && !before.count(id)) ? '+' : ' ');
-      for (const auto& r : snap->rows)
-        if (r.socket->inode == row.socket->inode && identity(*r.socket) == id)
-          row.owners = r.owners;
+    {
+      Writer w(&text);
+      render(o, snap, g, v, w, o.json ? now_iso() : std::string());
     }
-    std::string text = render(o, shown, o.json || o.summary || o.netstat ? nullptr : &marks);
-    if (tty) text = "\x1b[H\x1b[2J" + text;  // Home and clear: redraw in place.
-    if (!out("{}\n", text)) break;           // The reader went away (or the disk is full).
-    previous = std::move(snap->records);
-    first = false;
-    for (int i = 0; i < static_cast<int>(o.watch * 10) && !g_stop; ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (!o.json && !tty) text += "\n";  // Snapshots of a text listing, one blank line apart.
+    if (!out_text(text)) break;         // The reader went away (or the disk is full).
+    state.previous = std::move(snap);
+    wait_until(start + every);
   }
   return kExitOk;
 }
 
-int run_conns(const ConnsArgs& o) {
-  // A listing of tens of thousands of sockets builds a few large vectors and frees them; keep
-  // freed memory in the heap for reuse instead of returning it with munmap and faulting it in
-  // again (this halved the page faults of `conns -tan` with 20,000 sockets).
-  mallopt(M_MMAP_THRESHOLD, 512 << 20);
-  mallopt(M_TRIM_THRESHOLD, 512 << 20);
-  auto q = query_of(o);
-  if (!q) {
-    say("conns: unknown state; use one of: established, syn-sent, syn-recv, fin-wait-1, "
-        "fin-wait-2, time-wait, close, close-wait, last-ack, listen, closing");
+int run(const ConnsArgs& o) {
+  if (!o.netns.empty()) {
+    if (auto ec = enter_netns(o.netns)) {
+      say("conns: network namespace '{}': {}{}", o.netns, describe(ec),
+          ec == std::errc::no_such_file_or_directory ? " (see ip netns list)" : "");
+      return kExitUsage;
+    }
+  }
+  std::string why;
+  auto plan = plan_of(o, &why);
+  if (!plan) {
+    say("conns: {}", why);
     return kExitUsage;
   }
-  auto source = source_of(o);
-  if (o.watch >= 0) return watch(o, *source, *q);
-  bool fell_back = false;
-  auto snap = take(o, *source, *q, &fell_back);
-  if (!snap) {
-    say("conns: cannot read the socket table: {}", describe(snap.error()));
-    return kExitUsage;
+  Lister lister(o, *plan);
+  if (!o.watch.empty()) return watch(o, *plan, lister, *parse_duration(o.watch));
+  Snapshot s;
+  if (!lister.take(&s)) return kExitUsage;
+  Grouping g = o.summary ? Grouping{} : lister.group(&s);
+  {
+    Writer w;
+    render(o, s, g, plan->view, w);
   }
-  std::string text = render(o, *snap, nullptr);
-  out_text(text);
-  if (fell_back)
+  if (s.fell_back)
     say("netlink sock_diag unavailable; read /proc/net instead (no TCP info, no Unix peers)");
-  if (o.process && snap->hidden > 0 && geteuid() != 0)
+  if (o.process && s.owners.unreadable_processes > 0 && geteuid() != 0)
     say("process names hidden for {} processes of other users; run as root to see them",
-        snap->hidden);
-  return kExitOk;
+        s.owners.unreadable_processes);
+  return finish_kill(s.kill_error);
 }
 
 }  // namespace
 
-Subcommand conns_command(CLI::App& root) {
-  auto o = std::make_shared<ConnsArgs>();
-  auto* app =
-      root.add_subcommand("conns", "List listening sockets and connections (like ss/netstat)");
-  app->footer(
-      "Default: TCP listeners and established connections, numeric, each listener followed by\n"
-      "the connections it accepted. Examples:\n"
-      "  parley conns                  parley conns -tanp       parley conns --port 12345\n"
-      "  parley conns -u -x -l         parley conns --json      parley conns --watch 1\n"
-      "JSON: one object per line with proto, state, recv_q, send_q, family, local{address,port},\n"
-      "peer{address,port}, path and peer_inode (Unix), inode, uid, listener,\n"
-      "processes[{pid,name,fd}],\n"
-      "tcp_info{rtt_ms,rttvar_ms,cwnd,retransmits,total_retrans,bytes_sent,bytes_received,\n"
-      "delivery_rate_bytes_per_s} (with -i).");
-  app->add_flag("-t,--tcp", o->tcp, "TCP sockets (the default)");
-  app->add_flag("-u,--udp", o->udp, "UDP sockets");
-  app->add_flag("-x,--unix", o->unix_sockets, "Unix sockets");
-  auto* v4 = app->add_flag("-4", o->v4, "IPv4 only");
-  app->add_flag("-6", o->v6, "IPv6 only")->excludes(v4);
-  auto* l = app->add_flag("-l,--listening", o->listening, "Only listening sockets");
-  auto* a = app->add_flag("-a,--all", o->all, "Every state, not just listening and established");
-  l->excludes(a);
-  app->add_option("--state", o->states,
-                  "Only this state (repeatable): established, listen, time-wait, ...")
-      ->type_name("NAME")
-      ->excludes(l)
-      ->excludes(a);
-  auto* n =
-      app->add_flag("-n,--numeric", o->numeric, "Numeric addresses (the default; for ss habits)");
-  app->add_flag("-r,--resolve", o->resolve, "Resolve addresses to names")->excludes(n);
-  app->add_option("--port", o->ports, "Local or peer port (repeatable)")
-      ->check(CLI::Range(0, 65535));
-  app->add_option("--sport", o->sports, "Local port (repeatable)")->check(CLI::Range(0, 65535));
-  app->add_option("--dport", o->dports, "Peer port (repeatable)")->check(CLI::Range(0, 65535));
-  app->add_option("--pid", o->pids, "Owned by this process (repeatable)");
-  app->add_option("--process", o->process_names, "Owned by a process of this name (repeatable)");
-  app->add_flag("-p,--processes", o->process, "Show the owning process (pid, name, fd)");
-  app->add_flag("-i,--info", o->info,
-                "TCP internals: rtt, cwnd, retransmits, bytes, delivery rate");
-  auto* s = app->add_flag("-s,--summary", o->summary, "Counts per protocol and state");
-  app->add_flag("-e,--extended", o->ext, "Show uid and inode");
-  auto* json = app->add_flag("--json", o->json, "One JSON object per socket and line");
-  auto* ns = app->add_flag("--netstat", o->netstat, "netstat's classic layout");
-  json->excludes(ns)->excludes(s);
-  ns->excludes(s);
-  app->add_option("--watch", o->watch, "Refresh every SECONDS (default 1) until Ctrl-C")
-      ->expected(0, 1)
-      ->default_str("1")
-      ->check(CLI::Range(0.1, 3600.0));
-  app->add_option("--source", o->source, "Where to read: auto (netlink, else /proc), netlink, proc")
-      ->check(CLI::IsMember({"auto", "netlink", "proc"}));
-  app->add_option("--record", o->record,
-                  "Also save the raw netlink answers into DIR (for bug reports)")
-      ->type_name("DIR")
-      ->check(CLI::ExistingDirectory);
-  app->add_option("--replay", o->replay,
-                  "Read a recording (netlink answers, or a /proc copy) instead")
-      ->type_name("DIR")
-      ->check(CLI::ExistingDirectory);
-  return {app, [o] { return run_conns(*o); }};
+int run_conns(const ConnsArgs& o) {
+  if (o.kill && o.unix_sockets) {
+    say("conns: -K closes TCP and UDP sockets only, not Unix sockets (-x)");
+    return kExitUsage;
+  }
+  return run(o);
 }
 
 }  // namespace parley::cmd

@@ -1,125 +1,63 @@
 #include "conns_view.hpp"
 
-#include <netdb.h>
 #include <netinet/in.h>
 
 #include <algorithm>
-#include <array>
 #include <cstring>
-#include <map>
-#include <tuple>
 #include <unordered_map>
 
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
+#include "conns_cells.hpp"
+#include "output.hpp"
 
 namespace parley::cmd {
 namespace {
 
-bool is_wildcard(const SocketAddress& a) {
-  if (a.family() == AF_INET)
-    return reinterpret_cast<const sockaddr_in*>(a.get())->sin_addr.s_addr == htonl(INADDR_ANY);
-  if (a.family() == AF_INET6)
-    return IN6_IS_ADDR_UNSPECIFIED(&reinterpret_cast<const sockaddr_in6*>(a.get())->sin6_addr);
+bool wildcard(const ConnRow& r) {
+  static const std::array<std::uint8_t, 16> zero{};
+  return r.local == zero;
+}
+
+bool v4_mapped(const std::array<std::uint8_t, 16>& a) {
+  static const std::uint8_t prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  return std::memcmp(a.data(), prefix, 12) == 0;
+}
+
+// How well listener l matches connection c: 2 same address, 1 wildcard, 0 not at all.
+int match(const ConnRow& l, const ConnRow& c) {
+  if (l.family != c.family || l.local_port != c.local_port) return 0;
+  if (l.local == c.local) return 2;
+  if (!wildcard(l)) return 0;
+  // [::] takes IPv4 clients (as ::ffff:a.b.c.d) unless it is IPV6_V6ONLY.
+  if (c.family == AF_INET6 && v4_mapped(c.local) && l.v6only == 1) return 0;
+  return 1;
+}
+
+// The processes owning an inode, sorted (empty: unknown).
+std::vector<int> pids_of(const OwnerMap& owners, std::uint64_t inode) {
+  std::vector<int> pids;
+  if (inode == 0) return pids;
+  owners.for_each(inode, [&](const SocketOwner& o) {
+    if (pids.empty() || pids.back() != o.pid) pids.push_back(o.pid);
+  });
+  return pids;
+}
+
+bool share(const std::vector<int>& a, const std::vector<int>& b) {
+  for (int p : a)
+    if (std::binary_search(b.begin(), b.end(), p)) return true;
   return false;
-}
-
-// The address bytes (4 or 16, zero-padded; Unix: none), for cheap comparisons.
-std::array<std::uint8_t, 16> raw(const SocketAddress& a) {
-  std::array<std::uint8_t, 16> out{};
-  if (a.family() == AF_INET)
-    std::memcpy(out.data(), &reinterpret_cast<const sockaddr_in*>(a.get())->sin_addr, 4);
-  else if (a.family() == AF_INET6)
-    std::memcpy(out.data(), &reinterpret_cast<const sockaddr_in6*>(a.get())->sin6_addr, 16);
-  return out;
-}
-
-// Sort key computed once per record: comparing strings made sorting 20,000 sockets dominate.
-struct Key {
-  int proto;
-  std::uint16_t port;
-  int family;
-  std::array<std::uint8_t, 16> addr;
-  std::string path;  // Unix sockets only.
-  std::uint16_t peer_port;
-  std::array<std::uint8_t, 16> peer;
-  std::uint64_t inode;
-  auto tie() const { return std::tie(proto, port, family, addr, path, peer, peer_port, inode); }
-  bool operator<(const Key& o) const { return tie() < o.tie(); }
-};
-
-Key key_of(const SocketRecord& r) {
-  return {static_cast<int>(r.proto),
-          r.local.port(),
-          r.local.family(),
-          raw(r.local),
-          r.is_unix() ? r.local.host_string() : std::string(),
-          r.peer.port(),
-          raw(r.peer),
-          r.inode};
-}
-
-// How well a listener matches a connection's local address: 2 exact, 1 wildcard, 0 not at all.
-int match(const SocketRecord& listener, const SocketRecord& conn) {
-  if (listener.proto != conn.proto || listener.local.port() != conn.local.port()) return 0;
-  if (listener.local.family() == conn.local.family() && raw(listener.local) == raw(conn.local))
-    return 2;
-  if (!is_wildcard(listener.local)) return 0;
-  // [::] also takes IPv4 clients unless IPV6_V6ONLY; 0.0.0.0 only IPv4.
-  if (listener.local.family() == conn.local.family() || listener.local.family() == AF_INET6)
-    return 1;
-  return 0;
-}
-
-std::string host_of(const SocketAddress& a, bool resolve) {
-  if (resolve) {
-    static std::map<std::string, std::string> cache;  // One lookup per address per call.
-    std::string key = a.host_string();
-    auto it = cache.find(key);
-    if (it != cache.end()) return it->second;
-    char host[NI_MAXHOST];
-    std::string name = key;
-    if (!is_wildcard(a) &&
-        getnameinfo(a.get(), a.size(), host, sizeof(host), nullptr, 0, NI_NAMEREQD) == 0)
-      name = host;
-    return cache[key] = name;
-  }
-  return a.host_string();
-}
-
-std::string local_text(const SocketRecord& r, bool resolve) {
-  if (r.is_unix()) return r.local.size() > 0 ? r.local.to_string() : "*";
-  std::string host = host_of(r.local, resolve);
-  if (r.local.family() == AF_INET6 && host.find(':') != std::string::npos) host = "[" + host + "]";
-  return fmt::format("{}:{}", host, r.local.port());
-}
-
-std::string peer_text(const SocketRecord& r, bool resolve) {
-  if (r.is_unix()) return r.unix_peer_inode ? fmt::format("inode {}", r.unix_peer_inode) : "*";
-  if (is_wildcard(r.peer) && r.peer.port() == 0) return "*";
-  std::string host = host_of(r.peer, resolve);
-  if (r.peer.family() == AF_INET6 && host.find(':') != std::string::npos) host = "[" + host + "]";
-  return fmt::format("{}:{}", host, r.peer.port());
-}
-
-std::string owners_text(const std::vector<SocketOwner>& owners) {
-  std::string out;
-  for (const auto& o : owners)
-    out += fmt::format("{}{} pid={} fd={}", out.empty() ? "" : ", ", o.name, o.pid, o.fd);
-  return out;
-}
-
-std::string info_text(const TcpInfo& i) {
-  return fmt::format(
-      "rtt {:.3f}/{:.3f} ms, cwnd {}, retrans {}/{}, sent {} B, received {} B, "
-      "delivery {:.1f} Mbit/s",
-      i.rtt_ms, i.rttvar_ms, i.cwnd, i.retransmits, i.total_retrans, i.bytes_sent, i.bytes_received,
-      i.delivery_rate * 8 / 1e6);
 }
 
 }  // namespace
 
-std::string proto_name(Proto p) {
+bool Writer::flush() {
+  if (into_ != nullptr) return ok_;
+  if (ok_ && !buf_.empty()) ok_ = out_text(buf_);
+  buf_.clear();
+  return ok_;
+}
+
+const char* proto_name(Proto p) {
   switch (p) {
     case Proto::tcp:
       return "tcp";
@@ -135,178 +73,175 @@ std::string proto_name(Proto p) {
   return "?";
 }
 
-std::vector<Row> group_rows(const std::vector<SocketRecord>& records) {
-  std::vector<std::pair<Key, const SocketRecord*>> listeners, others;
-  for (const auto& r : records)
-    (r.state == kListen ? listeners : others).emplace_back(key_of(r), &r);
-  auto by_key = [](const auto& a, const auto& b) { return a.first < b.first; };
-  std::sort(listeners.begin(), listeners.end(), by_key);
-  std::sort(others.begin(), others.end(), by_key);
-  std::unordered_multimap<std::uint16_t, std::size_t> by_port;  // TCP listeners by port.
-  for (std::size_t i = 0; i < listeners.size(); ++i)
-    if (listeners[i].second->proto == Proto::tcp)
-      by_port.emplace(listeners[i].second->local.port(), i);
-  std::vector<std::vector<const SocketRecord*>> children(listeners.size());
-  std::vector<const SocketRecord*> rest;
-  for (const auto& [k, c] : others) {
-    int best = 0;
-    std::size_t at = 0;
-    if (c->proto == Proto::tcp) {
-      auto [lo, hi] = by_port.equal_range(c->local.port());
-      for (auto it = lo; it != hi; ++it) {
-        int m = match(*listeners[it->second].second, *c);
-        if (m > best || (m == best && m > 0 && it->second < at)) best = m, at = it->second;
-      }
+// Row order: protocol, local port, family, address (path), peer, inode. Fields are compared in
+// place: copying keys out made sorting 20,000 rows dominate.
+struct RowOrder {
+  const ConnTable& t;
+  bool operator()(std::uint32_t ia, std::uint32_t ib) const {
+    const ConnRow& a = t[ia];
+    const ConnRow& b = t[ib];
+    if (a.proto != b.proto) return a.proto < b.proto;
+    if (a.local_port != b.local_port) return a.local_port < b.local_port;
+    if (a.family != b.family) return a.family < b.family;
+    if (int c = std::memcmp(a.local.data(), b.local.data(), 16)) return c < 0;
+    if (is_unix(a.proto)) {
+      auto na = t.name(a), nb = t.name(b);
+      if (na != nb) return na < nb;
     }
-    if (best > 0)
-      children[at].push_back(c);
-    else
+    if (int c = std::memcmp(a.peer.data(), b.peer.data(), 16)) return c < 0;
+    if (a.peer_port != b.peer_port) return a.peer_port < b.peer_port;
+    return a.inode < b.inode;
+  }
+};
+
+// Finds, for each connection, the listeners that could have accepted it.
+class Grouper {
+ public:
+  Grouper(const ConnTable& t, const OwnerMap& owners, std::vector<std::uint32_t> listeners)
+      : t_(t), owners_(owners), listeners_(std::move(listeners)), pids_(listeners_.size()) {
+    for (std::size_t i = 0; i < listeners_.size(); ++i) {
+      if (t_[listeners_[i]].proto == Proto::tcp) by_port_.emplace(t_[listeners_[i]].local_port, i);
+      if (owners_.scanned) pids_[i] = pids_of(owners_, t_[listeners_[i]].inode);
+    }
+  }
+
+  // Indexes into listeners of those that could have accepted connection c, best match first;
+  // empty when none did (or c's processes hold none of them).
+  const std::vector<std::size_t>& candidates(std::uint32_t c) {
+    const ConnRow& row = t_[c];
+    cands_.clear();
+    if (row.proto != Proto::tcp) return cands_;
+    int best = 0;
+    auto [lo, hi] = by_port_.equal_range(row.local_port);
+    for (auto it = lo; it != hi; ++it) {
+      int m = match(t_[listeners_[it->second]], row);
+      if (m > best) cands_.clear(), best = m;
+      if (m == best && m > 0) cands_.push_back(it->second);
+    }
+    std::sort(cands_.begin(), cands_.end());
+    if (!cands_.empty() && owners_.scanned) {
+      std::vector<int> mine = pids_of(owners_, row.inode);
+      if (!mine.empty())
+        std::erase_if(cands_, [&](std::size_t l) { return !share(pids_[l], mine); });
+    }
+    return cands_;
+  }
+
+  // Candidates that agree in address and (known) processes are one service: no doubt to report.
+  bool alike(const std::vector<std::size_t>& cands) const {
+    for (std::size_t l : cands) {
+      if (t_[listeners_[l]].local != t_[listeners_[cands[0]]].local || !owners_.scanned ||
+          pids_[l].empty() || pids_[l] != pids_[cands[0]])
+        return false;
+    }
+    return true;
+  }
+
+  const std::vector<std::uint32_t>& listeners() const { return listeners_; }
+
+ private:
+  const ConnTable& t_;
+  const OwnerMap& owners_;
+  std::vector<std::uint32_t> listeners_;  // Sorted rows.
+  std::vector<std::vector<int>> pids_;    // Of each listener, if owners were scanned.
+  std::unordered_multimap<std::uint16_t, std::size_t> by_port_;  // TCP listeners by port.
+  std::vector<std::size_t> cands_;
+};
+
+Grouping group_rows(const ConnTable& t, const OwnerMap& owners) {
+  std::vector<std::uint32_t> listeners, others;
+  for (std::uint32_t i = 0; i < t.size(); ++i)
+    (t[i].state == kListen ? listeners : others).push_back(i);
+  std::sort(listeners.begin(), listeners.end(), RowOrder{t});
+  std::sort(others.begin(), others.end(), RowOrder{t});
+  Grouper grouper(t, owners, std::move(listeners));
+  const std::size_t n = grouper.listeners().size();
+
+  Grouping g;
+  std::vector<std::vector<std::uint32_t>> sure(n), unsure(n);
+  std::vector<std::uint32_t> rest;
+  for (std::uint32_t c : others) {
+    const auto& cands = grouper.candidates(c);
+    if (cands.empty()) {
       rest.push_back(c);
+    } else if (cands.size() == 1 || grouper.alike(cands)) {
+      sure[cands[0]].push_back(c);
+    } else {
+      if (!owners.scanned) g.wants_owners = true;
+      unsure[cands.back()].push_back(c);
+      auto& list = g.candidates[c];
+      for (std::size_t l : cands) list.push_back(grouper.listeners()[l]);
+    }
   }
-  std::vector<Row> rows;
-  for (std::size_t i = 0; i < listeners.size(); ++i) {
-    rows.push_back({listeners[i].second, false, {}});
-    for (const auto* c : children[i]) rows.push_back({c, true, {}});
+  g.order.reserve(t.size());
+  for (std::size_t i = 0; i < n; ++i) {
+    g.order.push_back({grouper.listeners()[i], Place::top});
+    for (auto c : sure[i]) g.order.push_back({c, Place::child});
+    for (auto c : unsure[i]) g.order.push_back({c, Place::child_unsure});
+    std::vector<std::uint32_t>().swap(sure[i]);  // Memory back as the order grows.
+    std::vector<std::uint32_t>().swap(unsure[i]);
   }
-  for (const auto* r : rest) rows.push_back({r, false, {}});
-  return rows;
+  for (auto r : rest) g.order.push_back({r, Place::top});
+  return g;
 }
 
-std::string render_table(const std::vector<Row>& rows, const ViewOptions& v,
-                         const std::vector<char>* marks) {
-  std::vector<std::string> header;
-  if (marks) header.push_back("");
-  if (v.show_proto) header.push_back("Proto");
-  for (const char* h : {"State", "Recv-Q", "Send-Q", "Local", "Peer"}) header.push_back(h);
-  if (v.show_ext) {
-    header.push_back("Uid");
-    header.push_back("Inode");
-  }
-  if (v.show_process) header.push_back("Process");
-  const std::size_t cols = header.size();
-  // One flat vector of cells: with 20,000 sockets, per-row vectors and per-cell formatting
-  // cost more than reading the table from the kernel.
-  std::vector<std::string> cells(header);
-  cells.reserve(cols * (rows.size() + 1));
-  for (std::size_t i = 0; i < rows.size(); ++i) {
-    const SocketRecord& r = *rows[i].socket;
-    if (marks) cells.emplace_back(1, (*marks)[i]);
-    if (v.show_proto) cells.push_back(proto_name(r.proto));
-    cells.push_back(std::string(rows[i].grouped ? "  " : "") + state_name(r.state));
-    cells.push_back(std::to_string(r.recv_q));
-    cells.push_back(std::to_string(r.send_q));
-    cells.push_back(local_text(r, v.resolve));
-    cells.push_back(peer_text(r, v.resolve));
-    if (v.show_ext) {
-      cells.push_back(std::to_string(r.uid));
-      cells.push_back(std::to_string(r.inode));
+void render_table(const ConnTable& t, const Grouping& g, const OwnerMap& owners,
+                  const ViewOptions& v, Writer& w) {
+  Cells cells(t, owners, v);
+  std::vector<Column> cols;
+  if (v.marks) cols.push_back(Column::mark);
+  if (v.show_proto) cols.push_back(Column::proto);
+  if (v.show_state) cols.push_back(Column::state);
+  for (Column c : {Column::recv_q, Column::send_q, Column::local, Column::peer}) cols.push_back(c);
+  if (v.show_ext) cols.push_back(Column::uid), cols.push_back(Column::inode);
+  if (v.show_timer) cols.push_back(Column::timer);
+  if (v.show_process) cols.push_back(Column::process);
+  const bool details = v.show_info || v.show_memory;
+  if (details && v.oneline) cols.push_back(Column::details);
+
+  const std::size_t n = std::min(g.order.size(), v.max_rows);
+  // Pass 1: column widths (cells are formatted twice rather than all held at once).
+  std::vector<std::size_t> width(cols.size(), 0);
+  std::string cell;
+  for (std::size_t c = 0; c < cols.size(); ++c)
+    if (v.header) width[c] = display_width(column_title(cols[c]));
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t c = 0; c + 1 < cols.size() || (c < cols.size() && cols[c] != Column::details);
+         ++c) {
+      cell.clear();
+      cells.format(cols[c], g.order[i], i, &cell);
+      width[c] = std::max(width[c], display_width(cell));
     }
-    if (v.show_process) cells.push_back(owners_text(rows[i].owners));
   }
-  std::vector<std::size_t> width(cols, 0);
-  std::vector<bool> right(cols, false);
-  std::size_t total = 0;
-  for (std::size_t c = 0; c < cols; ++c) right[c] = header[c] == "Recv-Q" || header[c] == "Send-Q";
-  for (std::size_t i = 0; i < cells.size(); ++i)
-    width[i % cols] = std::max(width[i % cols], cells[i].size());
-  for (auto w : width) total += w + 2;
-  std::string out;
-  out.reserve(total * (rows.size() + 1));
-  for (std::size_t row = 0; row * cols < cells.size(); ++row) {
+  // Pass 2: the lines.
+  auto line = [&](auto&& text_of) {
+    std::string& out = w.buf();
     std::size_t start = out.size();
-    for (std::size_t c = 0; c < cols; ++c) {
-      const std::string& cell = cells[row * cols + c];
-      std::size_t pad = width[c] - cell.size();
-      if (right[c]) out.append(pad, ' ');
+    for (std::size_t c = 0; c < cols.size(); ++c) {
+      cell.clear();
+      text_of(c, &cell);
+      std::size_t pad = width[c] > display_width(cell) ? width[c] - display_width(cell) : 0;
+      bool right = cols[c] == Column::recv_q || cols[c] == Column::send_q;
+      if (right) out.append(pad, ' ');
       out += cell;
-      if (c + 1 < cols) out.append((right[c] ? 0 : pad) + 2, ' ');
+      if (c + 1 < cols.size()) out.append((right ? 0 : pad) + 2, ' ');
     }
     while (out.size() > start && out.back() == ' ') out.pop_back();
-    out += '\n';
-    if (row > 0 && v.show_info && rows[row - 1].socket->info)
-      out += "      " + info_text(*rows[row - 1].socket->info) + "\n";
-  }
-  return out;
-}
-
-std::string render_netstat(const std::vector<Row>& rows, const ViewOptions& v) {
-  std::string out = fmt::format("{:<6}{:>7}{:>7} {:<23} {:<23} {}\n", "Proto", "Recv-Q", "Send-Q",
-                                "Local Address", "Foreign Address",
-                                v.show_process ? "State       PID/Program name" : "State");
-  for (const auto& row : rows) {
-    const SocketRecord& r = *row.socket;
-    std::string proto = proto_name(r.proto);
-    if (!r.is_unix() && r.local.family() == AF_INET6) proto += "6";
-    std::string peer = peer_text(r, v.resolve);
-    if (peer == "*") peer = r.local.family() == AF_INET6 ? ":::*" : "0.0.0.0:*";
-    std::string program;
-    if (v.show_process)
-      program =
-          row.owners.empty() ? "-" : fmt::format("{}/{}", row.owners[0].pid, row.owners[0].name);
-    std::string state = r.proto == Proto::udp ? "" : state_name_netstat(r.state);
-    std::string line = fmt::format("{:<6}{:>7}{:>7} {:<23} {:<23} {:<12}{}", proto, r.recv_q,
-                                   r.send_q, local_text(r, v.resolve), peer, state, program);
-    while (!line.empty() && line.back() == ' ') line.pop_back();
-    out += line + "\n";
-  }
-  return out;
-}
-
-std::string render_json(const std::vector<Row>& rows) {
-  std::string out;
-  for (const auto& row : rows) {
-    const SocketRecord& r = *row.socket;
-    nlohmann::json j;
-    j["proto"] = proto_name(r.proto);
-    j["state"] = state_name(r.state);
-    j["recv_q"] = r.recv_q;
-    j["send_q"] = r.send_q;
-    if (r.is_unix()) {
-      j["path"] = r.local.size() > 0 ? r.local.to_string() : "";
-      j["peer_inode"] = r.unix_peer_inode;
-    } else {
-      j["family"] = r.local.family() == AF_INET6 ? "ipv6" : "ipv4";
-      j["local"] = {{"address", r.local.host_string()}, {"port", r.local.port()}};
-      j["peer"] = {{"address", r.peer.host_string()}, {"port", r.peer.port()}};
+    out.push_back('\n');
+  };
+  if (v.header) line([&](std::size_t c, std::string* out) { out->append(column_title(cols[c])); });
+  for (std::size_t i = 0; i < n && w.ok(); ++i) {
+    line([&](std::size_t c, std::string* out) { cells.format(cols[c], g.order[i], i, out); });
+    if (details && !v.oneline) {
+      cell.clear();
+      cells.format(Column::details, g.order[i], i, &cell);
+      if (!cell.empty()) w.buf().append("\t").append(cell).push_back('\n');
     }
-    j["inode"] = r.inode;
-    j["uid"] = r.uid;
-    j["listener"] = r.state == kListen;
-    auto procs = nlohmann::json::array();
-    for (const auto& o : row.owners)
-      procs.push_back({{"pid", o.pid}, {"name", o.name}, {"fd", o.fd}});
-    j["processes"] = procs;
-    if (r.info) {
-      j["tcp_info"] = {{"rtt_ms", r.info->rtt_ms},
-                       {"rttvar_ms", r.info->rttvar_ms},
-                       {"cwnd", r.info->cwnd},
-                       {"retransmits", r.info->retransmits},
-                       {"total_retrans", r.info->total_retrans},
-                       {"bytes_sent", r.info->bytes_sent},
-                       {"bytes_received", r.info->bytes_received},
-                       {"delivery_rate_bytes_per_s", r.info->delivery_rate}};
-    }
-    out += j.dump() + "\n";
+    w.maybe_flush();
   }
-  return out;
-}
-
-std::string render_summary(const std::vector<SocketRecord>& records) {
-  std::map<std::string, std::map<std::string, std::size_t>> counts;
-  std::map<std::string, std::size_t> totals;
-  for (const auto& r : records) {
-    std::string p = proto_name(r.proto);
-    ++counts[p][state_name(r.state)];
-    ++totals[p];
-  }
-  std::string out = fmt::format("Total: {} sockets\n", records.size());
-  for (const auto& [proto, states] : counts) {
-    std::string line = fmt::format("{:<6}{:>6} total:", proto, totals[proto]);
-    for (const auto& [state, n] : states) line += fmt::format(" {} {},", state, n);
-    line.pop_back();
-    out += line + "\n";
-  }
-  return out;
+  if (n < g.order.size())
+    w.buf().append("... and " + std::to_string(g.order.size() - n) + " more\n");
+  w.flush();
 }
 
 }  // namespace parley::cmd
