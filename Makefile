@@ -5,7 +5,7 @@ BUILD_DIR := build/$(PRESET)
 PARLEY := $(BUILD_DIR)/apps/parley/parley
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build run test test-asan test-tsan bench format format-check clean
+.PHONY: all deps build run test test-asan test-tsan fuzz bench format format-check clean
 
 all: build
 
@@ -28,6 +28,13 @@ test-asan:
 
 test-tsan:
 	@$(MAKE) --no-print-directory test PRESET=tsan
+
+# Every libFuzzer target for FUZZ_SECONDS each, one after another (clang; see tests/fuzz).
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@cmake --preset fuzz >/dev/null
+	@cmake --build --preset fuzz -j $(JOBS)
+	bash tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 # Benchmarks against the peers (minutes; run on a quiet machine).
 bench: build
