@@ -107,6 +107,14 @@ local_errors() {
     "$PARLEY" echo --bind 10.9.9.9 "$port" || return 1
   expect_exit 2 "parley: listen: the address to listen on must be a local IP address (-n: no names, not even localhost); to connect to a host, use 'parley connect HOST PORT'" \
     "$PARLEY" listen -n localhost "$port" || return 1
+  # connect's -s/-p are local too: named as the source, never as if the target were wrong.
+  expect_exit 2 "parley: connect: source address no.such.name.invalid: name not resolved" \
+    "$PARLEY" connect -s no.such.name.invalid 127.0.0.1 "$port" || return 1
+  expect_exit 2 "parley: connect: cannot use source 10.9.9.9: Cannot assign requested address (not an address of this machine)" \
+    "$PARLEY" connect -s 10.9.9.9 127.0.0.1 "$port" || return 1
+  start_parley_listen held 127.0.0.1 0 || return 1
+  expect_exit 2 "parley: connect: cannot use source 127.0.0.1 port $LPORT: Address already in use" \
+    "$PARLEY" connect -s 127.0.0.1 -p "$LPORT" 127.0.0.1 "$port" </dev/null || return 1
   [ "$(id -u)" = 0 ] && command -v runuser >/dev/null || { echo "    (not root: the nobody case skipped)"; return 0; }
   # A stale socket file of root's: nobody may not connect to it, so it is "permission denied".
   local dir
