@@ -1,5 +1,6 @@
-# Output faults (issue 18): a closed stdout pipe ends a command quietly; a full disk is one line
-# and exit 1; a message that cannot be written is dropped, never an abort.
+# Output faults (issue 18), for every command: a closed stdout pipe ends it quietly; a full disk
+# is one line and exit 1; a message that cannot be written (stderr full or closed) is dropped,
+# never an abort, and never sent to a client.
 source "$(dirname "$0")/lib.sh"
 
 # stderr must show no abort, exception or sanitizer report.
@@ -71,9 +72,39 @@ echo_log_reader_gone() {
   wait_exit $pid 10
 }
 
+
+FULL="parley: cannot write output: No space left on device"
+
+# expect_full RC ERRFILE WHAT: the status is 1 and stderr has the one line naming the failure.
+expect_full() {
+  assert_eq 1 "$1" "exit status of $3" || return 1
+  grep -qxF "$FULL" "$2" || fail "$3: message: $(cat "$2")" || return 1
+  no_crash "$2"
+}
+
+# --help and --version are results too: lost on a full disk, they are an error; into a closed
+# pipe, they end quietly.
+help_every_command() {
+  local c rc
+  for c in "" connect listen echo conns talk bench chat doctor scan forward; do
+    rc=0
+    # shellcheck disable=SC2086
+    timeout 5 "$PARLEY" $c --help >/dev/full 2>"$WORK/h.err" || rc=$?
+    expect_full "$rc" "$WORK/h.err" "parley $c --help >/dev/full" || return 1
+    # shellcheck disable=SC2086
+    rc=$( { { sleep 0.2; timeout 5 "$PARLEY" $c --help 2>"$WORK/hp.err"; echo $? >"$WORK/hp.rc"; } | true; }; cat "$WORK/hp.rc")
+    assert_eq 0 "$rc" "parley $c --help | (closed)" || return 1
+    [ ! -s "$WORK/hp.err" ] || fail "parley $c --help | (closed) said: $(cat "$WORK/hp.err")" || return 1
+  done
+  rc=0
+  timeout 5 "$PARLEY" --version >/dev/full 2>"$WORK/v.err" || rc=$?
+  expect_full "$rc" "$WORK/v.err" "parley --version >/dev/full"
+}
+
 check "closed stdout pipe: quiet, exit 0" closed_pipe
 check "conns --watch | head -1 ends" watch_closed_pipe
 check "/dev/full: one line, exit 1" full_disk
 check "stderr on /dev/full: messages dropped, status kept" stderr_full
 check "echo: SIGUSR1 and SIGTERM after the log reader left" echo_log_reader_gone
+check "--help and --version of every command: full disk, closed pipe" help_every_command
 finish
