@@ -101,10 +101,67 @@ help_every_command() {
   expect_full "$rc" "$WORK/v.err" "parley --version >/dev/full"
 }
 
+# connect: what the server sends cannot be written.
+connect_faults() {
+  start_echo ce || return 1
+  local rc=0
+  echo hi | timeout 5 "$PARLEY" connect 127.0.0.1 "$EPORT" >/dev/full 2>"$WORK/cf.err" || rc=$?
+  expect_full "$rc" "$WORK/cf.err" "connect >/dev/full" || return 1
+  # The reader is gone: the download ends quietly, the upload still completes.
+  rc=$( { { sleep 0.2; head -c 100000 /dev/zero | timeout 10 "$PARLEY" connect 127.0.0.1 "$EPORT" 2>"$WORK/cp.err"; echo $? >"$WORK/cp.rc"; } | true; }; cat "$WORK/cp.rc")
+  assert_eq 0 "$rc" "connect | (closed)" || return 1
+  [ ! -s "$WORK/cp.err" ] || fail "connect | (closed) said: $(cat "$WORK/cp.err")" || return 1
+  # Messages with stderr closed or full: the relay is unaffected.
+  assert_eq hi "$(echo hi | timeout 5 "$PARLEY" connect -v 127.0.0.1 "$EPORT" 2>&-)" "connect -v 2>&-" || return 1
+  assert_eq hi "$(echo hi | timeout 5 "$PARLEY" connect -v 127.0.0.1 "$EPORT" 2>/dev/full)" "connect -v 2>/dev/full"
+}
+
+# listen: what the client sends cannot be written; the client never sees a log line, even with
+# stderr closed (descriptor 2 must not become the client's socket).
+listen_faults() {
+  local port rc=0
+  port=$(free_port)
+  timeout 10 "$PARLEY" listen 127.0.0.1 "$port" </dev/null >/dev/full 2>"$WORK/lf.err" &
+  local pid=$!
+  wait_port "$port" || return 1
+  echo hi | timeout 5 "$PARLEY" connect 127.0.0.1 "$port" >/dev/null 2>&1
+  wait "$pid" || rc=$?
+  expect_full "$rc" "$WORK/lf.err" "listen >/dev/full" || return 1
+  port=$(free_port)
+  { timeout 10 "$PARLEY" listen 127.0.0.1 "$port" </dev/null 2>"$WORK/lp.err"; echo $? >"$WORK/lp.rc"; } | true &
+  pid=$!
+  wait_port "$port" || return 1
+  head -c 100000 /dev/zero | timeout 5 "$PARLEY" connect 127.0.0.1 "$port" >/dev/null 2>&1
+  wait "$pid"
+  assert_eq 0 "$(cat "$WORK/lp.rc")" "listen | (closed)" || return 1
+  no_crash "$WORK/lp.err" || return 1
+  port=$(free_port)
+  timeout 10 "$PARLEY" listen -v -v 127.0.0.1 "$port" </dev/null >"$WORK/ls.out" 2>&- &
+  pid=$!
+  wait_port "$port" || return 1
+  echo hi | timeout 5 "$PARLEY" connect 127.0.0.1 "$port" >"$WORK/ls.client" 2>/dev/null
+  rc=0
+  wait "$pid" || rc=$?
+  assert_eq 0 "$rc" "listen -v 2>&-" || return 1
+  assert_eq hi "$(cat "$WORK/ls.out")" "listen -v 2>&- output" || return 1
+  assert_eq "" "$(cat "$WORK/ls.client")" "what the client got from listen -v 2>&-" || return 1
+  # listen -k shows what clients send; with the output on a full disk it ends with the one line.
+  port=$(free_port)
+  rc=0
+  timeout 10 "$PARLEY" listen -k 127.0.0.1 "$port" </dev/null >/dev/full 2>"$WORK/lk.err" &
+  pid=$!
+  wait_port "$port" || return 1
+  echo hi | timeout 5 "$PARLEY" connect 127.0.0.1 "$port" >/dev/null 2>&1
+  wait "$pid" || rc=$?
+  expect_full "$rc" "$WORK/lk.err" "listen -k >/dev/full"
+}
+
 check "closed stdout pipe: quiet, exit 0" closed_pipe
 check "conns --watch | head -1 ends" watch_closed_pipe
 check "/dev/full: one line, exit 1" full_disk
 check "stderr on /dev/full: messages dropped, status kept" stderr_full
 check "echo: SIGUSR1 and SIGTERM after the log reader left" echo_log_reader_gone
 check "--help and --version of every command: full disk, closed pipe" help_every_command
+check "connect: full disk, closed pipe, stderr closed or full" connect_faults
+check "listen: full disk, closed pipe, stderr closed; listen -k on a full disk" listen_faults
 finish
