@@ -156,6 +156,75 @@ listen_faults() {
   expect_full "$rc" "$WORK/lk.err" "listen -k >/dev/full"
 }
 
+# talk: the transcript cannot be written.
+talk_faults() {
+  start_echo te --lines || return 1
+  local rc=0
+  printf 'a\nb\n' | timeout 10 "$PARLEY" talk 127.0.0.1 "$EPORT" >/dev/full 2>"$WORK/tf.err" || rc=$?
+  expect_full "$rc" "$WORK/tf.err" "talk >/dev/full" || return 1
+  rc=$( { { sleep 0.2; printf 'a\nb\n' | timeout 10 "$PARLEY" talk 127.0.0.1 "$EPORT" 2>"$WORK/tp.err"; echo $? >"$WORK/tp.rc"; } | true; }; cat "$WORK/tp.rc")
+  assert_eq 0 "$rc" "talk | (closed)" || return 1
+  no_crash "$WORK/tp.err"
+}
+
+# bench and doctor: the report cannot be written.
+report_faults() {
+  start_echo be || return 1
+  local args rc
+  for args in "bench pingpong 127.0.0.1:$EPORT -d 300ms -c 2" "doctor 127.0.0.1 $EPORT" \
+    "doctor --json 127.0.0.1 $EPORT" "doctor --listen $EPORT"; do
+    rc=0
+    # shellcheck disable=SC2086
+    timeout 10 "$PARLEY" $args >/dev/full 2>"$WORK/rf.err" || rc=$?
+    expect_full "$rc" "$WORK/rf.err" "$args >/dev/full" || return 1
+    # shellcheck disable=SC2086
+    rc=$( { { sleep 0.2; timeout 10 "$PARLEY" $args 2>"$WORK/rp.err"; echo $? >"$WORK/rp.rc"; } | true; }; cat "$WORK/rp.rc")
+    no_crash "$WORK/rp.err" || return 1
+    ! grep -q "cannot write output" "$WORK/rp.err" || fail "$args | (closed): $(cat "$WORK/rp.err")" || return 1
+    [ "$rc" -le 1 ] || fail "$args | (closed): exit $rc" || return 1
+  done
+}
+
+# The servers and scan log to stderr: closed or full, they serve and end as usual.
+stderr_faults_servers() {
+  local port eport rc err
+  for err in /dev/full closed; do
+    port=$(free_port)
+    eport=$(free_port)
+    if [ $err = closed ]; then
+      "$PARLEY" echo -p "$eport" --bind 127.0.0.1 </dev/null 2>&- &
+    else
+      "$PARLEY" echo -p "$eport" --bind 127.0.0.1 </dev/null 2>"$err" &
+    fi
+    local epid=$!
+    BG_PIDS+=("$epid")
+    wait_port "$eport" || return 1
+    if [ $err = closed ]; then
+      "$PARLEY" forward -v "127.0.0.1:$port" "127.0.0.1:$eport" </dev/null 2>&- &
+    else
+      "$PARLEY" forward -v "127.0.0.1:$port" "127.0.0.1:$eport" </dev/null 2>"$err" &
+    fi
+    local fpid=$!
+    BG_PIDS+=("$fpid")
+    wait_port "$port" || return 1
+    assert_eq hi "$(echo hi | timeout 5 "$PARLEY" connect 127.0.0.1 "$port")" "echo and forward, stderr $err" || return 1
+    rc=0
+    if [ $err = closed ]; then
+      timeout 5 "$PARLEY" scan 127.0.0.1 "$port" 2>&- || rc=$?
+    else
+      timeout 5 "$PARLEY" scan 127.0.0.1 "$port" 2>"$err" || rc=$?
+    fi
+    assert_eq 0 "$rc" "scan of an open port, stderr $err" || return 1
+    kill -TERM "$fpid" "$epid"
+    rc=0
+    wait_exit "$fpid" 10 || rc=$?
+    assert_eq 0 "$rc" "forward after SIGTERM, stderr $err" || return 1
+    rc=0
+    wait_exit "$epid" 10 || rc=$?
+    assert_eq 0 "$rc" "echo after SIGTERM, stderr $err" || return 1
+  done
+}
+
 check "closed stdout pipe: quiet, exit 0" closed_pipe
 check "conns --watch | head -1 ends" watch_closed_pipe
 check "/dev/full: one line, exit 1" full_disk
@@ -164,4 +233,7 @@ check "echo: SIGUSR1 and SIGTERM after the log reader left" echo_log_reader_gone
 check "--help and --version of every command: full disk, closed pipe" help_every_command
 check "connect: full disk, closed pipe, stderr closed or full" connect_faults
 check "listen: full disk, closed pipe, stderr closed; listen -k on a full disk" listen_faults
+check "talk: full disk, closed pipe" talk_faults
+check "bench, doctor: full disk, closed pipe" report_faults
+check "echo, forward, scan: stderr full or closed" stderr_faults_servers
 finish
