@@ -5,7 +5,8 @@ BUILD_DIR := build/$(PRESET)
 PARLEY := $(BUILD_DIR)/apps/parley/parley
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build run test test-asan test-tsan bench format format-check clean
+.PHONY: all deps build run test test-asan test-tsan test-tsan-ci fuzz fuzz-smoke soak bench format \
+	format-check clean
 
 all: build
 
@@ -28,6 +29,38 @@ test-asan:
 
 test-tsan:
 	@$(MAKE) --no-print-directory test PRESET=tsan
+
+# CI's ThreadSanitizer stage: the unit tests, and the black-box suites of the code that runs
+# threads (the relay's two directions in connect/listen, the server's event loops in echo, forward
+# and listen -k/--broker/--chat, bench's workers). The gigabyte, load and netem tests stay out:
+# under TSan they take many minutes and measure TSan, and their threads are the ones above.
+TSAN_CLI ?= relay|echo|echo_limits|echo_udp|forward|bench|keepopen|broker_chat|output_faults
+test-tsan-ci: deps
+	@cmake --preset tsan >/dev/null
+	@cmake --build --preset tsan -j $(JOBS)
+	ctest --preset tsan -j $(JOBS) -LE 'cli|fuzz'
+	ctest --preset tsan -j $(JOBS) -R '^cli\.test_($(TSAN_CLI))$$'
+
+# CI's fuzz stage: every libFuzzer target for a few seconds over its seed corpus (ctest).
+fuzz-smoke: deps
+	@cmake --preset fuzz >/dev/null
+	@cmake --build --preset fuzz -j $(JOBS)
+	ctest --preset fuzz -j $(JOBS)
+
+# Echo under 1,000 idle holders and 200 churning connections, for SOAK_SECONDS under ASan
+# (tests/cli/test_soak.sh; CI runs it for 2 minutes in the ASan suite).
+SOAK_SECONDS ?= 1800
+soak:
+	@$(MAKE) --no-print-directory build PRESET=asan
+	PARLEY=build/asan/apps/parley/parley PARLEY_SANITIZED=1 PARLEY_SOAK_SECONDS=$(SOAK_SECONDS) \
+		bash tests/cli/test_soak.sh
+
+# Every libFuzzer target for FUZZ_SECONDS each, one after another (clang; see tests/fuzz).
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@cmake --preset fuzz >/dev/null
+	@cmake --build --preset fuzz -j $(JOBS)
+	bash tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 # Benchmarks against the peers (minutes; run on a quiet machine).
 bench: build

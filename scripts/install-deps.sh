@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(
   # Toolchain and build.
   build-essential cmake ninja-build ccache pkg-config clang-format
+  # The fuzz preset: clang with libFuzzer and its sanitizer runtimes (tests/fuzz).
+  clang-14 libclang-rt-14-dev
   # Libraries parley links against or compiles in.
   libcli11-dev libfmt-dev libssl-dev libedit-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev

@@ -109,7 +109,8 @@ std::error_code AccessList::add_one(std::vector<Rule>& rules, std::string_view i
     }
   } else if (slash == std::string_view::npos && !host.empty() &&
              host.find_first_of(" :/") == std::string::npos) {
-    auto addresses = resolve(host, 0, {Family::any, false, SOCK_STREAM, false});
+    auto addresses =
+        resolver_ ? resolver_(host) : resolve(host, 0, {Family::any, false, SOCK_STREAM, false});
     if (!addresses) return addresses.error();
     for (const auto& a : *addresses) {
       Rule r{};

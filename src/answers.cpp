@@ -1,5 +1,6 @@
 #include "parley/answers.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 
@@ -232,7 +233,9 @@ void AnswerCollector::emit_unsolicited_lines(std::vector<Event>& out) {
 std::optional<AnswerCollector::Clock::time_point> AnswerCollector::deadline() const {
   if (pending_.empty()) return std::nullopt;
   if (waiting_) {
-    if (spec_.kind == UntilSpec::Kind::idle) return last_data_ + spec_.idle;
+    // Quiet since the line was sent, not only since the last byte: a prompt that arrived before
+    // the line (it starts the answer) must not end the answer before the server could reply.
+    if (spec_.kind == UntilSpec::Kind::idle) return std::max(last_data_, sent_) + spec_.idle;
     return std::nullopt;
   }
   return last_data_ + kPartialLineQuiet;
@@ -243,7 +246,8 @@ void AnswerCollector::tick(Clock::time_point now, std::vector<Event>& out) {
   if (!due || now < *due) return;
   if (waiting_) {
     // The server has been quiet for the idle time: everything so far is the answer.
-    out.push_back({Event::Kind::answer, std::string(strip_eol(pending_)), last_data_ - sent_});
+    out.push_back({Event::Kind::answer, std::string(strip_eol(pending_)),
+                   std::max(last_data_, sent_) - sent_});
     pending_.clear();
     waiting_ = false;
     return;

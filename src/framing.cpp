@@ -261,13 +261,27 @@ bool LineBuffer::feed(std::string_view data, OnLine on_line, void* context, std:
 
 namespace {
 
-// Length of the valid UTF-8 sequence (2..4 bytes) starting at data[i], or 0.
+// Length of the well-formed UTF-8 sequence (2..4 bytes) starting at data[i], or 0. Overlong forms,
+// surrogates, code points past U+10FFFF and the C1 controls U+0080..U+009F (a terminal takes
+// U+009B for CSI, as it does ESC [) are not shown as they are.
 std::size_t utf8_length(std::string_view data, std::size_t i) {
-  auto b = static_cast<unsigned char>(data[i]);
-  std::size_t n = (b & 0xE0) == 0xC0 ? 2 : (b & 0xF0) == 0xE0 ? 3 : (b & 0xF8) == 0xF0 ? 4 : 0;
-  if (n == 0 || b == 0xC0 || b == 0xC1 || b > 0xF4 || i + n > data.size()) return 0;
-  for (std::size_t k = 1; k < n; ++k)
-    if ((static_cast<unsigned char>(data[i + k]) & 0xC0) != 0x80) return 0;
+  auto at = [&](std::size_t k) { return static_cast<unsigned char>(data[i + k]); };
+  const unsigned char b = at(0);
+  std::size_t n = b >= 0xC2 && b <= 0xDF   ? 2
+                  : b >= 0xE0 && b <= 0xEF ? 3
+                  : b >= 0xF0 && b <= 0xF4 ? 4
+                                           : 0;
+  if (n == 0 || i + n > data.size()) return 0;
+  // The second byte's range depends on the first (Unicode 15, table 3-7).
+  unsigned char lo = 0x80, hi = 0xBF;
+  if (b == 0xC2) lo = 0xA0;  // Not U+0080..U+009F.
+  if (b == 0xE0) lo = 0xA0;
+  if (b == 0xED) hi = 0x9F;
+  if (b == 0xF0) lo = 0x90;
+  if (b == 0xF4) hi = 0x8F;
+  if (at(1) < lo || at(1) > hi) return 0;
+  for (std::size_t k = 2; k < n; ++k)
+    if ((at(k) & 0xC0) != 0x80) return 0;
   return n;
 }
 

@@ -251,6 +251,7 @@ RelayResult relay_stream(int in_fd, int out_fd, int sock_fd, const RelayOptions&
     if (d == &up && down.eof && down.done) continue;
     result.end = to_socket ? RelayEnd::network_error : RelayEnd::local_error;
     result.error = d->failure.error;
+    result.output_failed = d == &down && d->failure.write_failed;
     break;
   }
   return result;

@@ -110,7 +110,10 @@ RelayResult relay_datagram(int in_fd, int out_fd, int sock_fd, const RelayOption
               ssize_t w = ::write(out_fd, p, left);
               if (w < 0 && errno == EINTR) continue;
               if (w < 0 && errno == EPIPE) return done();  // Reader of the output went away.
-              if (w < 0) return fail(RelayEnd::local_error, last_error());
+              if (w < 0) {
+                result.output_failed = true;
+                return fail(RelayEnd::local_error, last_error());
+              }
               p += w;
               left -= static_cast<std::size_t>(w);
             }

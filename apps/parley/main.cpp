@@ -5,6 +5,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <sstream>
+
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
@@ -97,7 +99,13 @@ int main(int argc, char** argv) {
     std::reverse(args.begin(), args.end());  // CLI11 takes a reversed vector.
     app.parse(args);
   } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);
+    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) {
+      // --help and --version are results: through out(), so that a full disk is reported.
+      std::ostringstream text, errors;
+      app.exit(e, text, errors);
+      parley::cmd::out_text(text.str());
+      return parley::cmd::finish_output(0);
+    }
     std::string where;
     for (const auto& c : commands)
       if (c.app->parsed()) where = c.app->get_name() + ": ";

@@ -13,16 +13,24 @@
 #include <sys/socket.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "parley/endpoint.hpp"
 #include "parley/result.hpp"
 
 namespace parley {
 
 class AccessList {
  public:
+  // Turns a host name into its addresses. The default is the system's resolver (DNS); tests and
+  // the fuzz target pass their own, so that building a list never asks the network.
+  using Resolver = std::function<Result<std::vector<SocketAddress>>(const std::string& host)>;
+  AccessList() = default;
+  explicit AccessList(Resolver resolver) : resolver_(std::move(resolver)) {}
+
   // Adds rules from a comma-separated list ("10.0.0.0/8,::1,example.org"). Errors:
   // std::errc::invalid_argument for a malformed address or prefix (error_text() says which),
   // Errc::name_not_resolved for a host name that does not resolve.
@@ -57,6 +65,7 @@ class AccessList {
   std::error_code add_file(std::vector<Rule>& rules, const std::string& path, const char* verb);
   static bool matches(const Rule& rule, int family, const std::uint8_t* bytes);
 
+  Resolver resolver_;  // Empty: resolve().
   std::vector<Rule> allow_, deny_;
   std::string error_text_;
 };

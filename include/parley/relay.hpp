@@ -64,6 +64,8 @@ struct RelayResult {
   std::uint64_t received = 0;
   RelayEnd end = RelayEnd::finished;
   std::error_code error;  // Set for the *_error ends.
+  // local_error only: writing the output failed (a full disk), rather than reading the input.
+  bool output_failed = false;
   // The traffic log's first write error (the conversation went on without it), and its file.
   std::error_code log_error;
   std::string log_path;

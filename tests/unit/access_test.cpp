@@ -88,6 +88,22 @@ TEST(AccessList, HostNamesResolveOnce) {
   EXPECT_EQ(b.allow("no-such-host.invalid"), make_error_code(Errc::name_not_resolved));
 }
 
+// The resolver is a seam: a list built with its own never asks DNS (the fuzz target relies on it).
+TEST(AccessList, ResolverIsInjectable) {
+  std::vector<std::string> asked;
+  AccessList a([&](const std::string& host) -> Result<std::vector<SocketAddress>> {
+    asked.push_back(host);
+    if (host != "lab.test") return Errc::name_not_resolved;
+    return resolve("192.0.2.7", 0, {Family::any, true, SOCK_STREAM, false});
+  });
+  ASSERT_FALSE(a.allow("lab.test, 10.0.0.1"));
+  EXPECT_EQ(a.allow("elsewhere.test"), make_error_code(Errc::name_not_resolved));
+  EXPECT_EQ(asked, (std::vector<std::string>{"lab.test", "elsewhere.test"}));
+  EXPECT_TRUE(allowed(a, "192.0.2.7"));
+  EXPECT_TRUE(allowed(a, "10.0.0.1"));
+  EXPECT_FALSE(allowed(a, "192.0.2.8"));
+}
+
 TEST(AccessList, RejectsMalformedRules) {
   for (const char* bad : {"10.0.0.0/33", "::/129", "10.0.0.0/", "10.0.0.0/x", "1.2.3.4/-1", "",
                           "10.0.0.1,", "a b", "[::1]/200"}) {

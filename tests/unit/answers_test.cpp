@@ -71,6 +71,33 @@ TEST(AnswerCollector, IdleAndBytes) {
   EXPECT_EQ(ev[1].text, "ef");
 }
 
+// Found by the fuzz target (tests/fuzz/corpus/answers/idle-after-prompt): a prompt received just
+// before the line was sent ended the idle answer early, with a negative round-trip time.
+TEST(AnswerCollector, IdleCountsFromTheLineSent) {
+  auto t0 = Clock::now();
+  std::vector<AnswerCollector::Event> ev;
+  AnswerCollector a(*parse_until("idle=100ms"));
+  a.feed("login: ", t0, ev);
+  a.expect(t0 + 50ms);
+  a.tick(t0 + 120ms, ev);
+  EXPECT_TRUE(ev.empty());  // Only 70 ms since the line went out.
+  a.feed("ok\n", t0 + 130ms, ev);
+  a.tick(t0 + 229ms, ev);
+  EXPECT_TRUE(ev.empty());
+  a.tick(t0 + 230ms, ev);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].kind, Kind::answer);
+  EXPECT_EQ(ev[0].text, "login: ok");
+  EXPECT_EQ(ev[0].rtt, 80ms);
+  ev.clear();
+  AnswerCollector silent(*parse_until("idle=100ms"));  // Nothing after the line: never negative.
+  silent.feed("login: ", t0, ev);
+  silent.expect(t0 + 50ms);
+  silent.tick(t0 + 150ms, ev);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].rtt, 0ms);
+}
+
 TEST(AnswerCollector, UnsolicitedPartialLineShownAfterQuiet) {
   AnswerCollector a(*parse_until("newline"));
   std::vector<AnswerCollector::Event> ev;

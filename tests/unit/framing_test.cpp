@@ -84,6 +84,20 @@ TEST(EscapeBytes, ControlBytesEscapedUtf8Kept) {
   EXPECT_EQ(escape_bytes("abcdef", 3), "abc...");
 }
 
+// Found by the fuzz target (tests/fuzz/corpus/framing/c1-csi): U+009B is CSI to a terminal, so the
+// C1 controls are escaped like ESC, and so is what is not well-formed UTF-8.
+TEST(EscapeBytes, C1ControlsAndMalformedUtf8Escaped) {
+  EXPECT_EQ(escape_bytes("\xc2\x9b"
+                         "2J"),
+            "\\xc2\\x9b2J");
+  EXPECT_EQ(escape_bytes("\xc2\x85"), "\\xc2\\x85");
+  EXPECT_EQ(escape_bytes("\xc2\xa0\xc3\xa9"), "\xc2\xa0\xc3\xa9");      // NBSP, é: as they are.
+  EXPECT_EQ(escape_bytes("\xe0\x80\xaf"), "\\xe0\\x80\\xaf");           // Overlong '/'.
+  EXPECT_EQ(escape_bytes("\xed\xa0\x80"), "\\xed\\xa0\\x80");           // A surrogate.
+  EXPECT_EQ(escape_bytes("\xf4\x90\x80\x80"), "\\xf4\\x90\\x80\\x80");  // Past U+10FFFF.
+  EXPECT_EQ(escape_bytes("\xf0\x9f\x98\x80"), "\xf0\x9f\x98\x80");      // An emoji.
+}
+
 TEST(Unescape, Escapes) {
   EXPECT_EQ(*unescape("a\\r\\n\\t\\\\\\x41\\x7e\\0"), std::string("a\r\n\t\\A~\0", 8));
   for (const char* bad : {"\\", "\\q", "\\x4", "\\xg0"}) EXPECT_FALSE(unescape(bad)) << bad;

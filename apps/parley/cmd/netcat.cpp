@@ -178,6 +178,10 @@ int finish_relay(const NetcatOptions& o, const RelayResult& r,
   } else if (r.end == RelayEnd::network_error) {
     say("{}.", describe(r.error));
     code = kExitNetwork;
+  } else if (r.end == RelayEnd::local_error && r.output_failed) {
+    // The output policy (output.hpp): lost output is one line and exit 1, as for every command.
+    say("cannot write output: {}", describe(r.error));
+    code = kExitNetwork;
   } else if (r.end == RelayEnd::local_error) {
     say("{}.", describe(r.error));
     code = kExitUsage;
