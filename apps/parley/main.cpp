@@ -37,6 +37,9 @@ void ensure_standard_fds() {
   for (int fd = 0; fd <= 2; ++fd) {
     if (fcntl(fd, F_GETFD) == -1) {
       int n = open("/dev/null", O_RDWR);
+      // No /dev/null (a chroot, or a broken /dev): any descriptor will do as long as the slot is
+      // not left for a socket; one opened with O_PATH fails every read and write.
+      if (n < 0) n = open("/", O_PATH | O_CLOEXEC);
       if (n >= 0 && n != fd) {
         dup2(n, fd);
         close(n);
