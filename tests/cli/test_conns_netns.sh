@@ -100,7 +100,83 @@ kill_sockets() {
   assert_eq "" "$(ss -N "$NS" -Htn state established '( sport = :7778 or dport = :7778 )')" "connection gone"
 }
 
+# -o's retransmit ("on") and zero-window ("persist") timers and -i's fields, against ss: a SYN the
+# namespace's firewall drops stays in SYN-SENT and is retransmitted; a sender whose peer never
+# reads faces a zero window.
+timers_and_info_as_ss() {
+  have nft || { echo "    (nft missing: skipped)"; return 0; }
+  ip netns exec "$NS" nft -f - <<'NFT' || return 1
+table inet parley_conns { chain in { type filter hook input priority 0; tcp dport 7780 drop; }; }
+NFT
+  ip netns exec "$NS" python3 -c '
+import socket, sys, time
+s = socket.socket(); s.setblocking(False)
+try: s.connect(("127.0.0.1", 7780))
+except BlockingIOError: pass
+l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+l.bind(("127.0.0.1", 7779)); l.listen()
+c = socket.create_connection(("127.0.0.1", 7779)); a = l.accept()[0]; c.setblocking(False)
+try:
+    while True: c.send(b"x" * 65536)
+except BlockingIOError: pass
+open(sys.argv[1], "w").write("ok"); time.sleep(40)' "$WORK/tready" 2>"$WORK/t.err" &
+  BG_PIDS+=($!)
+  local i
+  for i in $(seq 100); do [ -s "$WORK/tready" ] && break; sleep 0.05; done
+  # Until the SYN was retransmitted and the zero-window probes started (a few seconds).
+  for i in $(seq 100); do
+    ss -N "$NS" -Htno state syn-sent dport = :7780 | grep -q 'timer:(on,.*,[1-9][0-9]*)' &&
+      ss -N "$NS" -Htno dport = :7779 | grep -q 'timer:(persist,' && break
+    sleep 0.1
+  done
+  local sel=(exclude listening "( dport = :7780 or sport = :7779 or dport = :7779 )")
+  ss -N "$NS" -Htano "${sel[@]}" >"$WORK/ss1.o" && ss -N "$NS" -Htin "${sel[@]}" >"$WORK/ss.i" || return 1
+  "$PARLEY" conns -N "$NS" -Htano "${sel[@]}" >"$WORK/p.o" || return 1
+  "$PARLEY" conns -N "$NS" -Htin "${sel[@]}" >"$WORK/p.i" || return 1
+  ss -N "$NS" -Htano "${sel[@]}" >"$WORK/ss2.o" || return 1
+  python3 - "$WORK" <<'PY'
+import re, sys
+w = sys.argv[1]
+def timers(path):  # local port -> (timer name, retransmits)
+    out = {}
+    for line in open(w + path):
+        m = re.search(r"timer:\((\w+),[^,]+,(\d+)\)", line)
+        out[line.split()[3].rsplit(":", 1)[1]] = (m.group(1), int(m.group(2))) if m else None
+    return out
+before, mine, after = timers("/ss1.o"), timers("/p.o"), timers("/ss2.o")
+assert set(mine) == set(before), (mine, before)
+kinds = sorted(t[0] for t in mine.values() if t)
+assert kinds == ["on", "persist"], mine
+for port, t in mine.items():
+    if t is None:
+        assert before[port] is None, (port, before[port])
+        continue
+    b, a = before[port], after[port]
+    assert t[0] == b[0] and b[1] <= t[1] <= a[1], (port, b, t, a)
+    if t[0] == "on":
+        assert t[1] >= 1, t  # The SYN was retransmitted.
+# -i: every field ss shows is shown, except the congestion module's own block (bbr:(...)).
+def details(path):
+    rows, out = open(w + path).read().split("\n"), {}
+    for head, detail in zip(rows[0::2], rows[1::2]):
+        port = head.split()[3].rsplit(":", 1)[1]
+        words = detail.split()
+        keys = {re.split(r"[:(]", x)[0] for x in words if not re.match(r"^[0-9]", x)}
+        out[port] = (words[0], keys - {words[0]})
+    return out
+ss, pa = details("/ss.i"), details("/p.i")
+assert set(ss) == set(pa), (ss, pa)
+for port in ss:
+    assert ss[port][0] == pa[port][0], ("congestion control", ss[port][0], pa[port][0])
+    missing = ss[port][1] - pa[port][1] - {ss[port][0]}
+    assert not missing, (port, missing, open(w + "/p.i").read())
+want = {"retrans", "unacked", "pacing_rate", "delivery_rate", "rwnd_limited", "notsent", "backoff"}
+assert want <= set().union(*(k for _, k in pa.values())), pa
+PY
+}
+
 check "-N: the namespace's sockets; unknown namespaces named" netns_listing
 check "-s counts every socket, --json too" summary_counts_everything
+check "-o timers (on, persist) and -i fields as ss" timers_and_info_as_ss
 check "-K kills what the filter selects; needs root; not Unix" kill_sockets
 finish

@@ -317,6 +317,18 @@ open(sys.argv[1],"w").write("%d %d" % (p, k.getsockname()[1])); time.sleep(120)'
   grep -q 'skmem:(r0.* cwnd:' "$WORK/O.out" || fail "-O details: $(cat "$WORK/O.out")"
 }
 
+# A closed stdout (not a pipe: no descriptor 1 at all) ends quietly with exit 0, as ss does.
+closed_stdout() {
+  local args rc
+  for args in "-tan" "--json" "-s" "--netstat" "-xa -p"; do
+    rc=0
+    # shellcheck disable=SC2086
+    timeout 5 "$PARLEY" conns $args >&- 2>"$WORK/cs.err" || rc=$?
+    assert_eq 0 "$rc" "conns $args >&-" || return 1
+    assert_eq "" "$(cat "$WORK/cs.err")" "conns $args >&- said" || return 1
+  done
+}
+
 check "--json: names that are not UTF-8 are escaped, with their bytes in _hex" json_names_not_utf8
 check "process names and Unix paths with spaces" names_with_spaces
 check "-i: bytes_sent is bytes sent; ss's fields" info_bytes_sent
@@ -329,4 +341,5 @@ check "--watch 2s, --watch --json" watch_durations_and_json
 check "--watch on a small terminal keeps the header" watch_keeps_header
 check "-rn works, --netstat -i is refused" flags_as_ss
 check "-o timers, -m skmem, -O one line" timers_memory_oneline
+check "closed stdout: quiet, exit 0" closed_stdout
 finish
