@@ -3,7 +3,11 @@
 # seed assignment's Python thread-per-client server and a Node.js net server, all on 127.0.0.1.
 #
 #   bench/echo.sh [PARLEY_BINARY]     (default: build/release/apps/parley/parley)
-#   env: ROUNDS (5), DURATION (5, whole seconds), IDLE_CONNS (10000)
+#   env: ROUNDS (5), DURATION (5, whole seconds), IDLE_CONNS (10000), LOADS ("1 50 1000")
+#
+# parley runs twice: `parley` on its epoll workers (--io epoll) and `parley-uring` on io_uring
+# (--io uring). System calls per echo: one more run per parley server and load with
+# `perf stat -e raw_syscalls:sys_enter` on the server (kept out of the timed rounds).
 #
 # Method: server pinned to core 0, load generator (bench/pingpong.c, single-threaded epoll,
 # 64-byte ping-pong) pinned to core 1, so neither steals the other's core. For each server and
@@ -23,8 +27,8 @@ ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-5}
 IDLE_CONNS=${IDLE_CONNS:-10000}
 SMALL_IDLE=$((IDLE_CONNS < 1000 ? IDLE_CONNS : 1000))  # for python-seed and node
-SIZE=64
-LOADS=(1 50)
+SIZE=${SIZE:-64}  # SIZE=16384 for the 16 KiB rows
+LOADS=(${LOADS:-1 50 1000})
 HOLD_SECS=8
 [[ $ROUNDS =~ ^[1-9][0-9]*$ && $DURATION =~ ^[1-9][0-9]*$ && $IDLE_CONNS =~ ^[1-9][0-9]*$ ]] ||
   { echo "ROUNDS, DURATION and IDLE_CONNS must be positive integers" >&2; exit 2; }
@@ -55,6 +59,7 @@ trap 'exit 130' INT TERM  # exit runs the EXIT trap, which does the cleanup
 
 servers=()
 if timeout 5 "$PARLEY" echo --help >/dev/null 2>&1; then servers+=(parley)
+  if timeout 5 "$PARLEY" echo --help 2>/dev/null | grep -q -- '--io'; then servers+=(parley-uring); fi
 else echo "skipping parley: '$PARLEY echo --help' failed (not built yet?)" >&2
 fi
 servers+=(c-epoll python-seed)
@@ -67,6 +72,7 @@ free_port() {  # Racy (released before use), but a collision only fails one run.
 server_cmd() {  # $1 server, $2 port -> array S
   case $1 in
     parley) S=("$PARLEY" echo -q --threads 1 -p "$2" --bind 127.0.0.1 --max-conns $((IDLE_CONNS + 100))) ;;
+    parley-uring) S=("$PARLEY" echo --io uring -q --threads 1 -p "$2" --bind 127.0.0.1 --max-conns $((IDLE_CONNS + 100))) ;;
     c-epoll) S=("$out/epoll_echo" "$2") ;;
     python-seed) S=(python3 "$root/bench/seed_server.py" "$2") ;;
     node) S=(node "$root/bench/node_echo.js" "$2") ;;
@@ -157,6 +163,34 @@ for ((r = 1; r <= ROUNDS; r++)); do
   done
 done
 
+# System calls per echo: perf on the server during one more run per load (not a timed round:
+# perf costs the server CPU). Needs perf (linux-perf) and permission to trace the server.
+declare -A sys=()
+if command -v perf >/dev/null; then
+  for s in "${servers[@]}"; do
+    [[ $s == parley || $s == parley-uring || $s == c-epoll ]] || continue
+    if ! start_server "$s"; then echo "syscalls $s: FAILED $note"; continue; fi
+    for c in "${LOADS[@]}"; do
+      timeout $((DURATION + 20)) perf stat -x, -e raw_syscalls:sys_enter -p "$spid" -o "$tmp/perf.out" &
+      perf_pid=$!
+      sleep 0.3
+      load "$c"
+      kill -INT "$perf_pid" 2>/dev/null || true
+      wait "$perf_pid" 2>/dev/null || true
+      calls=$(awk -F, '/raw_syscalls:sys_enter/ { print $1; exit }' "$tmp/perf.out")
+      rtts=$(field rtts "$line")
+      if [[ -n $calls && $calls =~ ^[0-9]+$ && -n $rtts && $rtts != 0 ]]; then
+        sys[$s,$c]=$(awk -v a="$calls" -v b="$rtts" 'BEGIN { printf "%.2f", a / b }')
+      else
+        echo "syscalls $s c=$c: FAILED ($(head -c 200 "$tmp/perf.out"))"
+      fi
+    done
+    stop_server
+  done
+else
+  echo "no perf (apt-get install linux-perf): system calls per echo not measured" >&2
+fi
+
 # RSS per idle connection, one run per server (it barely varies between runs).
 declare -A rss=() rss_n=()
 for s in "${servers[@]}"; do
@@ -204,13 +238,20 @@ ratio() {  # $1 / $2, or - if either is missing
 
 echo
 echo "medians of $ROUNDS rounds:"
-printf '%-12s %5s %9s %8s %8s %10s %8s %8s\n' server conns rps p50_us p99_us cpu_us/rt rps_xC cpu_xC
+printf '%-12s %5s %9s %8s %8s %10s %8s %8s %8s %8s\n' server conns rps p50_us p99_us cpu_us/rt rps_xC cpu_xC rps_xP cpu_xP
 for s in "${servers[@]}"; do
   for c in "${LOADS[@]}"; do
     if [[ -z ${med[$s,$c,rps]} ]]; then printf '%-12s %5s %9s\n' "$s" "$c" FAILED; continue; fi
-    printf '%-12s %5s %9.0f %8s %8s %10s %8s %8s\n' "$s" "$c" "${med[$s,$c,rps]}" "${med[$s,$c,p50_us]}" \
+    printf '%-12s %5s %9.0f %8s %8s %10s %8s %8s %8s %8s\n' "$s" "$c" "${med[$s,$c,rps]}" "${med[$s,$c,p50_us]}" \
       "${med[$s,$c,p99_us]}" "${med[$s,$c,cpu]}" \
-      "$(ratio "${med[$s,$c,rps]}" "${med[c-epoll,$c,rps]-}")" "$(ratio "${med[$s,$c,cpu]}" "${med[c-epoll,$c,cpu]-}")"
+      "$(ratio "${med[$s,$c,rps]}" "${med[c-epoll,$c,rps]-}")" "$(ratio "${med[$s,$c,cpu]}" "${med[c-epoll,$c,cpu]-}")" \
+      "$(ratio "${med[$s,$c,rps]}" "${med[parley,$c,rps]-}")" "$(ratio "${med[$s,$c,cpu]}" "${med[parley,$c,cpu]-}")"
+  done
+done
+echo
+for s in "${servers[@]}"; do
+  for c in "${LOADS[@]}"; do
+    [[ -n ${sys[$s,$c]-} ]] && printf 'system calls per echo: %-12s c=%-4s %s\n' "$s" "$c" "${sys[$s,$c]}"
   done
 done
 echo
@@ -224,6 +265,15 @@ if [[ " ${servers[*]} " == *" parley "* ]]; then
   echo "parley/C cpu per rt: $(ratio "${med[parley,1,cpu]}" "${med[c-epoll,1,cpu]}")x at 1 conn," \
     "$(ratio "${med[parley,50,cpu]}" "${med[c-epoll,50,cpu]}")x at 50 conns"
   echo "parley RSS per idle conn: ${rss[parley]-FAILED} bytes"
+  if [[ -n ${med[parley-uring,1,rps]-} ]]; then
+    for c in "${LOADS[@]}"; do
+      echo "parley io_uring/epoll at $c conns: rps $(ratio "${med[parley-uring,$c,rps]}" "${med[parley,$c,rps]}")x," \
+        "cpu per rt $(ratio "${med[parley-uring,$c,cpu]}" "${med[parley,$c,cpu]}")x;" \
+        "vs C epoll: rps $(ratio "${med[parley-uring,$c,rps]}" "${med[c-epoll,$c,rps]-}")x," \
+        "cpu $(ratio "${med[parley-uring,$c,cpu]}" "${med[c-epoll,$c,cpu]-}")x"
+    done
+    echo "parley io_uring RSS per idle conn: ${rss[parley-uring]-FAILED} bytes"
+  fi
 else
   echo "parley: skipped (no 'parley echo' in $PARLEY)"
 fi

@@ -15,6 +15,8 @@ packages=(
   libpcre2-dev
   # doctor reads the firewall ruleset through libnftables (JSON output needs nlohmann above).
   libnftables-dev
+  # The servers' io_uring workers (echo --io).
+  liburing-dev
   # Real peers and tools the tests and benchmarks drive.
   ncat socat netcat-openbsd tmux iproute2 iperf3 procps psmisc net-tools
   python3 openssl coreutils util-linux strace
@@ -29,6 +31,8 @@ packages=(
   haproxy
   # --metrics: the tests fetch /metrics with curl and render the live page in headless Chromium.
   curl chromium
+  # bench/echo.sh counts the server's system calls per echo (perf stat -e raw_syscalls:sys_enter).
+  linux-perf
 )
 
 missing=()

@@ -42,6 +42,10 @@ class Service {
   virtual ~Service() = default;
   // Most workers this service can use (broadcast services keep every client on one loop).
   virtual unsigned max_workers() const { return 1u << 16; }
+  // Whether its handlers can run on an io_uring worker (ServerConfig::io): they use only
+  // Worker::send/close/set_reading on accepted stream connections -- no watched descriptors, no
+  // connections of their own, no custom_io.
+  virtual bool io_uring_ready() const { return false; }
   virtual std::unique_ptr<server::Handler> make_handler() = 0;
 };
 
@@ -60,6 +64,13 @@ struct ServerEvent {
   double seconds = 0;
 };
 
+// How workers wait for and move bytes. epoll: readiness, then recv()/send() per connection.
+// uring: one io_uring per worker (SINGLE_ISSUER | DEFER_TASKRUN | COOP_TASKRUN, multishot accept,
+// multishot receive into a ring of buffers shared by the worker's connections, sends batched into
+// one io_uring_enter per round). automatic: uring where the kernel, the service and the options
+// allow it, else epoll; Server::io() says which and why.
+enum class IoBackend { automatic, epoll, uring };
+
 struct ServerConfig {
   // Where to listen. Either pre-opened listeners (listen opens its own: -s, -p, -U, -4/-6), or
   // bind/port, for which every worker opens its own SO_REUSEPORT sockets.
@@ -68,6 +79,7 @@ struct ServerConfig {
   std::uint16_t port = 12345;
   bool udp = false;
   unsigned threads = 1;
+  IoBackend io = IoBackend::automatic;
   std::size_t max_conns = 10000;  // Beyond this, new clients get one line and are closed.
   std::chrono::milliseconds idle_timeout{0};
   std::chrono::milliseconds drain_timeout{5000};  // Graceful stop: time left to finish.
@@ -106,7 +118,9 @@ struct ServerStats {
 
 class Server {
  public:
-  // Opens the listening sockets for every worker. Errors: bind errors, address errors.
+  // Opens the listening sockets for every worker. Errors: bind errors, address errors; with
+  // io = uring, the error of setting up io_uring (ENOSYS, EPERM, EINVAL on kernels before 6.1),
+  // or operation_not_supported when the service or the options (UDP, --proxy-protocol) need epoll.
   static Result<std::unique_ptr<Server>> open(ServerConfig config,
                                               std::shared_ptr<Service> service);
   ~Server();
@@ -116,6 +130,9 @@ class Server {
   // The addresses bound (one per family or bind address), with the real port.
   const std::vector<SocketAddress>& local_addresses() const;
   unsigned workers() const;
+  // The I/O backend the workers run on, and why: "io_uring (...)" or "epoll (...)".
+  bool uses_io_uring() const;
+  const std::string& io() const;
   void start();
   // graceful: stop accepting, let every connection finish what it has (up to drain_timeout),
   // close. Not graceful: close everything now.
@@ -137,6 +154,10 @@ class Server {
   explicit Server(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// Why this kernel cannot run a server worker on io_uring ("io_uring_setup: Operation not
+// permitted ..."), or "" if it can.
+std::string io_uring_problem();
 
 // Every address of this machine's interfaces that a client could use to reach `port` on the
 // given families (for the "reachable at" lines), loopback last. Interface name in `names`.

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "parley/duration.hpp"
+#include "ring.hpp"
 #include "runtime.hpp"
 
 namespace parley::server {
@@ -27,14 +28,19 @@ bool Worker::on_readable(Conn& c) {
     update_interest(c);
     return handler_->peer_closed(*this, c);
   }
-  auto size = static_cast<std::size_t>(n);
-  c.in += size;
-  c.last_active = now_;
-  stats_.bytes_in.add(size);
-  if (shared_.config.traffic)
-    shared_.config.traffic->record(TrafficDirection::received, buffer_.get(), size);
-  return handler_->received(*this, c, buffer_.get(), size);
+  return deliver(c, buffer_.get(), static_cast<std::size_t>(n));
 }
+
+bool Worker::deliver(Conn& c, char* data, std::size_t n) {
+  c.in += n;
+  c.last_active = now_;
+  stats_.bytes_in.add(n);
+  if (shared_.config.traffic) shared_.config.traffic->record(TrafficDirection::received, data, n);
+  return handler_->received(*this, c, data, n);
+}
+
+// io_uring: output goes to pending; ring_prepare() turns it into one send before the next
+// submit, or it waits behind the send in the ring. Input waits meanwhile (ring_can_deliver).
 
 // Sends what it can; keeps the rest. A connection that holds reads while output is pending stops
 // being read until it is gone (backpressure: a client that does not read cannot make the server
@@ -43,6 +49,11 @@ bool Worker::send(Conn& c, const char* data, std::size_t n) {
   if (c.closed) return false;
   if (n == 0) return true;
   if (shared_.config.traffic) shared_.config.traffic->record(TrafficDirection::sent, data, n);
+  if (ring_) {
+    c.pending.append(data, n);
+    if (!c.ring_send) ring_mark(c);
+    return true;
+  }
   std::size_t sent = 0;
   if (c.pending_size() == 0) {  // Nothing queued: straight to the socket, in order.
     ssize_t w = ::send(c.fd, data, n, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -74,6 +85,12 @@ bool Worker::send(Conn& c, const iovec* pieces, int count) {
           TrafficDirection::sent, static_cast<const char*>(pieces[i].iov_base), pieces[i].iov_len);
   }
   if (total == 0) return true;
+  if (ring_) {
+    for (int i = 0; i < count; ++i)
+      c.pending.append(static_cast<const char*>(pieces[i].iov_base), pieces[i].iov_len);
+    if (!c.ring_send) ring_mark(c);
+    return true;
+  }
   std::size_t sent = 0;
   if (c.pending_size() == 0) {
     msghdr msg{};
@@ -144,6 +161,7 @@ void Worker::close(Conn& c, const char* reason) {
     return;
   }
   handler_->closing(*this, c, reason);
+  if (ring_) ring_closing(c);
   if (c.fd_shared) epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, c.fd, nullptr);
   ::close(c.fd);  // Also removes it from the epoll set, if it was the last reference.
   conns_[c.index] = conns_.back();
@@ -171,6 +189,7 @@ void Worker::begin_drain() {
   drain_deadline_ = shared_.phase.load() == Phase::running
                         ? now_ + shared_.config.drain_timeout  // The service finished by itself.
                         : shared_.drain_deadline;
+  if (ring_) ring_accepting(false);  // Cancelled in the next submit, before the sockets close.
   for (auto& s : slots_) {
     if (s->kind == Kind::listener || s->kind == Kind::datagram) s->fd.reset();
   }

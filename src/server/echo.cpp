@@ -188,6 +188,7 @@ class EchoService : public Service {
  public:
   EchoService(const EchoOptions& options, ReplyTemplate reply)
       : options_(options), reply_(std::move(reply)) {}
+  bool io_uring_ready() const override { return true; }
   std::unique_ptr<Handler> make_handler() override {
     return std::make_unique<EchoHandler>(options_, reply_);
   }

@@ -58,6 +58,7 @@ struct Handle {
 struct Slot : Handle {
   Slot(Kind k, Fd f) : Handle{k}, fd(std::move(f)) {}
   Fd fd;
+  bool armed = false;  // io_uring: a multishot accept (or poll) is in the ring.
 };
 
 // A descriptor a handler watches besides its connections: stdin, stdout, a child's pidfd.
@@ -99,13 +100,23 @@ struct Conn : Handle {
   Clock::time_point since, last_active;
   std::string pending;  // Output the client has not taken yet; empty (no allocation) normally.
   std::size_t pending_off = 0;
+  // io_uring workers only: the output of the send in the ring (the kernel reads it until the
+  // send completes, so appends go to `pending` meanwhile), and what the ring holds for c.
+  std::string sending;
+  std::uint16_t ring_ops = 0;  // Requests and list entries naming c: deleted only at 0.
+  bool ring_recv = false;      // A multishot receive is armed.
+  bool ring_cancel = false;    // ... and its cancellation was asked for.
+  bool ring_send = false;      // A send is in the ring.
+  bool ring_dirty = false;     // On the worker's list of connections to look at before submitting.
 
-  std::size_t pending_size() const { return pending.size() - pending_off; }
+  // Output not yet taken by the client (or, on io_uring, not yet confirmed sent).
+  std::size_t pending_size() const { return pending.size() - pending_off + sending.size(); }
   const sockaddr* peer_address() const { return reinterpret_cast<const sockaddr*>(&peer); }
   std::string peer_name() const;
 };
 
 class Worker;
+struct Ring;
 
 // What a service does with connections; one per worker, called on that worker's thread only.
 // Hooks that may close the connection return false when they did.
@@ -149,7 +160,10 @@ class Handler {
 
 class Worker {
  public:
-  Worker(Shared& shared, std::vector<Fd> listeners, std::unique_ptr<Handler> handler);
+  // With a ring (made by Ring::create on any thread, disabled until run() enables it on the
+  // worker's own thread), the worker runs on io_uring; else on epoll.
+  Worker(Shared& shared, std::vector<Fd> listeners, std::unique_ptr<Handler> handler,
+         std::unique_ptr<Ring> ring = nullptr);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -199,6 +213,26 @@ class Worker {
 
  private:
   void on_listener(Slot& slot);
+  void accepted(int fd, const sockaddr_in6& peer, socklen_t len);
+  void poll_epoll(int timeout_ms);
+  void delete_closed();
+  bool deliver(Conn& c, char* data, std::size_t n);  // Counts, logs and hands input over.
+  // The io_uring side (worker_uring.cpp).
+  void ring_start();
+  void ring_poll(int timeout_ms);
+  void ring_complete(std::uint64_t data, int res, std::uint32_t flags);
+  void ring_on_recv(Conn& c, int res, std::uint32_t flags);
+  void ring_on_send(Conn& c, int res);
+  void ring_on_accept(Slot& s, int res, std::uint32_t flags);
+  void ring_prepare();          // Before each submit: output, resumed input, receives to arm.
+  void ring_mark(Conn& c);      // Put c on the list ring_prepare() looks at.
+  void ring_send_now(Conn& c);  // pending -> sending, into the ring.
+  bool ring_wants_read(const Conn& c) const;
+  bool ring_can_deliver(const Conn& c) const;
+  void ring_interest(Conn& c);  // update_interest() for io_uring.
+  void ring_accepting(bool on);
+  void ring_closing(Conn& c);
+  bool ring_resume(Conn& c);  // Input held while reads were off, once they are on again.
   bool admit(int fd, const sockaddr_in6& peer, socklen_t len);
   void welcome(Conn& c);
   void read_proxy_header(Conn& c);
@@ -216,11 +250,13 @@ class Worker {
 
   Shared& shared_;
   std::unique_ptr<Handler> handler_;
+  std::unique_ptr<Ring> ring_;  // Null: epoll.
   Fd epoll_;
   Fd wake_;
   std::vector<std::unique_ptr<Slot>> slots_;  // Listeners or datagram sockets, and the wake fd.
   std::vector<Conn*> conns_;
   std::vector<Conn*> closed_;         // Deleted after the round of events that closed them.
+  std::vector<Conn*> dirty_;          // io_uring: to look at before the next submit.
   std::size_t awaiting_headers_ = 0;  // Connections still owing a PROXY header.
   std::unique_ptr<char[]> buffer_;    // One read buffer for every connection of this worker.
   std::string out_;                   // Scratch for handlers' replies.

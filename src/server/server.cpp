@@ -8,9 +8,12 @@
 
 #include <thread>
 
+#include <fmt/format.h>
+
 #include "parley/connector.hpp"
 #include "parley/errors.hpp"
 #include "parley/listener.hpp"
+#include "ring.hpp"
 #include "runtime.hpp"
 
 namespace parley {
@@ -18,6 +21,7 @@ namespace parley {
 struct Server::Impl {
   std::shared_ptr<Service> service;  // Its handlers refer to its options.
   server::Shared shared;
+  std::string io;  // Which backend, and why.
   std::vector<SocketAddress> addresses;
   std::vector<std::unique_ptr<server::Worker>> workers;
   std::vector<std::thread> threads;
@@ -74,7 +78,50 @@ Result<std::vector<std::vector<Fd>>> open_sockets(const ServerConfig& config, un
   return per_worker;
 }
 
+// What keeps this server off io_uring whatever the kernel can do, or "".
+std::string needs_epoll(const ServerConfig& config, const Service& service) {
+  if (!service.io_uring_ready()) return "this service runs on epoll";
+  if (config.udp) return "UDP runs on epoll";
+  if (config.proxy_protocol) return "--proxy-protocol runs on epoll";
+  return {};
+}
+
+// One ring per worker, or none (epoll) with *io saying why. False: io_uring was required and
+// cannot be had.
+bool choose_io(const ServerConfig& config, const Service& service, std::size_t workers,
+               std::vector<std::unique_ptr<server::Ring>>* rings, std::string* io) {
+  const bool required = config.io == IoBackend::uring;
+  if (config.io == IoBackend::epoll) {
+    *io = "epoll (--io epoll, the default)";
+    return true;
+  }
+  if (auto why = needs_epoll(config, service); !why.empty()) {
+    *io = fmt::format("epoll (--io auto: {})", why);
+    return !required;
+  }
+  for (std::size_t w = 0; w < workers; ++w) {
+    std::string why;
+    auto ring = server::Ring::create(&why);
+    if (!ring) {
+      rings->clear();
+      *io = fmt::format("epoll (--io auto: io_uring unavailable: {})", why);
+      return !required;
+    }
+    rings->push_back(std::move(ring));
+  }
+  *io = required ? "io_uring (--io uring)"
+                 : "io_uring (--io auto: the kernel gives each worker a ring with SINGLE_ISSUER, "
+                   "DEFER_TASKRUN and COOP_TASKRUN, multishot accept and receive, provided "
+                   "buffers)";
+  return true;
+}
+
 }  // namespace
+
+std::string io_uring_problem() {
+  std::string why;
+  return server::Ring::create(&why) ? std::string() : why;
+}
 
 Result<std::unique_ptr<Server>> Server::open(ServerConfig config,
                                              std::shared_ptr<Service> service) {
@@ -103,10 +150,14 @@ Result<std::unique_ptr<Server>> Server::open(ServerConfig config,
     if (!opened) return opened.error();
     sockets = std::move(*opened);
   }
+  std::vector<std::unique_ptr<server::Ring>> rings;
+  if (!choose_io(config, *service, sockets.size(), &rings, &impl->io))
+    return make_error_code(std::errc::operation_not_supported);
   impl->shared.config = std::move(config);
-  for (auto& fds : sockets) {
-    impl->workers.push_back(
-        std::make_unique<server::Worker>(impl->shared, std::move(fds), service->make_handler()));
+  for (std::size_t w = 0; w < sockets.size(); ++w) {
+    impl->workers.push_back(std::make_unique<server::Worker>(
+        impl->shared, std::move(sockets[w]), service->make_handler(),
+        rings.empty() ? nullptr : std::move(rings[w])));
   }
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
@@ -122,6 +173,14 @@ Server::~Server() {
 
 const std::vector<SocketAddress>& Server::local_addresses() const {
   return impl_->addresses;
+}
+
+bool Server::uses_io_uring() const {
+  return impl_->io.starts_with("io_uring");
+}
+
+const std::string& Server::io() const {
+  return impl_->io;
 }
 
 unsigned Server::workers() const {

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "parley/duration.hpp"
+#include "ring.hpp"
 #include "runtime.hpp"
 #include "udp.hpp"
 
@@ -73,15 +74,21 @@ bool Handler::drain_done(Worker& w, const Conn& c) {
   return c.pending_size() == 0 && w.now() - c.last_active >= kDrainQuiet;
 }
 
-Worker::Worker(Shared& shared, std::vector<Fd> listeners, std::unique_ptr<Handler> handler)
+Worker::Worker(Shared& shared, std::vector<Fd> listeners, std::unique_ptr<Handler> handler,
+               std::unique_ptr<Ring> ring)
     : shared_(shared),
       handler_(std::move(handler)),
-      epoll_(epoll_create1(EPOLL_CLOEXEC)),
+      ring_(std::move(ring)),
+      epoll_(ring_ ? Fd() : Fd(epoll_create1(EPOLL_CLOEXEC))),
       wake_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
       buffer_(std::make_unique<char[]>(kReadBuffer)) {
   auto add = [&](Kind kind, Fd fd) {
     if (kind == Kind::datagram) enable_destination_info(fd.get());
     auto slot = std::make_unique<Slot>(kind, std::move(fd));
+    if (ring_) {  // The ring arms its accepts in run().
+      slots_.push_back(std::move(slot));
+      return;
+    }
     epoll_event ev{};
     // Listeners may be shared by several workers: wake one of them per new client, not all.
     ev.events = kind == Kind::listener ? EPOLLIN | EPOLLEXCLUSIVE : EPOLLIN;
@@ -94,6 +101,7 @@ Worker::Worker(Shared& shared, std::vector<Fd> listeners, std::unique_ptr<Handle
 }
 
 Worker::~Worker() {
+  ring_.reset();  // First: nothing in the kernel may still point into a connection.
   for (Conn* c : conns_) {
     ::close(c->fd);
     delete c;
@@ -118,13 +126,13 @@ int Worker::next_timeout_ms() const {
 }
 
 void Worker::run() {
-  epoll_event events[256];
   now_ = Clock::now();
   auto idle = shared_.config.idle_timeout;
   auto sweep_every =
       std::clamp<Clock::duration>(idle / 4, std::chrono::milliseconds(20), std::chrono::seconds(1));
   next_sweep_ = now_ + sweep_every;
   handler_->start(*this);
+  if (ring_) ring_start();
   for (;;) {
     if (snapshot_wanted_.load(std::memory_order_acquire)) answer_snapshot();
     Phase phase = shared_.phase.load();
@@ -134,37 +142,14 @@ void Worker::run() {
       close_all("server stopped");
     }
     if (draining_ && conns_.empty() && handler_->settled(*this)) break;
-    int n = epoll_wait(epoll_.get(), events, 256, next_timeout_ms());
-    now_ = Clock::now();
-    for (int i = 0; i < n; ++i) {
-      auto* handle = static_cast<Handle*>(events[i].data.ptr);
-      std::uint32_t ev = events[i].events;
-      switch (handle->kind) {
-        case Kind::conn:
-          // A connection closed earlier in this round (by a broadcast, say) may still have an
-          // event in the array: it stays allocated until the round is over.
-          if (!static_cast<Conn*>(handle)->closed) on_conn_event(*static_cast<Conn*>(handle), ev);
-          break;
-        case Kind::listener:
-          on_listener(*static_cast<Slot*>(handle));
-          break;
-        case Kind::datagram:
-          handler_->datagram_ready(*this, *static_cast<Slot*>(handle));
-          break;
-        case Kind::watch:
-          static_cast<Watch*>(handle)->on_event(ev);
-          break;
-        case Kind::wake: {
-          std::uint64_t v;
-          [[maybe_unused]] auto r = ::read(wake_.get(), &v, sizeof(v));
-          break;
-        }
-      }
+    if (ring_) {
+      ring_poll(next_timeout_ms());
+    } else {
+      poll_epoll(next_timeout_ms());
     }
     if (awaiting_headers_ > 0) expire_proxy_headers();
     handler_->on_time(*this);
-    for (Conn* c : closed_) delete c;
-    closed_.clear();
+    delete_closed();
     if (accept_paused_ && now_ >= accept_paused_until_ && !draining_) {
       accept_paused_ = false;
       set_accepting(!accept_held_);
@@ -175,7 +160,51 @@ void Worker::run() {
       next_sweep_ = now_ + sweep_every;
     }
   }
+  if (ring_) {
+    ring_prepare();
+    io_uring_submit(&ring_->ring);  // The last cancellations: the sockets close now.
+  }
   done_.store(true);
+}
+
+void Worker::poll_epoll(int timeout_ms) {
+  epoll_event events[256];
+  int n = epoll_wait(epoll_.get(), events, 256, timeout_ms);
+  now_ = Clock::now();
+  for (int i = 0; i < n; ++i) {
+    auto* handle = static_cast<Handle*>(events[i].data.ptr);
+    std::uint32_t ev = events[i].events;
+    switch (handle->kind) {
+      case Kind::conn:
+        // A connection closed earlier in this round (by a broadcast, say) may still have an
+        // event in the array: it stays allocated until the round is over.
+        if (!static_cast<Conn*>(handle)->closed) on_conn_event(*static_cast<Conn*>(handle), ev);
+        break;
+      case Kind::listener:
+        on_listener(*static_cast<Slot*>(handle));
+        break;
+      case Kind::datagram:
+        handler_->datagram_ready(*this, *static_cast<Slot*>(handle));
+        break;
+      case Kind::watch:
+        static_cast<Watch*>(handle)->on_event(ev);
+        break;
+      case Kind::wake: {
+        std::uint64_t v;
+        [[maybe_unused]] auto r = ::read(wake_.get(), &v, sizeof(v));
+        break;
+      }
+    }
+  }
+}
+
+// A connection closed in this round is deleted now, unless a request in the ring still names it.
+void Worker::delete_closed() {
+  std::erase_if(closed_, [](Conn* c) {
+    if (c->ring_ops > 0) return false;
+    delete c;
+    return true;
+  });
 }
 
 void Worker::on_conn_event(Conn& c, std::uint32_t ev) {
@@ -205,30 +234,38 @@ void Worker::on_listener(Slot& slot) {
       }
       return;
     }
-    if (!admit(fd, peer, len)) continue;
-    auto* c = handler_->make_conn(fd);
-    c->peer = peer;
-    c->peer_len = len;
-    c->since = c->last_active = now_;
-    c->index = static_cast<std::uint32_t>(conns_.size());
-    conns_.push_back(c);
-    epoll_event ev{};
-    // Waiting for a PROXY header is done by peeking: edge-triggered, or the same unfinished
-    // header would wake the loop again and again.
-    c->awaiting_header = shared_.config.proxy_protocol;
-    ev.events = c->awaiting_header ? EPOLLIN | EPOLLET : EPOLLIN;
-    c->events = ev.events;
-    ev.data.ptr = static_cast<Handle*>(c);
-    epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev);
-    stats_.active.add(1);
-    stats_.total.add(1);
-    if (c->awaiting_header) {
-      ++awaiting_headers_;
-      read_proxy_header(*c);  // It may be there already.
-      continue;
-    }
-    welcome(*c);
+    accepted(fd, peer, len);
   }
+}
+
+void Worker::accepted(int fd, const sockaddr_in6& peer, socklen_t len) {
+  if (!admit(fd, peer, len)) return;
+  auto* c = handler_->make_conn(fd);
+  c->peer = peer;
+  c->peer_len = len;
+  c->since = c->last_active = now_;
+  c->index = static_cast<std::uint32_t>(conns_.size());
+  conns_.push_back(c);
+  stats_.active.add(1);
+  stats_.total.add(1);
+  if (ring_) {
+    ring_mark(*c);  // Its receive is armed with the next submit.
+    return welcome(*c);
+  }
+  epoll_event ev{};
+  // Waiting for a PROXY header is done by peeking: edge-triggered, or the same unfinished
+  // header would wake the loop again and again.
+  c->awaiting_header = shared_.config.proxy_protocol;
+  ev.events = c->awaiting_header ? EPOLLIN | EPOLLET : EPOLLIN;
+  c->events = ev.events;
+  ev.data.ptr = static_cast<Handle*>(c);
+  epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev);
+  if (c->awaiting_header) {
+    ++awaiting_headers_;
+    read_proxy_header(*c);  // It may be there already.
+    return;
+  }
+  welcome(*c);
 }
 
 // A client is in: it is reported and handed to the service.
@@ -305,6 +342,7 @@ void Worker::hold_accepting(bool hold) {
 void Worker::set_accepting(bool on) {
   if (accepting_ == on) return;
   accepting_ = on;
+  if (ring_) return ring_accepting(on);
   for (auto& s : slots_) {
     if (s->kind != Kind::listener || !s->fd) continue;
     if (!on) {
@@ -319,6 +357,7 @@ void Worker::set_accepting(bool on) {
 }
 
 void Worker::update_interest(Conn& c) {
+  if (ring_) return ring_interest(c);
   std::uint32_t want = 0;
   bool pending = c.pending_size() > 0;
   if (!c.read_paused && !c.peer_done && !(pending && c.hold_reads_while_pending)) want |= EPOLLIN;

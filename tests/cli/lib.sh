@@ -4,6 +4,32 @@
 set -u
 PARLEY=${PARLEY:?PARLEY must point at the parley binary}
 WORK=$(mktemp -d /tmp/parley-test.XXXXXX)
+# PARLEY_IO=epoll|uring: every `parley echo` of the script runs with --io PARLEY_IO (ctest runs
+# the echo suites once more this way, so that both I/O backends pass the same tests). UDP and
+# --proxy-protocol run on epoll whatever is asked, so --io uring is left off those.
+if [ -n "${PARLEY_IO:-}" ]; then
+  printf '%s\n' '#!/usr/bin/env bash' \
+    "real=$(printf '%q' "$PARLEY") io=$(printf '%q' "$PARLEY_IO")" \
+    'if [ "${1:-}" = echo ]; then' \
+    '  shift' \
+    '  case " $* " in' \
+    '    *" -u "* | *" --udp "* | *" --proxy-protocol"*) [ "$io" = uring ] || set -- --io "$io" "$@" ;;' \
+    '    *) set -- --io "$io" "$@" ;;' \
+    '  esac' \
+    '  exec "$real" echo "$@"' \
+    'fi' \
+    'exec "$real" "$@"' >"$WORK/parley"
+  chmod +x "$WORK/parley"
+  PARLEY=$WORK/parley
+  if [ "$PARLEY_IO" = uring ]; then  # A kernel without io_uring: nothing to test here.
+    timeout 1 "$PARLEY" echo -q -p 0 --bind 127.0.0.1 </dev/null >/dev/null 2>"$WORK/io.err"
+    if grep -q 'io_uring unavailable' "$WORK/io.err"; then
+      echo "skip: $(cat "$WORK/io.err")"
+      rm -rf "$WORK"
+      exit 77
+    fi
+  fi
+fi
 PASSED=0
 FAILED=0
 BG_PIDS=()

@@ -25,6 +25,8 @@ struct EchoArgs {
   AccessArgs access;
   ProxyProtocolArgs proxy_protocol;
   bool quiet = false;
+  bool verbose = false;
+  std::string io = "epoll";
   std::string metrics;
   std::chrono::milliseconds stats_interval{0};
 };
@@ -49,6 +51,23 @@ int run_echo(EchoArgs& o) {
   if (o.proxy_protocol.on && o.server.udp) {
     say("echo: --proxy-protocol is for TCP connections, not UDP");
     return kExitUsage;
+  }
+  if (o.io == "uring" && o.server.udp) {
+    say("echo: --io uring is for TCP; UDP echo runs on epoll");
+    return kExitUsage;
+  }
+  if (o.io == "uring" && o.proxy_protocol.on) {
+    say("echo: --io uring does not take --proxy-protocol (it runs on epoll; use --io auto)");
+    return kExitUsage;
+  }
+  o.server.io = o.io == "uring"   ? IoBackend::uring
+                : o.io == "epoll" ? IoBackend::epoll
+                                  : IoBackend::automatic;
+  if (o.server.io == IoBackend::uring) {
+    if (auto problem = io_uring_problem(); !problem.empty()) {
+      say("echo: --io uring: io_uring unavailable: {} (--io auto falls back to epoll)", problem);
+      return kExitUsage;
+    }
   }
   o.server.log_connections = !o.quiet;
   o.server.log = log_line;
@@ -75,6 +94,7 @@ int run_echo(EchoArgs& o) {
                                                            : "");
     return kExitUsage;
   }
+  if (o.verbose) say("I/O: {}", (*server)->io());
   sigset_t signals = block_server_signals();
   print_addresses(**server, wildcard, "leave out --bind to listen on every address");
   say("Echo server{} ({}, {} thread{}). Stop with Ctrl-C; kill -USR1 {} prints counters.",
@@ -124,6 +144,11 @@ Subcommand echo_command(CLI::App& root) {
   app->add_flag("-u,--udp", o->server.udp, "UDP echo instead of TCP");
   app->add_option("--threads", o->server.threads, "Event loops, one per thread (default: cores)")
       ->check(CLI::Range(1, 256));
+  app->add_option("--io", o->io,
+                  "I/O backend: epoll (default), uring (io_uring, TCP only) or auto (io_uring "
+                  "where the kernel allows it, else epoll; -v says which and why)")
+      ->check(CLI::IsMember({"epoll", "uring", "auto"}))
+      ->type_name("BACKEND");
   app->add_flag("--lines", o->echo.lines, "Line mode: answer each line with --reply");
   app->add_option("--reply", o->echo.reply,
                   "Reply template (default: the bytes as they came); per chunk, or per line "
@@ -148,6 +173,8 @@ Subcommand echo_command(CLI::App& root) {
   add_metrics_option(*app, o->metrics);
   auto* quiet = app->add_flag("-q,--quiet", o->quiet, "No per-connection log lines");
   app->add_flag("--log-data", o->echo.log_data, "Log what each client sends")->excludes(quiet);
+  app->add_flag("-v,--verbose", o->verbose, "Also say which I/O backend runs and why")
+      ->excludes(quiet);
   return {app, [o] { return run_echo(*o); }};
 }
 
