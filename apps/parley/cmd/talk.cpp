@@ -126,7 +126,12 @@ Subcommand talk_command(CLI::App& root) {
       "Without a terminal (a pipe, a file, --script) parley prints a transcript:\n"
       "  > line sent     < answer  0.21 ms     * sent by the server unasked\n"
       "and exits 0 if every line got its answer, 1 on a network error or a timeout.\n"
-      "History: $XDG_STATE_HOME/parley/history (~/.local/state/parley/history).");
+      "History: $XDG_STATE_HOME/parley/history (~/.local/state/parley/history).\n"
+      "Examples:\n"
+      "  parley talk localhost 12345                  prompt, editing, history, round-trip times\n"
+      "  parley talk --until idle=200ms example.org 80   an answer: all until the server is quiet\n"
+      "  printf 'Hallo\\nwie gehts\\n' | parley talk localhost 12345   a transcript\n"
+      "  parley talk --script smtp.txt --eol crlf mail.example 25   a script, CRLF line ends");
   app->add_option("target", o->target, "HOST PORT or HOST:PORT")->required()->expected(1, 2);
   app->add_option("--until", o->until, "What ends an answer: newline, idle=TIME, bytes=N, none")
       ->type_name("WHAT");
