@@ -92,10 +92,15 @@ int run_listen_server(const ListenArgs& o, std::vector<Listener> listeners, Acce
   config.idle_timeout = o.idle;
   config.access = std::move(access);
   config.traffic = traffic;
-  config.log_connections = o.verbose > 0;
-  config.log = [](std::string_view line) { say("{}", line); };
-  const std::size_t max_clients = o.max_clients;
-  config.on_event = [max_clients](const ServerEvent& e) { say_event(e, max_clients); };
+  const bool json = o.log_format == LogFormat::json;
+  if (json) {
+    use_json_log(config, false);
+  } else {
+    config.log_connections = o.verbose > 0;
+    config.log = [](std::string_view line) { say("{}", line); };
+    const std::size_t max_clients = o.max_clients;
+    config.on_event = [max_clients](const ServerEvent& e) { say_event(e, max_clients); };
+  }
   auto server = Server::open(std::move(config), service_of(o));
   if (!server) {
     say("listen: {}", describe(server.error()));
@@ -103,7 +108,7 @@ int run_listen_server(const ListenArgs& o, std::vector<Listener> listeners, Acce
   }
   sigset_t signals = block_server_signals();
   (*server)->start();
-  serve(**server, signals, std::chrono::milliseconds(0));
+  serve(**server, signals, std::chrono::milliseconds(0), {}, o.log_format);
   ServerStats s = (*server)->stats();
   int code = kExitOk;
   if (auto ec = (*server)->failure()) {
@@ -114,9 +119,12 @@ int run_listen_server(const ListenArgs& o, std::vector<Listener> listeners, Acce
     say("cannot write {}: {}", traffic->error_path(), describe(traffic->error()));
     code = kExitNetwork;
   }
-  if (o.verbose > 0) {
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  if (json) {
+    log_json_stats("summary", s, std::chrono::duration<double>(elapsed).count());
+  } else if (o.verbose > 0) {
     say("{} bytes sent, {} bytes received in {} seconds.", s.bytes_out, s.bytes_in,
-        format_seconds(std::chrono::steady_clock::now() - start));
+        format_seconds(elapsed));
   }
   return code;
 }
