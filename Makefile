@@ -5,7 +5,7 @@ BUILD_DIR := build/$(PRESET)
 PARLEY := $(BUILD_DIR)/apps/parley/parley
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build run test test-asan test-tsan bench format format-check clean
+.PHONY: all deps build run test test-asan test-tsan bench package install format format-check clean
 
 all: build
 
@@ -22,6 +22,15 @@ run: build
 
 test: build
 	ctest --preset $(PRESET) -j $(JOBS)
+
+# parley_VERSION_ARCH.deb in $(BUILD_DIR) (CPack; see cmake/Packaging.cmake).
+package: build
+	cmake --build --preset $(PRESET) --target package
+
+# The same tree as the package, under PREFIX (default /usr/local).
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD_DIR) --prefix $(PREFIX)
 
 test-asan:
 	@$(MAKE) --no-print-directory test PRESET=asan
