@@ -403,8 +403,16 @@ std::string flag_table(const CommandDoc& root) {
   out += "\n|---|";
   for (std::size_t i = 0; i < cmds.size(); ++i) out += "---|";
   out += "\n";
+  // A cell says what the flag means in a few words: the description up to its first aside.
   auto cell = [](const OptionDoc& o) {
     std::string text = o.description;
+    for (const char* stop : {" (", "; ", ": "}) {
+      std::size_t at = text.find(stop);
+      if (at != std::string::npos && at >= 12) text.resize(at);
+    }
+    if (std::count(text.begin(), text.end(), '(') > std::count(text.begin(), text.end(), ')'))
+      text.resize(text.rfind(" ("));  // Cut inside an aside: drop the aside.
+    if (text.size() > 48) text = text.substr(0, text.rfind(' ', 45)) + " ...";
     if (!o.value.empty()) text = "`" + o.value + "` " + text;
     std::string escaped;
     for (char ch : text) escaped += ch == '|' ? std::string("\\|") : std::string(1, ch);
