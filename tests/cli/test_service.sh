@@ -184,8 +184,10 @@ echo_json_log() {
 
 # The one-client relay has no server log to format.
 json_needs_server_mode() {
-  expect_exit 2 "parley: listen: --log-format json is for the server modes (-k, --broker, --chat, -e, -c)" \
-    "$PARLEY" listen --log-format json 127.0.0.1 0
+  expect_exit 2 "parley: listen: --log-format json is for the server modes (-k, --broker, --chat over TCP; -e, -c)" \
+    "$PARLEY" listen --log-format json 127.0.0.1 0 || return 1
+  expect_exit 2 "parley: listen: --log-format json is for the server modes (-k, --broker, --chat over TCP; -e, -c)" \
+    "$PARLEY" listen -k -u --log-format json 127.0.0.1 0
 }
 
 # unit_copy DIR: the shipped units with ExecStart pointing at the binary under test.

@@ -299,7 +299,8 @@ int run_listen(const ListenArgs& o) {
   auto relay = relay_options_or_say("listen", o, hex_path);  // Opens the -o/-x files.
   if (!relay) return kExitUsage;
   if (!server_mode && o.log_format == LogFormat::json) {
-    say("listen: --log-format json is for the server modes (-k, --broker, --chat, -e, -c)");
+    say("listen: --log-format json is for the server modes (-k, --broker, --chat over TCP; -e, "
+        "-c)");
     return kExitUsage;
   }
   auto activated = activated_listeners(o);

@@ -4,7 +4,6 @@
 // normalize_args() has them -- listen when a short-flag group holds l, connect otherwise.
 
 #include <algorithm>
-#include <set>
 
 #include "doc/render.hpp"
 
@@ -41,6 +40,84 @@ std::vector<std::string> command_names(const CommandDoc& root) {
 }
 
 // ---------------------------------------------------------------------------------------- bash
+
+// What every bash completion does; _parley_options, _parley_value and _parley_argument (made
+// per command above it) hold what differs.
+const char* const kBashDriver =
+    R"BASH(# The option in word $1 that takes the next word as its value ("-p", or "-p" of "-vp").
+_parley_takes() {
+    local word=$1 k
+    if [[ " $valued " == *" $word "* ]]; then echo "$word"; return; fi
+    [[ $word =~ ^-[[:alnum:]]{2,}$ ]] || return
+    for ((k = 1; k < ${#word}; k++)); do
+        if [[ " $valued " == *" -${word:k:1} "* ]]; then
+            [ "$k" -eq $((${#word} - 1)) ] && echo "-${word:k:1}"
+            return
+        fi
+    done
+}
+
+_parley() {
+    local cur=${COMP_WORDS[COMP_CWORD]} prev='' cmd='' first=2 i word opts valued taker
+    [ "$COMP_CWORD" -gt 0 ] && prev=${COMP_WORDS[COMP_CWORD - 1]}
+    COMPREPLY=()
+    if [ "$COMP_CWORD" -le 1 ]; then
+        _parley_options ''
+        if [[ $cur == -* ]]; then
+            COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+        else
+            COMPREPLY=($(compgen -W "$_parley_commands" -- "$cur"))
+        fi
+        return 0
+    fi
+    if [[ " $_parley_commands " == *" ${COMP_WORDS[1]} "* ]]; then
+        cmd=${COMP_WORDS[1]}
+    else  # netcat habits: parley HOST PORT connects, parley -l PORT listens.
+        cmd=connect first=1
+        for ((i = 1; i < COMP_CWORD; i++)); do
+            [[ ${COMP_WORDS[i]} =~ ^-[[:alnum:]]*l[[:alnum:]]*$ ]] && cmd=listen
+        done
+    fi
+    _parley_options "$cmd"
+    # --option=value: bash splits the word at '='.
+    if [ "$cur" = = ]; then
+        _parley_value "$cmd" "$prev" ''
+        return 0
+    fi
+    if [ "$prev" = = ] && [ "$COMP_CWORD" -ge 3 ]; then
+        _parley_value "$cmd" "${COMP_WORDS[COMP_CWORD - 2]}" "$cur"
+        return 0
+    fi
+    taker=$(_parley_takes "$prev")
+    if [ -n "$taker" ]; then
+        _parley_value "$cmd" "$taker" "$cur"
+        return 0
+    fi
+    if [[ $cur == -* ]]; then
+        COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+        return 0
+    fi
+    # An argument: count the ones before it, leaving out options and their values.
+    local n=0 ended=0
+    for ((i = first; i < COMP_CWORD; i++)); do
+        word=${COMP_WORDS[i]}
+        if [ $ended = 0 ] && [ "$word" = -- ]; then
+            ended=1
+        elif [ $ended = 0 ] && [[ $word == -?* ]]; then
+            if [ "${COMP_WORDS[i + 1]}" = = ]; then
+                i=$((i + 2))
+            elif [ -n "$(_parley_takes "$word")" ]; then
+                i=$((i + 1))
+            fi
+        else
+            n=$((n + 1))
+        fi
+    done
+    _parley_argument "$cmd" "$n" "$cur"
+    return 0
+}
+complete -F _parley parley
+)BASH";
 
 std::string bash_value_action(const OptionDoc& o) {
   if (!o.choices.empty()) return "COMPREPLY=($(compgen -W " + sq(join(o.choices)) + " -- \"$3\"))";
@@ -165,6 +242,49 @@ void zsh_positionals(std::string& out, const CommandDoc& c) {
 
 // ------------------------------------------------------------------------------------- fish
 
+// The fish functions every completion uses; @COMMANDS@ becomes the command names.
+const char* const kFishHelpers =
+    R"FISH(# The command being completed: the first word, or (netcat habits) listen when a short
+# flag group holds l, connect otherwise.
+function __parley_command
+    set -l tokens (commandline -opc)
+    test (count $tokens) -ge 2; or return 1
+    if contains -- $tokens[2] @COMMANDS@
+        echo $tokens[2]
+        return 0
+    end
+    if string match -qr -- '^-[[:alnum:]]*l[[:alnum:]]*$' $tokens[2..-1]
+        echo listen
+    else
+        echo connect
+    end
+end
+
+function __parley_using
+    set -l command (__parley_command)
+    test "$command" = "$argv[1]"
+end
+
+# True when the word being completed is argument number $argv[2] (from 0) of command $argv[1].
+function __parley_argument
+    __parley_using $argv[1]; or return 1
+    set -l tokens (commandline -opc)
+    set -l n 0
+    set -l skip 0
+    for t in $tokens[3..-1]
+        if test $skip = 1
+            set skip 0
+        else if string match -q -- '-*' $t
+            contains -- $t (__parley_valued $argv[1]); and set skip 1
+        else
+            set n (math $n + 1)
+        end
+    end
+    test $n = $argv[2]
+end
+
+)FISH";
+
 std::string fq(const std::string& s) {
   std::string out = "'";
   for (char c : s) {
@@ -199,81 +319,7 @@ std::string bash_completion(const CommandDoc& root) {
   out += std::string("# ") + kHeader + "\n\n";
   out += "_parley_commands=" + sq(join(command_names(root))) + "\n\n";
   bash_command_cases(out, root);
-  out +=
-      R"BASH(# The option in word $1 that takes the next word as its value ("-p", or "-p" of "-vp").
-_parley_takes() {
-    local word=$1 k
-    if [[ " $valued " == *" $word "* ]]; then echo "$word"; return; fi
-    [[ $word =~ ^-[[:alnum:]]{2,}$ ]] || return
-    for ((k = 1; k < ${#word}; k++)); do
-        if [[ " $valued " == *" -${word:k:1} "* ]]; then
-            [ "$k" -eq $((${#word} - 1)) ] && echo "-${word:k:1}"
-            return
-        fi
-    done
-}
-
-_parley() {
-    local cur=${COMP_WORDS[COMP_CWORD]} prev='' cmd='' first=2 i word opts valued taker
-    [ "$COMP_CWORD" -gt 0 ] && prev=${COMP_WORDS[COMP_CWORD - 1]}
-    COMPREPLY=()
-    if [ "$COMP_CWORD" -le 1 ]; then
-        _parley_options ''
-        if [[ $cur == -* ]]; then
-            COMPREPLY=($(compgen -W "$opts" -- "$cur"))
-        else
-            COMPREPLY=($(compgen -W "$_parley_commands" -- "$cur"))
-        fi
-        return 0
-    fi
-    if [[ " $_parley_commands " == *" ${COMP_WORDS[1]} "* ]]; then
-        cmd=${COMP_WORDS[1]}
-    else  # netcat habits: parley HOST PORT connects, parley -l PORT listens.
-        cmd=connect first=1
-        for ((i = 1; i < COMP_CWORD; i++)); do
-            [[ ${COMP_WORDS[i]} =~ ^-[[:alnum:]]*l[[:alnum:]]*$ ]] && cmd=listen
-        done
-    fi
-    _parley_options "$cmd"
-    # --option=value: bash splits the word at '='.
-    if [ "$cur" = = ]; then
-        _parley_value "$cmd" "$prev" ''
-        return 0
-    fi
-    if [ "$prev" = = ] && [ "$COMP_CWORD" -ge 3 ]; then
-        _parley_value "$cmd" "${COMP_WORDS[COMP_CWORD - 2]}" "$cur"
-        return 0
-    fi
-    taker=$(_parley_takes "$prev")
-    if [ -n "$taker" ]; then
-        _parley_value "$cmd" "$taker" "$cur"
-        return 0
-    fi
-    if [[ $cur == -* ]]; then
-        COMPREPLY=($(compgen -W "$opts" -- "$cur"))
-        return 0
-    fi
-    # An argument: count the ones before it, leaving out options and their values.
-    local n=0 ended=0
-    for ((i = first; i < COMP_CWORD; i++)); do
-        word=${COMP_WORDS[i]}
-        if [ $ended = 0 ] && [ "$word" = -- ]; then
-            ended=1
-        elif [ $ended = 0 ] && [[ $word == -?* ]]; then
-            if [ "${COMP_WORDS[i + 1]}" = = ]; then
-                i=$((i + 2))
-            elif [ -n "$(_parley_takes "$word")" ]; then
-                i=$((i + 1))
-            fi
-        else
-            n=$((n + 1))
-        fi
-    done
-    _parley_argument "$cmd" "$n" "$cur"
-    return 0
-}
-complete -F _parley parley
-)BASH";
+  out += kBashDriver;
   return out;
 }
 
@@ -313,49 +359,9 @@ std::string zsh_completion(const CommandDoc& root) {
 
 std::string fish_completion(const CommandDoc& root) {
   std::string out = std::string("# fish completion for parley\n# ") + kHeader + "\n\n";
-  std::string names = join(command_names(root));
-  out +=
-      "# The command being completed: the first word, or (netcat habits) listen when a short\n"
-      "# flag group holds l, connect otherwise.\n";
-  out +=
-      "function __parley_command\n"
-      "    set -l tokens (commandline -opc)\n"
-      "    test (count $tokens) -ge 2; or return 1\n"
-      "    if contains -- $tokens[2] " +
-      names +
-      "\n"
-      "        echo $tokens[2]\n"
-      "        return 0\n"
-      "    end\n"
-      "    if string match -qr -- '^-[[:alnum:]]*l[[:alnum:]]*$' $tokens[2..-1]\n"
-      "        echo listen\n"
-      "    else\n"
-      "        echo connect\n"
-      "    end\n"
-      "end\n\n"
-      "function __parley_using\n"
-      "    set -l command (__parley_command)\n"
-      "    test \"$command\" = \"$argv[1]\"\n"
-      "end\n\n";
-  // Arguments with a fixed set of values, counted from 0 after the command word.
-  out +=
-      "# True when the word being completed is argument number $argv[2] of command $argv[1].\n"
-      "function __parley_argument\n"
-      "    __parley_using $argv[1]; or return 1\n"
-      "    set -l tokens (commandline -opc)\n"
-      "    set -l n 0\n"
-      "    set -l skip 0\n"
-      "    for t in $tokens[3..-1]\n"
-      "        if test $skip = 1\n"
-      "            set skip 0\n"
-      "        else if string match -q -- '-*' $t\n"
-      "            contains -- $t (__parley_valued $argv[1]); and set skip 1\n"
-      "        else\n"
-      "            set n (math $n + 1)\n"
-      "        end\n"
-      "    end\n"
-      "    test $n = $argv[2]\n"
-      "end\n\n";
+  std::string helpers = kFishHelpers;
+  helpers.replace(helpers.find("@COMMANDS@"), 10, join(command_names(root)));
+  out += helpers;
   out += "function __parley_valued\n    switch $argv[1]\n";
   for (const auto* c : commands_of(root)) {
     std::vector<std::string> valued;
@@ -364,15 +370,16 @@ std::string fish_completion(const CommandDoc& root) {
         for (const auto& n : o.names()) valued.push_back(n);
     out += "        case " + c->name + "\n            printf '%s\\n' " + join(valued) + "\n";
   }
-  out += "    end\nend\n\n";
-  out += "complete -c parley -f\n";
-  out += "complete -c parley -n 'test (count (commandline -opc)) -eq 1' -s h -l help -d " +
-         fq("Print this help and exit") + "\n";
-  out += "complete -c parley -n 'test (count (commandline -opc)) -eq 1' -s V -l version -d " +
-         fq("Print parley's version and exit") + "\n";
+  out += "    end\nend\n\ncomplete -c parley -f\n";
+  const std::string first = "complete -c parley -n 'test (count (commandline -opc)) -eq 1'";
+  for (const auto& o : root.options) {
+    std::string line = first;
+    for (const auto& n : o.shorts) line += " -s " + n.substr(1);
+    for (const auto& n : o.longs) line += " -l " + n.substr(2);
+    out += line + " -d " + fq(o.description) + "\n";
+  }
   for (const auto* c : commands_of(root))
-    out += "complete -c parley -n 'test (count (commandline -opc)) -eq 1' -a " + c->name + " -d " +
-           fq(c->description) + "\n";
+    out += first + " -a " + c->name + " -d " + fq(c->description) + "\n";
   for (const auto* c : commands_of(root)) {
     out += "\n# parley " + c->name + "\n";
     for (const auto& o : c->options) fish_option(out, *c, o);
@@ -384,52 +391,6 @@ std::string fish_completion(const CommandDoc& root) {
                fq(join(p.choices)) + "\n";
       if (p.max_count != 1) break;
       ++index;
-    }
-  }
-  return out;
-}
-
-std::string flag_table(const CommandDoc& root) {
-  std::vector<const CommandDoc*> cmds;
-  for (const auto& c : root.commands)
-    if (!is_meta_command(c)) cmds.push_back(&c);
-  // Rows: every name, short options first, then long ones, alphabetically.
-  std::set<std::string> shorts, longs;
-  for (const auto* c : cmds)
-    for (const auto& o : c->options)
-      for (const auto& n : o.names()) (n.size() == 2 ? shorts : longs).insert(n);
-  std::string out = "| flag |";
-  for (const auto* c : cmds) out += " " + c->name + " |";
-  out += "\n|---|";
-  for (std::size_t i = 0; i < cmds.size(); ++i) out += "---|";
-  out += "\n";
-  // A cell says what the flag means in a few words: the description up to its first aside.
-  auto cell = [](const OptionDoc& o) {
-    std::string text = o.description;
-    for (const char* stop : {" (", "; ", ": "}) {
-      std::size_t at = text.find(stop);
-      if (at != std::string::npos && at >= 12) text.resize(at);
-    }
-    if (std::count(text.begin(), text.end(), '(') > std::count(text.begin(), text.end(), ')'))
-      text.resize(text.rfind(" ("));  // Cut inside an aside: drop the aside.
-    if (text.size() > 48) text = text.substr(0, text.rfind(' ', 45)) + " ...";
-    if (!o.value.empty()) text = "`" + o.value + "` " + text;
-    std::string escaped;
-    for (char ch : text) escaped += ch == '|' ? std::string("\\|") : std::string(1, ch);
-    return escaped;
-  };
-  for (const auto* names : {&shorts, &longs}) {
-    for (const auto& n : *names) {
-      out += "| `" + n + "` |";
-      for (const auto* c : cmds) {
-        std::string text;
-        for (const auto& o : c->options) {
-          auto all = o.names();
-          if (std::find(all.begin(), all.end(), n) != all.end()) text = cell(o);
-        }
-        out += " " + text + " |";
-      }
-      out += "\n";
     }
   }
   return out;
