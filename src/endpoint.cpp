@@ -72,6 +72,11 @@ Result<SocketAddress> SocketAddress::unix_path(std::string_view path) {
   if (path.empty() || path.size() >= sizeof(sun.sun_path)) return Errc::path_too_long;
   sun.sun_family = AF_UNIX;
   std::memcpy(sun.sun_path, path.data(), path.size());
+  if (path.front() == '@') {  // Linux's abstract namespace: a name with no file, as ss shows it.
+    sun.sun_path[0] = '\0';
+    return SocketAddress(reinterpret_cast<sockaddr*>(&sun),
+                         static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size()));
+  }
   return SocketAddress(reinterpret_cast<sockaddr*>(&sun),
                        static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + 1));
 }

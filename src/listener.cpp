@@ -87,7 +87,7 @@ Result<Listener> open_unix_listener(const std::string& path, int socktype) {
   auto address = SocketAddress::unix_path(path);
   if (!address) return address.error();
   struct stat st {};
-  if (lstat(path.c_str(), &st) == 0) {
+  if (path.front() != '@' && lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) return std::make_error_code(std::errc::file_exists);
     // A socket file: replace it only if nothing is bound there any more. Only a stale file
     // refuses; a live socket accepts, is busy, or (EPROTOTYPE) is of the other type.

@@ -37,6 +37,7 @@ class SocketAddress {
  public:
   SocketAddress() = default;
   SocketAddress(const sockaddr* sa, socklen_t len);
+  // A Unix socket path; "@name" is a name in Linux's abstract namespace (no file).
   static Result<SocketAddress> unix_path(std::string_view path);
   // Wildcard address of the family (:: or 0.0.0.0) with the port.
   static SocketAddress any(int family, std::uint16_t port);

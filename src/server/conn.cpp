@@ -64,6 +64,44 @@ bool Worker::send(Conn& c, const char* data, std::size_t n) {
   return true;
 }
 
+bool Worker::send(Conn& c, const iovec* pieces, int count) {
+  if (c.closed) return false;
+  std::size_t total = 0;
+  for (int i = 0; i < count; ++i) {
+    total += pieces[i].iov_len;
+    if (shared_.config.traffic)
+      shared_.config.traffic->record(
+          TrafficDirection::sent, static_cast<const char*>(pieces[i].iov_base), pieces[i].iov_len);
+  }
+  if (total == 0) return true;
+  std::size_t sent = 0;
+  if (c.pending_size() == 0) {
+    msghdr msg{};
+    msg.msg_iov = const_cast<iovec*>(pieces);
+    msg.msg_iovlen = static_cast<std::size_t>(count);
+    ssize_t w = ::sendmsg(c.fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (w < 0) {
+      if (errno != EAGAIN && errno != EINTR) {
+        close(c, std::strerror(errno));
+        return false;
+      }
+      w = 0;
+    }
+    sent = static_cast<std::size_t>(w);
+    c.out += sent;
+    stats_.bytes_out.add(sent);
+  }
+  if (sent == total) return true;
+  for (int i = 0; i < count; ++i) {  // Queue what the socket did not take, in order.
+    std::size_t len = pieces[i].iov_len;
+    std::size_t skip = std::min(sent, len);
+    sent -= skip;
+    c.pending.append(static_cast<const char*>(pieces[i].iov_base) + skip, len - skip);
+  }
+  update_interest(c);
+  return true;
+}
+
 void Worker::on_writable(Conn& c) {
   ssize_t w =
       ::send(c.fd, c.pending.data() + c.pending_off, c.pending_size(), MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -94,11 +132,27 @@ void Worker::on_writable(Conn& c) {
 void Worker::close(Conn& c, const char* reason) {
   if (c.closed) return;
   c.closed = true;
+  if (c.awaiting_header) {  // Never handed to the service: nothing to tell it, no closed line.
+    --awaiting_headers_;
+    ::close(c.fd);
+    conns_[c.index] = conns_.back();
+    conns_[c.index]->index = c.index;
+    conns_.pop_back();
+    shared_.connections.fetch_sub(1);
+    stats_.active.sub(1);
+    closed_.push_back(&c);
+    return;
+  }
   handler_->closing(*this, c, reason);
-  ::close(c.fd);  // Also removes it from the epoll set.
+  if (c.fd_shared) epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, c.fd, nullptr);
+  ::close(c.fd);  // Also removes it from the epoll set, if it was the last reference.
   conns_[c.index] = conns_.back();
   conns_[c.index]->index = c.index;
   conns_.pop_back();
+  if (c.outgoing) {
+    closed_.push_back(&c);
+    return;
+  }
   shared_.connections.fetch_sub(1);
   stats_.active.sub(1);
   if (shared_.config.log_connections) {

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "chat.hpp"
+#include "fanout.hpp"
 #include "parley/framing.hpp"
 #include "parley/relay.hpp"
 #include "runtime.hpp"
@@ -66,8 +67,9 @@ class HubHandler : public Handler, public ChatRoom {
   void read_input();
   void pause_input(bool paused);
   void input_chunk(const char* data, std::size_t n);
-  void broadcast(const char* data, std::size_t n, const Conn* except);
+  void end_round();
   void write_output(const char* data, std::size_t n);
+  void flush_output();
   void output_failed(int error);
   void set_clients_reading(bool on);
 
@@ -83,9 +85,10 @@ class HubHandler : public Handler, public ChatRoom {
   bool prev_cr_ = false;
   std::string crlf_;
   LineBuffer stdin_lines_;  // chat: the operator's partial line.
-  std::vector<Conn*> drop_;
-  bool broadcasting_ = false;
-  std::vector<std::string> deferred_;  // Chat announcements made while broadcasting.
+  Fanout fanout_;           // This round's messages for the clients.
+  std::string out_round_;   // This round's output, written once at its end.
+  std::vector<Conn*> over_;
+  bool ending_round_ = false;
 };
 
 void StdioWatch::on_event(std::uint32_t) {
@@ -143,44 +146,31 @@ bool HubHandler::received(Worker& w, Conn& conn, char* data, std::size_t n) {
   }
   w.counters().messages.add(1);
   if (options_.receive) write_output(data, n);
-  if (options_.mode == Mode::broker) broadcast(data, n, &c);
+  if (options_.mode == Mode::broker) fanout_.add({data, n}, &c);
+  if (fanout_.size() > options_.queue_limit) end_round();  // A burst is sent in parts.
   return !c.closed;
 }
 
 void HubHandler::deliver(std::string_view text, Conn* only) {
-  if (only != nullptr) {
-    w_->send(*only, text.data(), text.size());
-    return;
-  }
-  if (broadcasting_) {  // An announcement caused by a drop in the middle of a broadcast.
-    deferred_.emplace_back(text);
-    return;
-  }
-  broadcast(text.data(), text.size(), nullptr);
+  fanout_.add(text, nullptr, only);
 }
 
-// Sends to every client but `except`; a client whose queue passes the limit is dropped once the
-// round is over, so that one that stopped reading never slows the others.
-void HubHandler::broadcast(const char* data, std::size_t n, const Conn* except) {
-  broadcasting_ = true;
-  for (Conn* c : w_->conns()) {
-    if (c == except || c->closed) continue;
-    if (!w_->send(*c, data, n)) continue;
-    if (c->pending_size() > options_.queue_limit) drop_.push_back(c);
+// The round of events is over: every client gets what it brought for it, the output gets its
+// share, and a client whose queue passed the limit is dropped, so that one that stopped reading
+// never slows the others. (Dropping a chat member announces it: that goes out too.)
+void HubHandler::end_round() {
+  if (ending_round_) return;
+  ending_round_ = true;
+  while (!fanout_.empty()) {
+    over_.clear();
+    fanout_.flush(*w_, options_.queue_limit, &over_);
+    for (Conn* c : over_) {
+      std::string why = fmt::format("too slow: over {} bytes queued", options_.queue_limit);
+      w_->close(*c, why.c_str());
+    }
   }
-  broadcasting_ = false;
-  // Copies: closing one may drop another (its "left" line), which appends to these.
-  auto drop = std::move(drop_);
-  drop_.clear();
-  for (Conn* c : drop) {
-    std::string why = fmt::format("too slow: over {} bytes queued", options_.queue_limit);
-    w_->close(*c, why.c_str());
-  }
-  if (!deferred_.empty() && !broadcasting_) {
-    auto lines = std::move(deferred_);
-    deferred_.clear();
-    for (const auto& line : lines) broadcast(line.data(), line.size(), nullptr);
-  }
+  ending_round_ = false;
+  flush_output();
 }
 
 bool HubHandler::drained(Worker& w, Conn& c) {
@@ -205,6 +195,7 @@ Clock::time_point HubHandler::next_deadline() {
 
 void HubHandler::on_time(Worker&) {
   if (in_open_ && in_file_ && !in_paused_) read_input();
+  end_round();
 }
 
 void HubHandler::pause_input(bool paused) {
@@ -259,7 +250,7 @@ void HubHandler::input_chunk(const char* data, std::size_t n) {
     early_.append(data, n);
     return;
   }
-  broadcast(data, n, nullptr);
+  fanout_.add({data, n}, nullptr);
 }
 
 // --- Output (the operator's stdout) ---
@@ -270,6 +261,18 @@ void HubHandler::write_output(const char* data, std::size_t n) {
     out_pending_.append(data, n);
     return;
   }
+  out_round_.append(data, n);
+  if (out_round_.size() > (1 << 20)) flush_output();  // A burst is written in parts.
+}
+
+// This round's output in one write; what the reader does not take waits, and the clients pause.
+void HubHandler::flush_output() {
+  if (out_round_.empty()) return;
+  std::string round = std::move(out_round_);
+  out_round_.clear();
+  const char* data = round.data();
+  std::size_t n = round.size();
+  if (!out_open_ || out_gone_) return;
   while (n > 0) {
     ssize_t w = out_.write(data, n);
     if (w < 0) {
@@ -284,11 +287,11 @@ void HubHandler::write_output(const char* data, std::size_t n) {
   out_pending_.assign(data, n);
   w_->watch(out_watch_, EPOLLOUT);
   if (!out_watch_.registered) {  // Cannot be watched: wait for it, the old blocking way.
-    std::string rest = std::move(out_pending_);
+    out_round_ = std::move(out_pending_);
     out_pending_.clear();
     pollfd p{out_.fd(), POLLOUT, 0};
     ::poll(&p, 1, -1);
-    return write_output(rest.data(), rest.size());
+    return flush_output();
   }
   set_clients_reading(false);
 }

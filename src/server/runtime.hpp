@@ -6,10 +6,13 @@
 #include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -81,6 +84,12 @@ struct Conn : Handle {
   bool peer_done = false;          // The client half-closed: finish the output, then close.
   bool close_after = false;        // Close once the pending output is gone.
   bool read_paused = false;        // The handler stopped reading (its output is blocked).
+  bool custom_io = false;          // The handler moves the bytes itself (Handler::io).
+  bool outgoing = false;           // Opened by the handler (a forwarder's target), not accepted.
+  // Another process holds the socket too (an exec child): closing our descriptor does not take
+  // it out of the epoll set then, which watches the open file, so close() removes it first.
+  bool fd_shared = false;
+  bool awaiting_header = false;  // --proxy-protocol: the PROXY header has not come yet.
   // Echo-style backpressure: read nothing more while output is pending (the output comes from
   // the input). Broadcast services turn it off and bound the queue instead.
   bool hold_reads_while_pending = true;
@@ -131,6 +140,8 @@ class Handler {
   // An error or hang-up on a connection that is neither read nor written (paused, or handed to a
   // child). Default: close it on an error, ignore a hang-up (it is seen when reading resumes).
   virtual void hangup(Worker& w, Conn& c, std::uint32_t events);
+  // Readiness of a connection marked custom_io: the handler reads and writes it itself.
+  virtual void io(Worker&, Conn&, std::uint32_t /*events*/) {}
   // Timers: the loop wakes up by next_deadline() and then calls on_time().
   virtual Clock::time_point next_deadline() { return Clock::time_point::max(); }
   virtual void on_time(Worker&) {}
@@ -145,14 +156,24 @@ class Worker {
 
   void run();   // The event loop; returns when stopped and drained.
   void wake();  // Any thread: make run() look at the phase.
+  // Any thread: this worker's clients, copied by the worker itself (false on timeout).
+  bool clients(std::vector<ClientInfo>* out, std::size_t limit, std::chrono::milliseconds timeout);
   const WorkerStats& stats() const { return stats_; }
   bool done() const { return done_.load(); }
 
   // --- For handlers (worker thread only) ---
   // Sends now what the socket takes and queues the rest; false if the connection was closed.
   bool send(Conn& c, const char* data, std::size_t n);
+  // The same for several pieces in one system call (at most IOV_MAX of them).
+  bool send(Conn& c, const iovec* pieces, int count);
   void close(Conn& c, const char* reason);
   void set_reading(Conn& c, bool on);
+  // custom_io connections: the epoll interest, as the handler wants it (0: errors only).
+  void set_events(Conn& c, std::uint32_t events);
+  // Registers a connection the handler opened itself (a forwarder's target): it is closed,
+  // swept for idleness and drained like the others, but not counted against max_conns or
+  // reported as a client. The worker owns it from now on.
+  void adopt(Conn& c, std::uint32_t events);
   // Registers, changes or removes a watched descriptor (w.fd must be set).
   void watch(Watch& w, std::uint32_t events);
   void unwatch(Watch& w);
@@ -179,10 +200,13 @@ class Worker {
  private:
   void on_listener(Slot& slot);
   bool admit(int fd, const sockaddr_in6& peer, socklen_t len);
+  void welcome(Conn& c);
+  void read_proxy_header(Conn& c);
+  void expire_proxy_headers();
   bool on_readable(Conn& c);
   void on_writable(Conn& c);
   void on_conn_event(Conn& c, std::uint32_t ev);
-  void update_interest(Conn& c);
+  void update_interest(Conn& c);  // (private, but proxy_accept.cpp uses it too)
   void begin_drain();
   void close_quiet();
   void sweep_idle();
@@ -196,9 +220,10 @@ class Worker {
   Fd wake_;
   std::vector<std::unique_ptr<Slot>> slots_;  // Listeners or datagram sockets, and the wake fd.
   std::vector<Conn*> conns_;
-  std::vector<Conn*> closed_;       // Deleted after the round of events that closed them.
-  std::unique_ptr<char[]> buffer_;  // One read buffer for every connection of this worker.
-  std::string out_;                 // Scratch for handlers' replies.
+  std::vector<Conn*> closed_;         // Deleted after the round of events that closed them.
+  std::size_t awaiting_headers_ = 0;  // Connections still owing a PROXY header.
+  std::unique_ptr<char[]> buffer_;    // One read buffer for every connection of this worker.
+  std::string out_;                   // Scratch for handlers' replies.
   WorkerStats stats_;
   Clock::time_point now_;
   Clock::time_point next_sweep_;
@@ -210,6 +235,14 @@ class Worker {
   bool finishing_ = false;
   Clock::time_point drain_deadline_;  // The server's, or this worker's own when it finished.
   std::atomic<bool> done_{false};
+  // The live view's request for a copy of the client list, answered at the top of the loop.
+  void answer_snapshot();
+  std::atomic<bool> snapshot_wanted_{false};
+  std::mutex snapshot_mutex_;
+  std::condition_variable snapshot_cv_;
+  std::vector<ClientInfo> snapshot_;
+  std::size_t snapshot_limit_ = 0;
+  std::uint64_t snapshot_serial_ = 0;
 };
 
 }  // namespace parley::server

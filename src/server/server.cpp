@@ -1,5 +1,6 @@
 // Server: opens every worker's sockets, runs one worker per thread, stops and reports.
 
+#include <fcntl.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -83,12 +84,14 @@ Result<std::unique_ptr<Server>> Server::open(ServerConfig config,
   config.threads = workers;
   std::vector<std::vector<Fd>> sockets;
   if (!config.listeners.empty()) {
-    // Pre-opened listeners serve one worker.
-    config.threads = workers = 1;
-    sockets.emplace_back();
+    // Pre-opened listeners (a Unix socket, -s/-p, inherited ones): every worker watches the same
+    // sockets (EPOLLEXCLUSIVE wakes one of them per new client).
+    sockets.resize(workers);
     for (auto& l : config.listeners) {
       impl->addresses.push_back(l.local);
-      sockets.back().push_back(std::move(l.fd));
+      for (unsigned w = 1; w < workers; ++w)
+        sockets[w].emplace_back(::fcntl(l.fd.get(), F_DUPFD_CLOEXEC, 3));
+      sockets[0].push_back(std::move(l.fd));
     }
     config.listeners.clear();
   } else {
@@ -155,6 +158,15 @@ void Server::wait() {
 std::error_code Server::failure() const {
   int e = impl_->shared.failure.load();
   return e == 0 ? std::error_code() : std::error_code(e, std::system_category());
+}
+
+std::vector<ClientInfo> Server::clients(std::size_t limit) const {
+  std::vector<ClientInfo> all;
+  for (const auto& w : impl_->workers) {
+    if (all.size() >= limit || w->done()) continue;
+    w->clients(&all, limit - all.size(), std::chrono::milliseconds(200));
+  }
+  return all;
 }
 
 ServerStats Server::stats() const {

@@ -16,6 +16,7 @@ struct Subcommand {
 Subcommand connect_command(CLI::App& root);
 Subcommand listen_command(CLI::App& root);
 Subcommand chat_command(CLI::App& root);
+Subcommand forward_command(CLI::App& root);
 Subcommand echo_command(CLI::App& root);
 Subcommand conns_command(CLI::App& root);
 Subcommand bench_command(CLI::App& root);

@@ -23,8 +23,10 @@ struct EchoArgs {
   ServerConfig server;
   EchoOptions echo;
   AccessArgs access;
+  ProxyProtocolArgs proxy_protocol;
   bool quiet = false;
   LogFormat log_format = LogFormat::text;
+  std::string metrics;
   std::chrono::milliseconds stats_interval{0};
 };
 
@@ -86,6 +88,11 @@ int run_echo(EchoArgs& o) {
   bool activated = false;
   if (!take_activated_sockets(o, &activated)) return kExitUsage;
   if (!build_access("echo", o.access, &o.server.access)) return kExitUsage;
+  if (!apply_proxy_protocol("echo", o.proxy_protocol, &o.server)) return kExitUsage;
+  if (o.proxy_protocol.on && o.server.udp) {
+    say("echo: --proxy-protocol is for TCP connections, not UDP");
+    return kExitUsage;
+  }
   set_log(o);
   const bool json = o.log_format == LogFormat::json;
   auto service = echo_service(o.echo);
@@ -111,8 +118,13 @@ int run_echo(EchoArgs& o) {
     return kExitUsage;
   }
   sigset_t signals = block_server_signals();
-  print_addresses(**server, wildcard, o.log_format, activated);
+  print_addresses(**server, wildcard,
+                  activated ? kActivatedLoopback : "leave out --bind to listen on every address",
+                  o.log_format);
   say_started(o, **server, udp);
+  bool failed = false;
+  auto metrics = start_metrics("echo", o.metrics, **server, "echo", &failed);
+  if (failed) return kExitUsage;
   (*server)->start();
   const char* stopping = "Stopping: finishing what clients sent (signal again to stop now).";
   serve(
@@ -183,6 +195,8 @@ Subcommand echo_command(CLI::App& root) {
                       "On SIGTERM, time allowed to finish echoes (default 5s)");
   add_duration_option(*app, "--stats-interval", o->stats_interval, "Print counters this often");
   add_access_options(*app, o->access);
+  add_proxy_protocol_options(*app, o->proxy_protocol);
+  add_metrics_option(*app, o->metrics);
   auto* quiet = app->add_flag("-q,--quiet", o->quiet, "No per-connection log lines");
   add_log_format_option(*app, o->log_format);
   app->add_flag("--log-data", o->echo.log_data, "Log what each client sends")->excludes(quiet);

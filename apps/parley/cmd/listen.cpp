@@ -20,60 +20,10 @@
 #include "parley/connector.hpp"
 #include "parley/errors.hpp"
 #include "parley/listener.hpp"
+#include "unlink_on_exit.hpp"
 
 namespace parley::cmd {
 namespace {
-
-// The socket file for the signal handler, which must not allocate: its path (sun_path's size
-// bounds it) and the device and inode it had when we created it.
-char g_socket_path[sizeof(sockaddr_un::sun_path)];
-dev_t g_socket_dev;
-ino_t g_socket_ino;
-
-// Unlinks the path only if it is still the socket we made: a regular file put there later, or a
-// second server's socket after ours was replaced, is not ours to delete. Async-signal-safe.
-void unlink_if_ours() {
-  struct stat st {};
-  if (::lstat(g_socket_path, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == g_socket_dev &&
-      st.st_ino == g_socket_ino)
-    ::unlink(g_socket_path);
-}
-
-extern "C" void unlink_then_die(int sig) {
-  unlink_if_ours();
-  ::signal(sig, SIG_DFL);
-  ::raise(sig);  // Delivered once the handler returns: the exit status still says which signal.
-}
-
-// Removes the Unix socket file we created, however the command ends: on return, and on Ctrl-C,
-// SIGTERM or SIGHUP while waiting or relaying (the default action would leave the file behind).
-// The server modes block these signals and return normally, and the destructor does the work.
-struct UnlinkOnExit {
-  bool armed = false;
-  explicit UnlinkOnExit(const std::string& path) {
-    struct stat st {};
-    if (path.empty() || path.size() >= sizeof(g_socket_path) || ::lstat(path.c_str(), &st) != 0)
-      return;
-    std::memcpy(g_socket_path, path.c_str(), path.size() + 1);
-    g_socket_dev = st.st_dev;
-    g_socket_ino = st.st_ino;
-    armed = true;
-    struct sigaction sa {};
-    sa.sa_handler = unlink_then_die;
-    sigemptyset(&sa.sa_mask);
-    // A signal the parent set to be ignored (nohup, a shell's background job) stays ignored.
-    for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
-      struct sigaction old {};
-      if (sigaction(sig, nullptr, &old) == 0 && old.sa_handler != SIG_IGN)
-        sigaction(sig, &sa, nullptr);
-    }
-  }
-  UnlinkOnExit(const UnlinkOnExit&) = delete;
-  UnlinkOnExit& operator=(const UnlinkOnExit&) = delete;
-  ~UnlinkOnExit() {
-    if (armed) unlink_if_ours();
-  }
-};
 
 // Works out the local address and port from -s, -p and the positionals.
 Result<HostPort> bind_target(const ListenArgs& o) {
@@ -293,6 +243,14 @@ int run_listen(const ListenArgs& o) {
   const bool exec = !o.exec.empty() || !o.sh_exec.empty();
   const bool server_mode = exec || ((o.keep_open || o.broker || o.chat) && !o.udp);
   if (server_mode && !server_mode_options_ok(o, exec)) return kExitUsage;
+  if (!o.metrics.empty() && !server_mode) {
+    say("listen: --metrics works with -k, --broker, --chat and -e");
+    return kExitUsage;
+  }
+  if (o.proxy_protocol.on && (!server_mode || o.udp)) {
+    say("listen: --proxy-protocol works with -k, --broker, --chat and -e over TCP or Unix");
+    return kExitUsage;
+  }
   bool bad = false;
   const std::string hex_path = hex_dump_path_or_say("listen", o, &bad);
   if (bad) return kExitUsage;
@@ -368,6 +326,8 @@ void add_listen_options(CLI::App& app, ListenArgs& o) {
   }
   add_access_options(app, o.access);
   add_log_format_option(app, o.log_format);
+  add_proxy_protocol_options(app, o.proxy_protocol);
+  add_metrics_option(app, o.metrics);
 }
 
 Subcommand listen_command(CLI::App& root) {

@@ -17,6 +17,7 @@
 
 #include "parley/access.hpp"
 #include "parley/listener.hpp"
+#include "parley/metrics.hpp"
 #include "parley/server.hpp"
 
 namespace parley::cmd {
@@ -27,6 +28,16 @@ struct AccessArgs {
 
 // --allow, --deny, --allowfile, --denyfile.
 void add_access_options(CLI::App& app, AccessArgs& a);
+
+struct ProxyProtocolArgs {
+  bool on = false;
+  std::vector<std::string> from;  // Trusted proxies.
+};
+
+// --proxy-protocol, --proxy-protocol-from.
+void add_proxy_protocol_options(CLI::App& app, ProxyProtocolArgs& p);
+// Into the server's configuration; on a bad --proxy-protocol-from prints one line, false.
+bool apply_proxy_protocol(const char* command, const ProxyProtocolArgs& p, ServerConfig* config);
 
 // Builds the list; on a bad rule or file prints one line naming it and returns false.
 bool build_access(const char* command, const AccessArgs& a, AccessList* out);
@@ -55,11 +66,15 @@ void log_json_stats(std::string_view event, const ServerStats& s, double seconds
 // whatever config.log_connections said, unless quiet).
 void use_json_log(ServerConfig& config, bool quiet);
 
-// "Listening on ..." for every address, and (when bound to every address) "Reachable at ..."
-// for each interface address a classmate could use. activated: the sockets came from systemd
-// (the loopback warning then points at the socket unit, not at --bind).
-void print_addresses(const Server& server, bool wildcard, LogFormat format = LogFormat::text,
-                     bool activated = false);
+// "Listening on ..." for every address, a warning when that is loopback only (`fix` says how to
+// listen on every address, or -- socket activation -- that the socket unit chose it), and (when
+// bound to every address, text log only) "Reachable at ..." for each interface address a
+// classmate could use.
+void print_addresses(const Server& server, bool wildcard, std::string_view fix,
+                     LogFormat format = LogFormat::text);
+// The `fix` for sockets from systemd.
+inline constexpr std::string_view kActivatedLoopback =
+    "the socket unit listens on a loopback address";
 
 void print_stats(const ServerStats& s, std::string_view prefix, LogFormat format = LogFormat::text);
 
@@ -77,6 +92,14 @@ struct ActivatedSockets {
 // unit passes connections, which parley does not serve), or a mix of both kinds, prints one
 // line naming `command` and returns false.
 bool activated_sockets(const char* command, ActivatedSockets* out);
+
+// --metrics ADDR:PORT.
+void add_metrics_option(CLI::App& app, std::string& address);
+// Opens and starts the endpoint if asked for (null otherwise, or on failure with *failed set and
+// one line printed). `service` names the server on the live page.
+std::unique_ptr<MetricsServer> start_metrics(const char* command, const std::string& address,
+                                             const Server& server, std::string service,
+                                             bool* failed);
 
 // Blocks SIGINT, SIGTERM and SIGUSR1 in the calling thread (and the workers it starts later);
 // call before Server::start().

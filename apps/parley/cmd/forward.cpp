@@ -1,0 +1,217 @@
+// parley forward: port forwarding and relays (socat's everyday job), on the server runtime.
+// Options, target resolution, startup and exit lines live here; the relaying is
+// parley::forward_service().
+
+#include <unistd.h>
+
+#include <memory>
+#include <thread>
+
+#include "commands.hpp"
+#include "netcat.hpp"
+#include "parley/connector.hpp"
+#include "parley/duration.hpp"
+#include "parley/errors.hpp"
+#include "parley/forward.hpp"
+#include "serve.hpp"
+#include "unlink_on_exit.hpp"
+
+namespace parley::cmd {
+namespace {
+
+struct ForwardArgs {
+  std::vector<std::string> sides;  // LISTEN TARGET...
+  bool udp = false, ipv4 = false, ipv6 = false, numeric = false;
+  int verbose = 0;
+  ServerConfig server;
+  ForwardOptions forward;
+  std::string proxy_protocol;
+  AccessArgs access;
+  ProxyProtocolArgs proxy_protocol_in;
+  std::string metrics;
+  std::chrono::milliseconds stats_interval{0};
+};
+
+Family family_of(const ForwardArgs& o) {
+  return o.ipv4 ? Family::v4 : o.ipv6 ? Family::v6 : Family::any;
+}
+
+// Every address of every target, resolved once now. A target that does not resolve is a usage
+// error (exit 2). Whether one answers is learnt from the clients (no test connection is made,
+// which a backend would log as an empty client): one that does not is logged and rested.
+bool resolve_targets(ForwardArgs& o) {
+  for (std::size_t i = 1; i < o.sides.size(); ++i) {
+    const std::string& text = o.sides[i];
+    auto e = parse_forward_endpoint(text, false);
+    if (!e) {
+      say("forward: target '{}': {}", text, describe(e.error()));
+      return false;
+    }
+    ForwardTarget t{text, {}};
+    if (e->is_unix()) {
+      if (o.udp) {
+        say("forward: -u forwards UDP to UDP; '{}' is a Unix socket", text);
+        return false;
+      }
+      t.addresses.push_back(SocketAddress::unix_path(e->unix_path).value());
+    } else {
+      ResolveOptions ro{family_of(o), o.numeric, o.udp ? SOCK_DGRAM : SOCK_STREAM, false};
+      auto addresses = resolve(e->host, e->port, ro);
+      if (!addresses) {
+        say("forward: target '{}': {}", text, describe(addresses.error()));
+        return false;
+      }
+      t.addresses = std::move(*addresses);
+    }
+    o.forward.targets.push_back(std::move(t));
+  }
+  return true;
+}
+
+// The listening side: a Unix socket is opened here (shared by the workers); an address and port
+// go to the runtime, which opens one SO_REUSEPORT set per worker.
+bool listening_side(ForwardArgs& o, std::string* unix_path) {
+  auto e = parse_forward_endpoint(o.sides.front(), true);
+  if (!e) {
+    say("forward: listen on '{}': {}", o.sides.front(), describe(e.error()));
+    return false;
+  }
+  if (e->is_unix()) {
+    if (o.udp) {
+      say("forward: -u forwards UDP to UDP; '{}' is a Unix socket", o.sides.front());
+      return false;
+    }
+    auto l = open_unix_listener(e->unix_path, SOCK_STREAM);
+    if (!l) {
+      say("forward: cannot listen on {}: {}", e->unix_path, describe(l.error()));
+      return false;
+    }
+    *unix_path = e->unix_path;
+    o.server.listeners.push_back(std::move(*l));
+    return true;
+  }
+  if (!e->host.empty()) o.server.bind.push_back(e->host);
+  o.server.port = e->port;
+  return true;
+}
+
+void say_event(const ServerEvent& e) {
+  switch (e.kind) {
+    case ServerEvent::Kind::closed:
+      return log_line(fmt::format("{} {} ({:.2f} s)", e.peer, e.detail, e.seconds));
+    case ServerEvent::Kind::refused:
+      return log_line(fmt::format("{} refused: {}", e.peer, e.detail));
+    case ServerEvent::Kind::denied:
+      return log_line(fmt::format("{} refused by {}", e.peer, e.detail));
+    case ServerEvent::Kind::connected:
+      return log_line(fmt::format("{} connected", e.peer));
+  }
+}
+
+int run_forward(ForwardArgs& o) {
+  const auto start = std::chrono::steady_clock::now();
+  if (o.sides.size() < 2) {
+    say("forward: give where to listen and at least one target: LISTEN TARGET... "
+        "(e.g. 8080 127.0.0.1:80)");
+    return kExitUsage;
+  }
+  if (!o.proxy_protocol.empty())
+    o.forward.proxy_protocol =
+        o.proxy_protocol == "v1" ? ProxyProtocolVersion::v1 : ProxyProtocolVersion::v2;
+  if (!build_access("forward", o.access, &o.server.access)) return kExitUsage;
+  if (!apply_proxy_protocol("forward", o.proxy_protocol_in, &o.server)) return kExitUsage;
+  if (o.proxy_protocol_in.on && o.udp) {
+    say("forward: --proxy-protocol is for TCP connections, not UDP");
+    return kExitUsage;
+  }
+  if (!resolve_targets(o)) return kExitUsage;
+  std::string unix_path;
+  if (!listening_side(o, &unix_path)) return kExitUsage;
+  UnlinkOnExit cleanup(unix_path);
+  o.forward.udp = o.udp;
+  o.server.udp = o.udp;
+  o.server.refusal.clear();  // A relay never puts bytes of its own into the stream.
+  o.server.log_connections = o.verbose > 0;
+  o.server.log_connects = false;  // One line per connection, when it ends.
+  o.server.log = log_line;
+  o.server.on_event = say_event;
+  const bool wildcard = o.server.bind.empty() && unix_path.empty();
+  auto server = Server::open(std::move(o.server), forward_service(o.forward));
+  if (!server) {
+    say("forward: cannot listen on {}: {}", o.sides.front(), describe(server.error()));
+    return kExitUsage;
+  }
+  sigset_t signals = block_server_signals();
+  print_addresses(**server, wildcard, "give the port alone to listen on every address");
+  std::vector<std::string> names;
+  for (const auto& t : o.forward.targets) names.push_back(t.text);
+  say("Forwarding {} to {} ({}, {} thread{}). Stop with Ctrl-C; kill -USR1 {} prints counters.",
+      o.sides.front(), fmt::join(names, ", "), o.udp ? "UDP" : "TCP", (*server)->workers(),
+      (*server)->workers() == 1 ? "" : "s", getpid());
+  bool failed = false;
+  auto metrics = start_metrics("forward", o.metrics, **server, "forward", &failed);
+  if (failed) return kExitUsage;
+  (*server)->start();
+  serve(**server, signals, o.stats_interval,
+        [] { say("Stopping: finishing the connections in flight (signal again to stop now)."); });
+  ServerStats s = (*server)->stats();
+  say("{} connections forwarded ({} refused, {} denied), {} bytes up, {} bytes down in {} s.",
+      s.total, s.refused, s.denied, s.bytes_in, s.bytes_out,
+      format_seconds(std::chrono::steady_clock::now() - start));
+  return kExitOk;
+}
+
+}  // namespace
+
+Subcommand forward_command(CLI::App& root) {
+  auto o = std::make_shared<ForwardArgs>();
+  o->server.threads = std::max(1u, std::thread::hardware_concurrency());
+  o->server.drain_timeout = std::chrono::seconds(30);
+  auto* app = root.add_subcommand(
+      "forward", "Forward a port to one or more targets (relay, like socat fork or HAProxy tcp)");
+  app->footer(
+      "Sides: [HOST:]PORT, [IPv6]:PORT, unix:PATH, unix:@NAME (abstract). A bare PORT listens on\n"
+      "every address; as a target it means this machine.\n"
+      "Examples:\n"
+      "  parley forward 8080 10.0.0.5:80                a port to a backend\n"
+      "  parley forward 8080 10.0.0.5:80 10.0.0.6:80    round robin; a refusing target is skipped\n"
+      "  parley forward 127.0.0.1:5432 unix:/run/postgresql/.s.PGSQL.5432\n"
+      "  parley forward unix:/tmp/web.sock 127.0.0.1:80 a Unix socket in front of a TCP service\n"
+      "  parley forward -u 5353 10.0.0.1:53             UDP, a session per client\n"
+      "  parley forward --proxy-protocol-send v2 443 10.0.0.5:443\n"
+      "Each direction half-closes on its own; a session ends when both are done, or when either\n"
+      "side resets (the reset is passed on). A side that does not read pauses the other (at most\n"
+      "1 MiB in flight per direction). -v logs one line per connection when it ends; SIGUSR1 or\n"
+      "--stats-interval prints counters; SIGTERM finishes the connections in flight (up to\n"
+      "--drain-timeout, 30s), a second signal stops at once.\n"
+      "Exit status: 0 ok, 2 usage or local error (a target that does not answer is not fatal).");
+  app->add_option("sides", o->sides, "LISTEN TARGET...")->expected(0, -1);
+  app->add_flag("-u,--udp", o->udp, "Forward UDP (a session per client address)");
+  auto* v4 = app->add_flag("-4", o->ipv4, "Targets: IPv4 addresses only");
+  app->add_flag("-6", o->ipv6, "Targets: IPv6 addresses only")->excludes(v4);
+  app->add_flag("-n,--nodns", o->numeric, "Numeric addresses only, never ask DNS");
+  app->add_option("--threads", o->server.threads, "Event loops, one per thread (default: cores)")
+      ->check(CLI::Range(1, 256));
+  app->add_option("-m,--max-conns", o->server.max_conns,
+                  "Most clients at once (default 10000); more are closed at once")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{10'000'000}));
+  add_duration_option(*app, "--connect-timeout", o->forward.connect_timeout,
+                      "A target that does not answer within this is skipped (default 5s)");
+  add_duration_option(*app, "--idle-timeout", o->server.idle_timeout,
+                      "Close connections with no data either way for this long");
+  add_duration_option(*app, "--udp-timeout", o->forward.udp_timeout,
+                      "-u: a client's session ends after this long without traffic (default 60s)");
+  add_duration_option(*app, "--drain-timeout", o->server.drain_timeout,
+                      "On SIGTERM, time allowed to finish the connections (default 30s)");
+  add_duration_option(*app, "--stats-interval", o->stats_interval, "Print counters this often");
+  app->add_option("--proxy-protocol-send", o->proxy_protocol,
+                  "Tell the target who the client is: a PROXY protocol v1 or v2 header first")
+      ->check(CLI::IsMember({"v1", "v2"}));
+  add_access_options(*app, o->access);
+  add_proxy_protocol_options(*app, o->proxy_protocol_in);
+  add_metrics_option(*app, o->metrics);
+  app->add_flag("-v,--verbose", o->verbose, "One log line per connection");
+  return {app, [o] { return run_forward(*o); }};
+}
+
+}  // namespace parley::cmd
