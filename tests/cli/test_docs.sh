@@ -31,7 +31,7 @@ help_command() {
   done
   "$PARLEY" help >"$WORK/a" && "$PARLEY" --help >"$WORK/b" && cmp -s "$WORK/a" "$WORK/b" ||
     { fail "parley help differs from parley --help"; return 1; }
-  expect_exit 2 "parley: help: command: nosuch not in {connect,listen,echo,conns,talk,bench,chat,doctor,scan}" \
+  expect_exit 2 "parley: help: command: nosuch not in {connect,listen,echo,conns,talk,bench,chat,doctor,scan,forward}" \
     "$PARLEY" help nosuch
 }
 
@@ -106,7 +106,7 @@ bash_completion() {
   assert_eq "connect conns " "$(complete_bash parley con)" "commands" &&
     assert_eq "socks4 socks4a socks5 " "$(complete_bash parley connect --proxy-type s)" "--proxy-type" &&
     assert_eq "socks4 socks4a socks5 " "$(complete_bash parley connect --proxy-type = s)" "--proxy-type=" &&
-    assert_eq "connect hold pingpong stream " "$(complete_bash parley bench -c 5 '')" "bench modes" &&
+    assert_eq "connect hold http pingpong stream " "$(complete_bash parley bench -c 5 '')" "bench modes" &&
     assert_eq "" "$(complete_bash parley bench pingpong '')" "bench after the mode" &&
     assert_eq "connect conns " "$(complete_bash parley help co)" "help COMMAND" &&
     assert_eq "json text " "$(complete_bash parley echo --log-format '')" "--log-format" &&
@@ -149,7 +149,7 @@ EOF
   got=$(timeout 20 zsh -f "$WORK/capture.zsh" "$WORK/zsh" "parley connect --proxy-type ")
   assert_eq "http socks4 socks4a socks5 " "$got" "zsh: --proxy-type" || return 1
   got=$(timeout 20 zsh -f "$WORK/capture.zsh" "$WORK/zsh" "parley bench ")
-  assert_eq "connect hold pingpong stream " "$got" "zsh: bench modes" || return 1
+  assert_eq "connect hold http pingpong stream " "$got" "zsh: bench modes" || return 1
   got=$(timeout 20 zsh -f "$WORK/capture.zsh" "$WORK/zsh" "parley con")
   assert_eq "connect conns " "$got" "zsh: commands"
 }
@@ -161,7 +161,7 @@ fish_completion() {
   complete_fish() { fish -c "source '$WORK/parley.fish'; complete -C '$1'" 2>&1 | cut -f1 | sort | tr '\n' ' '; }
   assert_eq "--json " "$(complete_fish 'parley conns --js')" "fish: conns --js" &&
     assert_eq "http socks4 socks4a socks5 " "$(complete_fish 'parley connect --proxy-type ')" "fish: --proxy-type" &&
-    assert_eq "connect hold pingpong stream " "$(complete_fish 'parley bench ')" "fish: bench modes" &&
+    assert_eq "connect hold http pingpong stream " "$(complete_fish 'parley bench ')" "fish: bench modes" &&
     assert_eq "" "$(complete_fish 'parley bench pingpong ')" "fish: after the mode" &&
     assert_eq "--keep-open " "$(complete_fish 'parley -lk --kee')" "fish: -l means listen"
 }

@@ -61,7 +61,7 @@ echo_activated() {
   grep -v '^Listening on\|^Communication attempt\|^Execing' "$WORK/act.err" >"$WORK/act.json"
   json_lines "$WORK/act.json" >"$WORK/act.events" || { fail "$(cat "$WORK/act.json")"; return 1; }
   grep -qxF "listening		127.0.0.1:$p1			" "$WORK/act.events" &&
-    grep -qE "^started		Echo server \(TCP, 1 thread\)\." "$WORK/act.events" &&
+    grep -qE "^started		Echo server \(TCP, [0-9]+ threads?\)\." "$WORK/act.events" &&
     grep -qE "^closed	127\.0\.0\.1:[0-9]+	closed by peer	100000	100000	$" "$WORK/act.events" &&
     grep -qE "^summary			[0-9]+	[0-9]+	[12]$" "$WORK/act.events" ||
     fail "events: $(cat "$WORK/act.events")"
@@ -79,7 +79,7 @@ s.settimeout(5)
 s.sendto(b"ping", ("127.0.0.1", int(sys.argv[1])))
 assert s.recvfrom(100)[0] == b"ping"
 EOF
-  grep -q '^parley: Echo server (UDP, 1 thread)' "$WORK/udp.err" || fail "$(cat "$WORK/udp.err")"
+  grep -qE '^parley: Echo server \(UDP, [0-9]+ threads?\)' "$WORK/udp.err" || fail "$(cat "$WORK/udp.err")"
 }
 
 # Each mistake is one line and exit 2, at the first connection.
