@@ -5,8 +5,8 @@ BUILD_DIR := build/$(PRESET)
 PARLEY := $(BUILD_DIR)/apps/parley/parley
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build run test test-asan test-tsan test-tsan-ci fuzz fuzz-smoke soak bench format \
-	format-check clean
+.PHONY: all deps build run test test-asan test-tsan test-tsan-ci fuzz fuzz-smoke soak bench package \
+	install format format-check clean
 
 all: build
 
@@ -23,6 +23,15 @@ run: build
 
 test: build
 	ctest --preset $(PRESET) -j $(JOBS)
+
+# parley_VERSION_ARCH.deb in $(BUILD_DIR) (CPack; see cmake/Packaging.cmake).
+package: build
+	cmake --build --preset $(PRESET) --target package
+
+# The same tree as the package, under PREFIX (default /usr/local).
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD_DIR) --prefix $(PREFIX)
 
 test-asan:
 	@$(MAKE) --no-print-directory test PRESET=asan

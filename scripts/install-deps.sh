@@ -27,6 +27,10 @@ packages=(
   nftables iptables
   # Proxies for connect --proxy (SOCKS4/5, HTTP CONNECT).
   dante-server microsocks
+  # Packaging and documentation: dpkg-shlibdeps finds the .deb's dependencies; the tests read the
+  # generated pages with man and groff, drive the zsh and fish completions, run echo and listen
+  # under systemd-socket-activate, verify the units and trace the sandboxed service.
+  dpkg-dev man-db groff-base zsh fish systemd strace
   # bench/forward.sh measures parley forward against HAProxy.
   haproxy
   # --metrics: the tests fetch /metrics with curl and render the live page in headless Chromium.

@@ -13,6 +13,8 @@
 #include "args.hpp"
 #include "cmd/commands.hpp"
 #include "cmd/output.hpp"
+#include "doc/generate.hpp"
+#include "doc/help.hpp"
 #include "parley/version.hpp"
 
 namespace {
@@ -48,6 +50,17 @@ void ensure_standard_fds() {
   }
 }
 
+const std::string kVersionLine = std::string("parley ") + parley::kVersion;
+
+// -V and --version on every command (only --version where a command uses -V for itself).
+void add_version_flags(CLI::App& app) {
+  for (CLI::App* sub : app.get_subcommands({})) {
+    if (sub->get_option_no_throw("--version") != nullptr) continue;
+    sub->set_version_flag(sub->get_option_no_throw("-V") ? "--version" : "-V,--version",
+                          kVersionLine);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -59,11 +72,18 @@ int main(int argc, char** argv) {
       "parley: netcat, echo server, line client, socket lister, load tester and network "
       "doctor in one.",
       "parley"};
-  app.set_version_flag("--version", std::string("parley ") + parley::kVersion);
+  parley::doc::use_help_formatter(app);  // Before the commands: each copies it when added.
+  app.set_version_flag("-V,--version", kVersionLine);
   app.require_subcommand(1);
   app.footer(
       "netcat habits work too: 'parley HOST PORT' connects, 'parley -l PORT' listens.\n"
-      "Run 'parley COMMAND --help' for a command's options.");
+      "Run 'parley help COMMAND' (or 'parley COMMAND --help') for a command's options.\n"
+      "Examples:\n"
+      "  parley example.org 80            connect, as nc does (parley connect example.org 80)\n"
+      "  parley -lk 12345                 listen for many clients (parley listen -k 12345)\n"
+      "  parley echo                      an echo server on port 12345, every core\n"
+      "  parley conns -tanp               TCP sockets with their processes, as ss -tanp\n"
+      "  parley help conns                the options of one command");
   std::vector<parley::cmd::Subcommand> commands = {
       parley::cmd::connect_command(app), parley::cmd::listen_command(app),
       parley::cmd::echo_command(app),    parley::cmd::conns_command(app),
@@ -71,11 +91,19 @@ int main(int argc, char** argv) {
       parley::cmd::chat_command(app),    parley::cmd::doctor_command(app),
       parley::cmd::scan_command(app),    parley::cmd::forward_command(app)};
 
-  std::vector<std::string> names;
+  std::vector<std::string> names;  // As error messages list them (help is not a tool).
   for (const auto& c : commands) names.push_back(c.app->get_name());
+  commands.push_back(parley::cmd::help_command(app));
+  add_version_flags(app);
+  std::vector<std::string> known = names;
+  known.push_back("help");
+
+  std::vector<std::string> raw(argv + 1, argv + argc);
+  // Build-time use (and packagers'): man pages and completions from this very command tree.
+  if (!raw.empty() && raw.front() == "--generate")
+    return parley::doc::generate(app, std::vector<std::string>(raw.begin() + 1, raw.end()));
   std::string unknown;
-  auto args =
-      parley::normalize_args(std::vector<std::string>(argv + 1, argv + argc), names, &unknown);
+  auto args = parley::normalize_args(std::move(raw), known, &unknown);
   if (!unknown.empty()) {
     std::string guess = parley::closest(unknown, names);
     parley::cmd::say("unknown command '{}'{}. Commands: {}. See parley --help.", unknown,
@@ -101,6 +129,12 @@ int main(int argc, char** argv) {
   try {
     std::reverse(args.begin(), args.end());  // CLI11 takes a reversed vector.
     app.parse(args);
+  } catch (const CLI::CallForHelp&) {
+    parley::cmd::out_text(app.help());  // The help of the command asked about.
+    return parley::cmd::finish_output(0);
+  } catch (const CLI::CallForVersion& e) {
+    parley::cmd::out_text(std::string(e.what()) + "\n");
+    return parley::cmd::finish_output(0);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) {
       // --help and --version are results: through out(), so that a full disk is reported.

@@ -23,5 +23,7 @@ Subcommand bench_command(CLI::App& root);
 Subcommand talk_command(CLI::App& root);
 Subcommand doctor_command(CLI::App& root);
 Subcommand scan_command(CLI::App& root);
+// Registered last: it offers every command registered before it.
+Subcommand help_command(CLI::App& root);
 
 }  // namespace parley::cmd

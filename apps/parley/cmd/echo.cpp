@@ -27,9 +27,50 @@ struct EchoArgs {
   bool quiet = false;
   bool verbose = false;
   std::string io = "epoll";
+  LogFormat log_format = LogFormat::text;
   std::string metrics;
   std::chrono::milliseconds stats_interval{0};
 };
+
+// Under systemd the listening sockets come from the .socket unit: they replace the port and
+// --bind, and say whether this is a TCP or a UDP echo. False (after one line) on a conflict.
+bool take_activated_sockets(EchoArgs& o, bool* activated) {
+  ActivatedSockets sockets;
+  if (!activated_sockets("echo", &sockets)) return false;
+  *activated = !sockets.listeners.empty();
+  if (!*activated) return true;
+  if (!o.positional.empty() || o.port >= 0 || !o.server.bind.empty()) {
+    say("echo: the listening sockets come from systemd (LISTEN_FDS): leave out the port and "
+        "--bind");
+    return false;
+  }
+  if (o.server.udp && sockets.socktype == SOCK_STREAM) {
+    say("echo: -u: systemd passed stream sockets (ListenStream=); use ListenDatagram= for UDP");
+    return false;
+  }
+  o.server.udp = sockets.socktype == SOCK_DGRAM;
+  o.server.listeners = std::move(sockets.listeners);
+  return true;
+}
+
+// Text: the runtime's timestamped lines; JSON: one object per event.
+void set_log(EchoArgs& o) {
+  if (o.log_format == LogFormat::json) return use_json_log(o.server, o.quiet);
+  o.server.log_connections = !o.quiet;
+  o.server.log = log_line;
+}
+
+// The line that says the server runs, in the log's format.
+void say_started(const EchoArgs& o, const Server& server, bool udp) {
+  const unsigned threads = server.workers();
+  std::string text = fmt::format(
+      "Echo server{} ({}, {} thread{}). Stop with Ctrl-C; kill -USR1 {} "
+      "prints counters.",
+      o.echo.lines ? " in line mode" : "", udp ? "UDP" : "TCP", threads, threads == 1 ? "" : "s",
+      getpid());
+  if (o.log_format == LogFormat::json) return log_json("started", text);
+  say("{}", text);
+}
 
 int run_echo(EchoArgs& o) {
   const auto start = std::chrono::steady_clock::now();
@@ -46,6 +87,8 @@ int run_echo(EchoArgs& o) {
   auto& bind = o.server.bind;
   for (std::size_t i = 0; i < bind.size(); ++i)
     bind.erase(std::remove(bind.begin() + i + 1, bind.end(), bind[i]), bind.end());
+  bool activated = false;
+  if (!take_activated_sockets(o, &activated)) return kExitUsage;
   if (!build_access("echo", o.access, &o.server.access)) return kExitUsage;
   if (!apply_proxy_protocol("echo", o.proxy_protocol, &o.server)) return kExitUsage;
   if (o.proxy_protocol.on && o.server.udp) {
@@ -69,19 +112,18 @@ int run_echo(EchoArgs& o) {
       return kExitUsage;
     }
   }
-  o.server.log_connections = !o.quiet;
-  o.server.log = log_line;
+  set_log(o);
+  const bool json = o.log_format == LogFormat::json;
   auto service = echo_service(o.echo);
   if (!service) {
     say("echo: --reply: unknown field or unmatched brace (fields: {{line}} {{peer}} {{n}} "
         "{{len}})");
     return kExitUsage;
   }
-  const bool wildcard = o.server.bind.empty();
+  const bool wildcard = o.server.bind.empty() && !activated;
   std::string where =
       wildcard ? fmt::format("port {}", o.server.port)
                : fmt::format("{} port {}", fmt::join(o.server.bind, ", "), o.server.port);
-  const unsigned threads = o.server.threads;
   const bool udp = o.server.udp;
   auto server = Server::open(std::move(o.server), *service);
   if (!server) {
@@ -96,21 +138,28 @@ int run_echo(EchoArgs& o) {
   }
   if (o.verbose) say("I/O: {}", (*server)->io());
   sigset_t signals = block_server_signals();
-  print_addresses(**server, wildcard, "leave out --bind to listen on every address");
-  say("Echo server{} ({}, {} thread{}). Stop with Ctrl-C; kill -USR1 {} prints counters.",
-      o.echo.lines ? " in line mode" : "", udp ? "UDP" : "TCP", threads, threads == 1 ? "" : "s",
-      getpid());
+  print_addresses(**server, wildcard,
+                  activated ? kActivatedLoopback : "leave out --bind to listen on every address",
+                  o.log_format);
+  say_started(o, **server, udp);
   bool failed = false;
   auto metrics = start_metrics("echo", o.metrics, **server, "echo", &failed);
   if (failed) return kExitUsage;
   (*server)->start();
-  serve(**server, signals, o.stats_interval,
-        [] { say("Stopping: finishing what clients sent (signal again to stop now)."); });
+  const char* stopping = "Stopping: finishing what clients sent (signal again to stop now).";
+  serve(
+      **server, signals, o.stats_interval,
+      [json, stopping] { json ? log_json("stopping", stopping) : say("{}", stopping); },
+      o.log_format);
   ServerStats s = (*server)->stats();
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  if (json) {
+    log_json_stats("summary", s, std::chrono::duration<double>(elapsed).count());
+    return kExitOk;
+  }
   say("{} connections served ({} refused, {} denied), {} bytes in, {} bytes out, {} messages in "
       "{} s.",
-      s.total, s.refused, s.denied, s.bytes_in, s.bytes_out, s.messages,
-      format_seconds(std::chrono::steady_clock::now() - start));
+      s.total, s.refused, s.denied, s.bytes_in, s.bytes_out, s.messages, format_seconds(elapsed));
   return kExitOk;
 }
 
@@ -131,7 +180,9 @@ Subcommand echo_command(CLI::App& root) {
       "  parley echo --allow 192.168.0.0/16 --deny 192.168.0.13\n"
       "Reply fields: {line} {peer} {n} (message number) {len}. Without --lines every chunk the\n"
       "server reads is one message, as recv() gives it; with --lines each line is (LF or CRLF;\n"
-      "the answer uses the same ending). SIGINT/SIGTERM finish the echoes in flight, then exit 0.");
+      "the answer uses the same ending). SIGINT/SIGTERM finish the echoes in flight, then exit 0.\n"
+      "Under systemd socket activation (LISTEN_FDS, see parley-echo.socket) echo serves the\n"
+      "sockets it is given, on one event loop, instead of opening its own.");
   auto* pos =
       app->add_option("port", o->positional, "Port to listen on (default 12345)")->expected(0, 1);
   app->add_option("-p,--port", o->port, "Port to listen on")
@@ -172,6 +223,7 @@ Subcommand echo_command(CLI::App& root) {
   add_proxy_protocol_options(*app, o->proxy_protocol);
   add_metrics_option(*app, o->metrics);
   auto* quiet = app->add_flag("-q,--quiet", o->quiet, "No per-connection log lines");
+  add_log_format_option(*app, o->log_format);
   app->add_flag("--log-data", o->echo.log_data, "Log what each client sends")->excludes(quiet);
   app->add_flag("-v,--verbose", o->verbose, "Also say which I/O backend runs and why")
       ->excludes(quiet);

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <set>
 
 #include "commands.hpp"
@@ -197,6 +198,25 @@ int run_datagram(const ListenArgs& o, Listener& l, const AccessList& access, Rel
                       start);
 }
 
+// The sockets systemd passed (socket activation), in place of the address options; nullopt
+// after one line on a conflict, an empty vector when not activated.
+std::optional<std::vector<Listener>> activated_listeners(const ListenArgs& o) {
+  ActivatedSockets sockets;
+  if (!activated_sockets("listen", &sockets)) return std::nullopt;
+  if (sockets.listeners.empty()) return std::vector<Listener>{};
+  if (!o.args.empty() || !o.source.empty() || o.port_option >= 0 || !o.unix_path.empty()) {
+    say("listen: the listening sockets come from systemd (LISTEN_FDS): leave out the address, "
+        "port, -s, -p and -U");
+    return std::nullopt;
+  }
+  if ((sockets.socktype == SOCK_DGRAM) != o.udp) {
+    say("listen: systemd passed {} sockets: {}",
+        sockets.socktype == SOCK_DGRAM ? "datagram" : "stream", o.udp ? "leave out -u" : "add -u");
+    return std::nullopt;
+  }
+  return std::move(sockets.listeners);
+}
+
 // Options that only the one-client relay has a meaning for, rejected for the server modes.
 bool server_mode_options_ok(const ListenArgs& o, bool exec) {
   const char* relay_only = o.delay.count() > 0 ? "-d"
@@ -236,16 +256,36 @@ int run_listen(const ListenArgs& o) {
   if (bad) return kExitUsage;
   auto relay = relay_options_or_say("listen", o, hex_path);  // Opens the -o/-x files.
   if (!relay) return kExitUsage;
-  auto listeners = open_all(o);
+  if (!server_mode && o.log_format == LogFormat::json) {
+    say("listen: --log-format json is for the server modes (-k, --broker, --chat over TCP; -e, "
+        "-c)");
+    return kExitUsage;
+  }
+  auto activated = activated_listeners(o);
+  if (!activated) return kExitUsage;
+  const bool from_systemd = !activated->empty();
+  Result<std::vector<Listener>> listeners =
+      from_systemd ? Result<std::vector<Listener>>(std::move(*activated)) : open_all(o);
   if (!listeners) return report_open_failure(o, listeners.error());
   UnlinkOnExit cleanup(o.unix_path);
   std::vector<SocketAddress> bound;
   for (const auto& l : *listeners) bound.push_back(l.local);
-  if (loopback_only(bound))
-    say("Warning: loopback only: other machines cannot connect (leave out the address to listen "
-        "on every address)");
-  if (o.verbose > 0) {
-    for (const auto& l : *listeners) say("Listening on {}", l.local.to_string());
+  const bool json = o.log_format == LogFormat::json;
+  if (loopback_only(bound)) {
+    const char* text = from_systemd ? "loopback only: other machines cannot connect (the "
+                                      "socket unit listens on a loopback address)"
+                                    : "loopback only: other machines cannot connect (leave out "
+                                      "the address to listen on every address)";
+    if (json)
+      log_json("warning", text);
+    else
+      say("Warning: {}", text);
+  }
+  for (const auto& l : *listeners) {
+    if (json)
+      log_json("listening", l.local.to_string());
+    else if (o.verbose > 0)
+      say("Listening on {}", l.local.to_string());
   }
   if (server_mode)
     return run_listen_server(o, std::move(*listeners), std::move(access), relay->log);
@@ -285,6 +325,7 @@ void add_listen_options(CLI::App& app, ListenArgs& o) {
     app.get_option(name)->excludes(broker)->excludes(chat);
   }
   add_access_options(app, o.access);
+  add_log_format_option(app, o.log_format);
   add_proxy_protocol_options(app, o.proxy_protocol);
   add_metrics_option(app, o.metrics);
 }
@@ -313,6 +354,8 @@ Subcommand listen_command(CLI::App& root) {
       "client beyond N children waits in the backlog until one exits.\n"
       "Access: --deny wins over --allow; with any --allow, others are refused. A refused client\n"
       "is closed at once, unread.\n"
+      "Under systemd socket activation (LISTEN_FDS) listen serves the sockets it is given\n"
+      "instead of opening its own; -u must match their kind.\n"
       "Exit status: 0 ok, 1 network error, 2 usage or local error.");
   add_listen_options(*app, *o);
   return {app, [o] { return run_listen(*o); }};

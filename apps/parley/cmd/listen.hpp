@@ -22,7 +22,8 @@ struct ListenArgs : NetcatOptions {
   AccessArgs access;
   ProxyProtocolArgs proxy_protocol;
   std::string metrics;
-  std::uint16_t default_port = 31337;  // ncat's; `parley chat` uses the seed's 12345.
+  LogFormat log_format = LogFormat::text;  // The server modes' log (-v lines, or JSON).
+  std::uint16_t default_port = 31337;      // ncat's; `parley chat` uses the seed's 12345.
 };
 
 // The options of listen (also registered by `parley chat`).

@@ -93,10 +93,15 @@ int run_listen_server(const ListenArgs& o, std::vector<Listener> listeners, Acce
   config.access = std::move(access);
   if (!apply_proxy_protocol("listen", o.proxy_protocol, &config)) return kExitUsage;
   config.traffic = traffic;
-  config.log_connections = o.verbose > 0;
-  config.log = [](std::string_view line) { say("{}", line); };
-  const std::size_t max_clients = o.max_clients;
-  config.on_event = [max_clients](const ServerEvent& e) { say_event(e, max_clients); };
+  const bool json = o.log_format == LogFormat::json;
+  if (json) {
+    use_json_log(config, false);
+  } else {
+    config.log_connections = o.verbose > 0;
+    config.log = [](std::string_view line) { say("{}", line); };
+    const std::size_t max_clients = o.max_clients;
+    config.on_event = [max_clients](const ServerEvent& e) { say_event(e, max_clients); };
+  }
   auto server = Server::open(std::move(config), service_of(o));
   if (!server) {
     say("listen: {}", describe(server.error()));
@@ -108,7 +113,7 @@ int run_listen_server(const ListenArgs& o, std::vector<Listener> listeners, Acce
   auto metrics = start_metrics("listen", o.metrics, **server, service, &failed);
   if (failed) return kExitUsage;
   (*server)->start();
-  serve(**server, signals, std::chrono::milliseconds(0));
+  serve(**server, signals, std::chrono::milliseconds(0), {}, o.log_format);
   ServerStats s = (*server)->stats();
   int code = kExitOk;
   if (auto ec = (*server)->failure()) {
@@ -119,9 +124,12 @@ int run_listen_server(const ListenArgs& o, std::vector<Listener> listeners, Acce
     say("cannot write {}: {}", traffic->error_path(), describe(traffic->error()));
     code = kExitNetwork;
   }
-  if (o.verbose > 0) {
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  if (json) {
+    log_json_stats("summary", s, std::chrono::duration<double>(elapsed).count());
+  } else if (o.verbose > 0) {
     say("{} bytes sent, {} bytes received in {} seconds.", s.bytes_out, s.bytes_in,
-        format_seconds(std::chrono::steady_clock::now() - start));
+        format_seconds(elapsed));
   }
   return code;
 }

@@ -2,7 +2,10 @@
 
 #include <unistd.h>
 
+#include <cmath>
 #include <ctime>
+
+#include <nlohmann/json.hpp>
 
 #include "netcat.hpp"
 #include "parley/access.hpp"
@@ -79,6 +82,100 @@ bool build_access(const char* command, const AccessArgs& a, AccessList* out) {
   return true;
 }
 
+CLI::Option* add_log_format_option(CLI::App& app, LogFormat& format) {
+  return app
+      .add_option_function<std::string>(
+          "--log-format",
+          [&format](const std::string& f) {
+            format = f == "json" ? LogFormat::json : LogFormat::text;
+          },
+          "Server log: text lines, or one JSON object per event (time, event, peer, detail, "
+          "bytes_in, bytes_out, seconds)")
+      ->type_name("FORMAT")
+      ->check(CLI::IsMember({"text", "json"}));
+}
+
+namespace {
+
+// "2025-01-31T12:00:00.123Z": UTC, so that logs from machines in other zones sort together.
+std::string utc_now() {
+  auto now = std::chrono::system_clock::now();
+  std::time_t t = std::chrono::system_clock::to_time_t(now);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
+                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+}
+
+nlohmann::ordered_json json_head(std::string_view event) {
+  nlohmann::ordered_json j;
+  j["time"] = utc_now();
+  j["event"] = event;
+  return j;
+}
+
+// One line, one write(2); bytes that are not UTF-8 (a peer's data in --log-data) become U+FFFD
+// instead of making the line invalid JSON.
+void write_json(const nlohmann::ordered_json& j) {
+  write_all(STDERR_FILENO,
+            j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n");
+}
+
+const char* kind_name(ServerEvent::Kind kind) {
+  switch (kind) {
+    case ServerEvent::Kind::connected:
+      return "connected";
+    case ServerEvent::Kind::closed:
+      return "closed";
+    case ServerEvent::Kind::refused:
+      return "refused";
+    case ServerEvent::Kind::denied:
+      return "denied";
+  }
+  return "event";
+}
+
+}  // namespace
+
+void log_json_event(const ServerEvent& e) {
+  auto j = json_head(kind_name(e.kind));
+  j["peer"] = e.peer;
+  if (!e.detail.empty()) j["detail"] = e.detail;
+  if (e.kind == ServerEvent::Kind::closed) {
+    j["bytes_in"] = e.bytes_in;
+    j["bytes_out"] = e.bytes_out;
+    j["seconds"] = std::round(e.seconds * 1e6) / 1e6;
+  }
+  write_json(j);
+}
+
+void log_json(std::string_view event, std::string_view detail) {
+  auto j = json_head(event);
+  j["detail"] = detail;
+  write_json(j);
+}
+
+void log_json_stats(std::string_view event, const ServerStats& s, double seconds) {
+  auto j = json_head(event);
+  j["active"] = s.active;
+  j["total"] = s.total;
+  j["refused"] = s.refused;
+  j["denied"] = s.denied;
+  j["bytes_in"] = s.bytes_in;
+  j["bytes_out"] = s.bytes_out;
+  j["messages"] = s.messages;
+  if (seconds >= 0) j["seconds"] = std::round(seconds * 1e3) / 1e3;
+  write_json(j);
+}
+
+void use_json_log(ServerConfig& config, bool quiet) {
+  config.log_connections = !quiet;
+  config.on_event = log_json_event;
+  config.log = [](std::string_view line) { log_json("message", line); };
+}
+
 void log_line(std::string_view event) {
   auto now = std::chrono::system_clock::now();
   std::time_t t = std::chrono::system_clock::to_time_t(now);
@@ -92,16 +189,25 @@ void log_line(std::string_view event) {
   write_all(STDERR_FILENO, line);
 }
 
-void print_addresses(const Server& server, bool wildcard, std::string_view fix) {
+void print_addresses(const Server& server, bool wildcard, std::string_view fix, LogFormat format) {
+  const bool json = format == LogFormat::json;
   bool v4 = false, v6 = false;
   for (const auto& a : server.local_addresses()) {
-    say("Listening on {}", a.to_string());
+    if (json)
+      log_json("listening", a.to_string());
+    else
+      say("Listening on {}", a.to_string());
     v4 |= a.family() == AF_INET;
     v6 |= a.family() == AF_INET6;
   }
-  if (loopback_only(server.local_addresses()))
-    say("Warning: loopback only: other machines cannot connect ({})", fix);
-  if (!wildcard || server.local_addresses().empty()) return;
+  if (loopback_only(server.local_addresses())) {
+    std::string text = fmt::format("loopback only: other machines cannot connect ({})", fix);
+    if (json)
+      log_json("warning", text);
+    else
+      say("Warning: {}", text);
+  }
+  if (!wildcard || server.local_addresses().empty() || json) return;
   std::vector<std::string> names;
   auto port = server.local_addresses().front().port();
   auto addresses = interface_addresses(port, v4, v6, &names);
@@ -109,7 +215,8 @@ void print_addresses(const Server& server, bool wildcard, std::string_view fix) 
     say("Reachable at {} ({})", addresses[i].to_string(), names[i]);
 }
 
-void print_stats(const ServerStats& s, std::string_view prefix) {
+void print_stats(const ServerStats& s, std::string_view prefix, LogFormat format) {
+  if (format == LogFormat::json) return log_json_stats("stats", s);
   say("{}{} active, {} total, {} refused, {} denied, {} bytes in, {} bytes out, {} messages",
       prefix, s.active, s.total, s.refused, s.denied, s.bytes_in, s.bytes_out, s.messages);
 }
@@ -146,7 +253,7 @@ sigset_t block_server_signals() {
 }
 
 int serve(Server& server, const sigset_t& signals, std::chrono::milliseconds stats_interval,
-          const std::function<void()>& on_stop) {
+          const std::function<void()>& on_stop, LogFormat format) {
   auto next_stats = std::chrono::steady_clock::now() + stats_interval;
   int stops = 0;
   while (!server.finished()) {
@@ -157,10 +264,10 @@ int serve(Server& server, const sigset_t& signals, std::chrono::milliseconds sta
       if (stops == 1 && on_stop) on_stop();
       server.stop(stops == 1);
     } else if (sig == SIGUSR1) {
-      print_stats(server.stats(), "stats: ");
+      print_stats(server.stats(), "stats: ", format);
     }
     if (stats_interval.count() > 0 && std::chrono::steady_clock::now() >= next_stats) {
-      print_stats(server.stats(), "stats: ");
+      print_stats(server.stats(), "stats: ", format);
       next_stats += stats_interval;
     }
   }

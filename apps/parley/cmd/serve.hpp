@@ -1,7 +1,9 @@
 #pragma once
-// What every server command shares around parley::Server: the access-control options, the
-// timestamped log line, the startup lines, and the loop that waits for signals (the first
-// SIGINT/SIGTERM drains, the second stops at once; SIGUSR1 and --stats-interval print counters).
+// What every server command shares around parley::Server: the access-control options, the log
+// (timestamped text lines, or one JSON object per event with --log-format json), the startup
+// lines, the sockets systemd hands over (socket activation), and the loop that waits for signals
+// (the first SIGINT/SIGTERM drains, the second stops at once; SIGUSR1 and --stats-interval print
+// counters).
 
 #include <signal.h>
 
@@ -14,6 +16,7 @@
 #include <CLI/CLI.hpp>
 
 #include "parley/access.hpp"
+#include "parley/listener.hpp"
 #include "parley/metrics.hpp"
 #include "parley/server.hpp"
 
@@ -39,16 +42,56 @@ bool apply_proxy_protocol(const char* command, const ProxyProtocolArgs& p, Serve
 // Builds the list; on a bad rule or file prints one line naming it and returns false.
 bool build_access(const char* command, const AccessArgs& a, AccessList* out);
 
+// How the server log is written: text lines in the command's words, or (--log-format json) one
+// JSON object per line: {"time":"2025-01-31T12:00:00.123Z","event":"closed","peer":"...",
+// "detail":"closed by peer","bytes_in":5,"bytes_out":5,"seconds":0.25}. Events: listening,
+// started, connected, closed, refused, denied, message (any other line of the server), stats,
+// stopping, summary, warning. Lines that are not JSON are errors that stop the command before
+// it serves.
+enum class LogFormat { text, json };
+
+// --log-format text|json.
+CLI::Option* add_log_format_option(CLI::App& app, LogFormat& format);
+
 // One log line: local time with milliseconds, then the event, written with one write(2) so lines
 // from different worker threads never interleave.
 void log_line(std::string_view event);
 
-// "Listening on ..." for every address, a warning when that is loopback only (`fix` says how to
-// listen on every address), and (when bound to every address) "Reachable at ..." for each
-// interface address a classmate could use.
-void print_addresses(const Server& server, bool wildcard, std::string_view fix);
+// The JSON form of the log: one object per call, one write(2), from any thread.
+void log_json_event(const ServerEvent& e);
+void log_json(std::string_view event, std::string_view detail);
+void log_json_stats(std::string_view event, const ServerStats& s, double seconds = -1);
 
-void print_stats(const ServerStats& s, std::string_view prefix);
+// Points config.log and config.on_event at the JSON log (connection events are then logged
+// whatever config.log_connections said, unless quiet).
+void use_json_log(ServerConfig& config, bool quiet);
+
+// "Listening on ..." for every address, a warning when that is loopback only (`fix` says how to
+// listen on every address, or -- socket activation -- that the socket unit chose it), and (when
+// bound to every address, text log only) "Reachable at ..." for each interface address a
+// classmate could use.
+void print_addresses(const Server& server, bool wildcard, std::string_view fix,
+                     LogFormat format = LogFormat::text);
+// The `fix` for sockets from systemd.
+inline constexpr std::string_view kActivatedLoopback =
+    "the socket unit listens on a loopback address";
+
+void print_stats(const ServerStats& s, std::string_view prefix, LogFormat format = LogFormat::text);
+
+// systemd socket activation (sd_listen_fds(3)): the sockets this process was started with
+// (LISTEN_PID is ours; LISTEN_FDS sockets from descriptor 3; LISTEN_FDNAMES their names), ready
+// for ServerConfig::listeners: close-on-exec, non-blocking, with their local addresses. The
+// variables are removed from the environment, so programs started for clients (-e/-c) never
+// take the sockets for theirs. `listeners` is empty when parley was not socket-activated.
+struct ActivatedSockets {
+  std::vector<Listener> listeners;
+  std::vector<std::string> names;  // LISTEN_FDNAMES, one per listener ("" when not given).
+  int socktype = 0;                // SOCK_STREAM or SOCK_DGRAM: the same for all of them.
+};
+// On a descriptor that is not a listening stream socket or a datagram socket (an Accept=yes
+// unit passes connections, which parley does not serve), or a mix of both kinds, prints one
+// line naming `command` and returns false.
+bool activated_sockets(const char* command, ActivatedSockets* out);
 
 // --metrics ADDR:PORT.
 void add_metrics_option(CLI::App& app, std::string& address);
@@ -65,6 +108,6 @@ sigset_t block_server_signals();
 // Waits until the server finishes, handling signals as described above; on_stop runs at the
 // first SIGINT/SIGTERM (before the server drains). Returns the number of stop signals seen.
 int serve(Server& server, const sigset_t& signals, std::chrono::milliseconds stats_interval,
-          const std::function<void()>& on_stop = {});
+          const std::function<void()>& on_stop = {}, LogFormat format = LogFormat::text);
 
 }  // namespace parley::cmd

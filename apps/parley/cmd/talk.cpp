@@ -239,7 +239,12 @@ Subcommand talk_command(CLI::App& root) {
       "  > line sent     < answer  0.21 ms     * sent by the server unasked\n"
       "and exits 0 if every line was sent and got its answer, 1 on a network error, a missing\n"
       "answer, or a server that closes or stops reading before the input is all sent.\n"
-      "History, per server: $XDG_STATE_HOME/parley/talk/HOST:PORT (~/.local/state/parley/talk/).");
+      "History, per server: $XDG_STATE_HOME/parley/talk/HOST:PORT (~/.local/state/parley/talk/).\n"
+      "Examples:\n"
+      "  parley talk localhost 12345                  prompt, editing, history, round-trip times\n"
+      "  parley talk --until idle=200ms example.org 80   an answer: all until the server is quiet\n"
+      "  printf 'Hallo\\nwie gehts\\n' | parley talk localhost 12345   a transcript\n"
+      "  parley talk --script smtp.txt --eol crlf mail.example 25   a script, CRLF line ends");
   add_talk_options(*app, *o);
   return {app, [o] { return run_talk(*o); }};
 }
