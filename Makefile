@@ -34,6 +34,7 @@ bench: build
 	bash bench/bulk.sh $(PARLEY)
 	bash bench/echo.sh $(PARLEY)
 	bash bench/loadgen.sh $(PARLEY)
+	bash bench/http.sh $(PARLEY)
 	bash bench/conns.sh $(PARLEY)
 	bash bench/scan.sh $(PARLEY)
 	bash bench/serve.sh $(PARLEY)

@@ -9,11 +9,15 @@ packages=(
   # Libraries parley links against or compiles in.
   libcli11-dev libfmt-dev libssl-dev libedit-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  # PCRE2 for bench's --until regex= and --expect regex=.
+  libpcre2-dev
   # doctor reads the firewall ruleset through libnftables (JSON output needs nlohmann above).
   libnftables-dev
   # Real peers and tools the tests and benchmarks drive.
   ncat socat netcat-openbsd tmux iproute2 iperf3 procps psmisc net-tools
   python3 openssl coreutils util-linux
+  # bench/http.sh and the bench http tests: HAProxy answers, wrk is the peer to beat.
+  haproxy wrk
   # doctor's tests build firewalls and NAT routers in namespaces (nft, iptables-nft); the scan
   # tests use nftables too.
   nftables iptables
@@ -21,6 +25,8 @@ packages=(
   dante-server microsocks
   # bench/forward.sh measures parley forward against HAProxy.
   haproxy
+  # --metrics: the tests fetch /metrics with curl and render the live page in headless Chromium.
+  curl chromium
 )
 
 missing=()

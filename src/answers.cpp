@@ -1,6 +1,7 @@
 #include "parley/answers.hpp"
 
 #include <charconv>
+#include <cstring>
 
 #include "parley/duration.hpp"
 
@@ -18,10 +19,21 @@ std::string_view strip_eol(std::string_view s) {
 
 }  // namespace
 
-Result<UntilSpec> parse_until(std::string_view text) {
+Result<UntilSpec> parse_until(std::string_view text, std::string* why) {
   const auto invalid = std::make_error_code(std::errc::invalid_argument);
   UntilSpec s;
   if (text == "newline") return s;
+  if (text == "crlf" || text == "http") {
+    s.kind = text == "crlf" ? UntilSpec::Kind::crlf : UntilSpec::Kind::http;
+    return s;
+  }
+  if (text.rfind("regex=", 0) == 0) {
+    auto re = Regex::compile(text.substr(6), why);
+    if (!re) return re.error();
+    s.kind = UntilSpec::Kind::regex;
+    s.regex = std::move(*re);
+    return s;
+  }
   if (text == "none") {
     s.kind = UntilSpec::Kind::none;
     return s;
@@ -47,10 +59,127 @@ Result<UntilSpec> parse_until(std::string_view text) {
   return invalid;
 }
 
+AnswerFramer::AnswerFramer(const UntilSpec& spec) : spec_(&spec) {}
+
+void AnswerFramer::reset() {
+  seen_ = 0;
+  last_cr_ = false;
+  buffered_.clear();
+  part_ = Part::head;
+  chunked_ = ChunkedBody{};
+}
+
+AnswerFramer::Step AnswerFramer::feed(std::string_view data) {
+  using Kind = UntilSpec::Kind;
+  switch (spec_->kind) {
+    case Kind::newline: {
+      const void* nl = std::memchr(data.data(), '\n', data.size());
+      if (nl == nullptr) return more(data.size());
+      return complete(static_cast<std::size_t>(static_cast<const char*>(nl) - data.data()) + 1);
+    }
+    case Kind::crlf: {
+      if (last_cr_ && !data.empty() && data[0] == '\n') return complete(1);
+      for (std::size_t at = 0; at < data.size();) {
+        const void* nl = std::memchr(data.data() + at, '\n', data.size() - at);
+        if (nl == nullptr) break;
+        auto i = static_cast<std::size_t>(static_cast<const char*>(nl) - data.data());
+        if (i > 0 && data[i - 1] == '\r') return complete(i + 1);
+        at = i + 1;
+      }
+      last_cr_ = !data.empty() && data.back() == '\r';
+      return more(data.size());
+    }
+    case Kind::bytes: {
+      std::size_t want = spec_->bytes - seen_;
+      if (data.size() >= want) return complete(want);
+      return more(data.size());
+    }
+    case Kind::regex: {
+      const std::size_t before = buffered_.size();
+      if (before + data.size() > kMaxBuffered) return {Status::malformed, 0};
+      buffered_.append(data);
+      auto m = spec_->regex->search(buffered_);
+      if (!m) return more(data.size());
+      buffered_.clear();
+      return complete(std::max(m->second, before) - before);
+    }
+    case Kind::http:
+      return feed_http(data);
+    case Kind::idle:
+      return more(data.size());
+    case Kind::none:
+      return complete(0);
+  }
+  return more(data.size());
+}
+
+// One response: the head (parsed in place when it arrives whole, which is the usual case; kept
+// and parsed again when it is split over reads), then the body as the head delimits it.
+AnswerFramer::Step AnswerFramer::feed_http(std::string_view data) {
+  std::size_t used = 0;
+  while (part_ == Part::head) {
+    std::string_view rest = data.substr(used);
+    if (rest.empty()) return more(used);
+    std::string_view head = rest;
+    const std::size_t before = buffered_.size();
+    if (before > 0) {
+      buffered_.append(rest.substr(0, std::min(rest.size(), kMaxHead + 1 - before)));
+      head = buffered_;
+    }
+    HeadParse p = parse_response_head(head, spec_->head_request, head_);
+    if (p == HeadParse::malformed) return {Status::malformed, used};
+    if (p == HeadParse::incomplete) {
+      if (head.size() > kMaxHead) return {Status::malformed, used};
+      if (before == 0) buffered_.assign(rest);
+      return more(data.size());
+    }
+    used += head_.head_length - before;
+    buffered_.clear();
+    // An interim response (100 Continue, 103 Early Hints) precedes the real one.
+    if (head_.status < 200 && head_.status != 101) continue;
+    switch (head_.body) {
+      case HttpHead::Body::none:
+        return complete(used);
+      case HttpHead::Body::length:
+        part_ = Part::length, body_left_ = head_.content_length;
+        break;
+      case HttpHead::Body::chunked:
+        part_ = Part::chunked;
+        break;
+      case HttpHead::Body::until_close:
+        part_ = Part::until_close;
+        break;
+    }
+  }
+  std::string_view rest = data.substr(used);
+  switch (part_) {
+    case Part::length: {
+      if (rest.size() >= body_left_) return complete(used + static_cast<std::size_t>(body_left_));
+      body_left_ -= rest.size();
+      return more(data.size());
+    }
+    case Part::chunked: {
+      used += chunked_.feed(rest);
+      if (chunked_.failed()) return {Status::malformed, used};
+      return chunked_.done() ? complete(used) : more(used);
+    }
+    default:
+      return more(data.size());
+  }
+}
+
+bool AnswerFramer::complete_at_eof() const {
+  if (spec_->kind == UntilSpec::Kind::http) return part_ == Part::until_close;
+  return spec_->kind == UntilSpec::Kind::idle && seen_ > 0;
+}
+
 void AnswerCollector::expect(Clock::time_point sent) {
   if (spec_.kind == UntilSpec::Kind::none) return;
   waiting_ = true;
   sent_ = sent;
+  // A partial unsolicited line already received (a prompt) starts the answer, as it always has.
+  framer_.reset();
+  framer_.feed(pending_);
 }
 
 void AnswerCollector::complete(std::size_t take, std::size_t skip, Clock::time_point now,
@@ -62,17 +191,20 @@ void AnswerCollector::complete(std::size_t take, std::size_t skip, Clock::time_p
 }
 
 void AnswerCollector::feed(std::string_view data, Clock::time_point now, std::vector<Event>& out) {
-  pending_.append(data);
   last_data_ = now;
   if (waiting_) {
-    if (spec_.kind == UntilSpec::Kind::newline) {
-      auto nl = pending_.find('\n');
-      if (nl != std::string::npos) complete(nl + 1, 0, now, out);
-    } else if (spec_.kind == UntilSpec::Kind::bytes && pending_.size() >= spec_.bytes) {
-      complete(spec_.bytes, 0, now, out);
+    // Only the new bytes are looked at: a long answer is never scanned again on every read.
+    auto step = framer_.feed(data);
+    if (step.status == AnswerFramer::Status::more) {
+      pending_.append(data);
+      return;  // Still collecting this answer (idle answers end in tick()).
     }
-    if (waiting_) return;  // Still collecting this answer (idle answers end in tick()).
+    std::size_t take = step.status == AnswerFramer::Status::complete ? step.used : data.size();
+    pending_.append(data.substr(0, take));
+    complete(pending_.size(), 0, now, out);
+    data.remove_prefix(take);
   }
+  pending_.append(data);
   emit_unsolicited_lines(out);
 }
 

@@ -29,21 +29,6 @@ std::error_code handshake_io_error(int err) {
   return {err, std::system_category()};
 }
 
-std::error_code send_pending(int fd, ProxyHandshake& h, Clock::time_point deadline) {
-  while (!h.to_send().empty()) {
-    auto data = h.to_send();
-    ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
-    if (n >= 0) {
-      h.sent(static_cast<std::size_t>(n));
-      continue;
-    }
-    if (errno == EINTR) continue;
-    if (errno != EAGAIN) return handshake_io_error(errno);
-    if (auto ec = wait_for(fd, POLLOUT, deadline)) return ec;
-  }
-  return {};
-}
-
 }  // namespace
 
 Result<HostPort> proxy_request_target(const HostPort& target, const ProxySpec& proxy, Family family,
@@ -61,32 +46,51 @@ Result<HostPort> proxy_request_target(const HostPort& target, const ProxySpec& p
   return HostPort{addresses->front().host_string(), target.port};
 }
 
-std::error_code run_proxy_handshake(int fd, ProxyHandshake& h, Clock::time_point deadline) {
-  std::string reply;  // The current reply so far (every byte of an unfinished reply is its own).
+ProxyStep proxy_handshake_step(int fd, ProxyHandshake& h, std::string& reply) {
   char buf[4096];
-  while (!h.done()) {
-    if (auto ec = send_pending(fd, h, deadline)) return ec;
-    if (auto ec = wait_for(fd, POLLIN, deadline)) return ec;
-    ssize_t n = ::recv(fd, buf, sizeof(buf), MSG_PEEK);
-    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-    if (n < 0) return handshake_io_error(errno);
-    if (n == 0) return make_error_code(ProxyErrc::closed);
+  for (;;) {
+    while (!h.to_send().empty()) {
+      auto data = h.to_send();
+      ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n >= 0) {
+        h.sent(static_cast<std::size_t>(n));
+        continue;
+      }
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) return {{}, false, true};
+      return {handshake_io_error(errno)};
+    }
+    if (h.done()) return {{}, true};
+    ssize_t n = ::recv(fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return {};
+    if (n < 0) return {handshake_io_error(errno)};
+    if (n == 0) return {make_error_code(ProxyErrc::closed)};
     const std::size_t before = reply.size();
     reply.append(buf, static_cast<std::size_t>(n));
     auto taken = h.feed(reply);
-    if (!taken) return taken.error();
+    if (!taken) return {taken.error()};
     // Consume this reply's bytes from the socket: all that was peeked while it is unfinished,
-    // only its own tail once it is complete (what follows belongs to the tunnel).
+    // only its own tail once it is complete (what follows belongs to the tunnel). Peeked bytes
+    // are queued already, so these reads do not wait.
     std::size_t consume = *taken > 0 ? *taken - before : static_cast<std::size_t>(n);
     if (*taken > 0) reply.clear();
     while (consume > 0) {
-      ssize_t r = ::recv(fd, buf, std::min(consume, sizeof(buf)), 0);
+      ssize_t r = ::recv(fd, buf, std::min(consume, sizeof(buf)), MSG_DONTWAIT);
       if (r < 0 && errno == EINTR) continue;
-      if (r <= 0) return r == 0 ? make_error_code(ProxyErrc::closed) : handshake_io_error(errno);
+      if (r <= 0) return {r == 0 ? make_error_code(ProxyErrc::closed) : handshake_io_error(errno)};
       consume -= static_cast<std::size_t>(r);
     }
   }
-  return send_pending(fd, h, deadline);
+}
+
+std::error_code run_proxy_handshake(int fd, ProxyHandshake& h, Clock::time_point deadline) {
+  std::string reply;  // The current reply so far (every byte of an unfinished reply is its own).
+  for (;;) {
+    auto step = proxy_handshake_step(fd, h, reply);
+    if (step.error || step.done) return step.error;
+    if (auto ec = wait_for(fd, step.want_write ? POLLOUT : POLLIN, deadline)) return ec;
+  }
 }
 
 Result<Connection> dial(const HostPort& target, const DialOptions& options) {

@@ -1,5 +1,6 @@
 #include "parley/framing.hpp"
 
+#include <charconv>
 #include <cstring>
 
 namespace parley {
@@ -73,6 +74,138 @@ bool ReplyTemplate::uses_peer() const {
   for (const auto& p : parts_)
     if (p.kind == Kind::peer) return true;
   return false;
+}
+
+Result<std::string> unescape(std::string_view text) {
+  const auto invalid = std::make_error_code(std::errc::invalid_argument);
+  std::string out;
+  out.reserve(text.size());
+  auto hex = [](char c) {
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+  };
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '\\') {
+      out += text[i];
+      continue;
+    }
+    if (++i == text.size()) return invalid;
+    switch (text[i]) {
+      case 'r':
+        out += '\r';
+        break;
+      case 'n':
+        out += '\n';
+        break;
+      case 't':
+        out += '\t';
+        break;
+      case '0':
+        out += '\0';
+        break;
+      case '\\':
+        out += '\\';
+        break;
+      case 'x': {
+        int hi = i + 1 < text.size() ? hex(text[i + 1]) : -1;
+        int lo = i + 2 < text.size() ? hex(text[i + 2]) : -1;
+        if (hi < 0 || lo < 0) return invalid;
+        out += static_cast<char>(hi * 16 + lo);
+        i += 2;
+        break;
+      }
+      default:
+        return invalid;
+    }
+  }
+  return out;
+}
+
+Result<MessageTemplate> MessageTemplate::parse(std::string_view text) {
+  const auto invalid = std::make_error_code(std::errc::invalid_argument);
+  MessageTemplate t;
+  std::string literal;  // Raw text; escapes are resolved per literal run.
+  auto flush = [&]() -> bool {
+    if (literal.empty()) return true;
+    auto bytes = unescape(literal);
+    literal.clear();
+    if (!bytes) return false;
+    if (!t.parts_.empty() && t.parts_.back().field == Field::none)
+      t.parts_.back().text += *bytes;
+    else
+      t.parts_.push_back({Field::none, std::move(*bytes)});
+    return true;
+  };
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if ((c == '{' || c == '}') && i + 1 < text.size() && text[i + 1] == c) {
+      literal += c;
+      ++i;
+      continue;
+    }
+    if (c == '}') return invalid;
+    if (c != '{') {
+      literal += c;
+      continue;
+    }
+    auto close = text.find('}', i);
+    if (close == std::string_view::npos || !flush()) return invalid;
+    std::string_view name = text.substr(i + 1, close - i - 1);
+    Part part{Field::none, {}};
+    if (name == "n") {
+      part.field = Field::n;
+    } else if (name == "conn") {
+      part.field = Field::conn;
+    } else if (name.rfind("rand:", 0) == 0) {
+      auto digits = name.substr(5);
+      auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), part.bound);
+      if (ec != std::errc() || p != digits.data() + digits.size() || part.bound == 0 ||
+          part.bound > (std::uint64_t{1} << 63))
+        return invalid;
+      part.field = Field::rand;
+    } else {
+      return invalid;
+    }
+    t.parts_.push_back(std::move(part));
+    i = close;
+  }
+  if (!flush()) return invalid;
+  return t;
+}
+
+MessageTemplate MessageTemplate::literal(std::string bytes) {
+  MessageTemplate t;
+  if (!bytes.empty()) t.parts_.push_back({Field::none, std::move(bytes)});
+  return t;
+}
+
+void MessageTemplate::render(std::string& out, std::uint64_t n, std::uint64_t conn,
+                             std::uint64_t& rng) const {
+  char digits[24];
+  auto number = [&](std::uint64_t v) {
+    auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), v);
+    out.append(digits, end);
+  };
+  for (const auto& p : parts_) {
+    switch (p.field) {
+      case Field::none:
+        out += p.text;
+        break;
+      case Field::n:
+        number(n);
+        break;
+      case Field::conn:
+        number(conn);
+        break;
+      case Field::rand:
+        // xorshift64*: cheap, and plenty for spreading keys.
+        rng ^= rng >> 12, rng ^= rng << 25, rng ^= rng >> 27;
+        number((rng * 0x2545F4914F6CDD1DULL) % p.bound);
+        break;
+    }
+  }
 }
 
 bool LineBuffer::feed(std::string_view data, OnLine on_line, void* context, std::size_t* used) {

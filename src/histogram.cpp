@@ -31,6 +31,16 @@ void Histogram::record(std::uint64_t v) {
   max_ = std::max(max_, v);
 }
 
+void Histogram::add_bucket(int index, std::uint64_t n) {
+  if (n == 0 || index < 0 || index >= kBuckets) return;
+  const std::uint64_t v = upper_edge(index);
+  buckets_[static_cast<std::size_t>(index)] += n;
+  count_ += n;
+  sum_ += v * n;
+  min_ = std::min(min_, v);
+  max_ = std::max(max_, v);
+}
+
 void Histogram::merge(const Histogram& o) {
   for (std::size_t i = 0; i < buckets_.size(); ++i) buckets_[i] += o.buckets_[i];
   count_ += o.count_;

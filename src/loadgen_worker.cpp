@@ -1,4 +1,5 @@
-// One load-generator worker: connections as small state machines on an epoll loop.
+// One load-generator worker: connections as small state machines on an epoll loop. This file has
+// the loop, connecting, timers and closing; requests and answers are in loadgen_exchange.cpp.
 
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -6,6 +7,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -13,6 +15,7 @@
 #include <ctime>
 
 #include "loadgen_internal.hpp"
+#include "parley/dial.hpp"
 
 namespace parley::load {
 namespace {
@@ -21,7 +24,11 @@ constexpr std::int64_t kMs = 1'000'000;
 constexpr std::int64_t kBackoff = 100 * kMs;  // Before reopening a connection that failed.
 constexpr std::size_t kReadBuffer = 256 << 10;
 constexpr std::int64_t kSoloWait = 100 * kMs;   // Longest blocking read on the solo path.
+constexpr std::int64_t kTick = 100 * kMs;       // How often the tick callback runs.
 constexpr std::uint32_t kStopTag = UINT32_MAX;  // epoll data of the stop descriptor.
+constexpr unsigned kOpenBurst = 256;            // Connections opened per loop iteration.
+
+}  // namespace
 
 ErrorKind kind_of(int err) {
   switch (err) {
@@ -37,8 +44,6 @@ ErrorKind kind_of(int err) {
   }
 }
 
-}  // namespace
-
 std::int64_t now_ns() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -50,26 +55,27 @@ Worker::Worker(Shared& shared, std::vector<unsigned> ids, const char* pattern)
       config_(shared.config),
       pattern_(pattern),
       epoll_(epoll_create1(EPOLL_CLOEXEC)),
+      conns_(ids.size()),
       buffer_(std::make_unique<char[]>(kReadBuffer)) {
-  for (unsigned id : ids) {
-    Conn c;
-    c.id = id;
-    conns_.push_back(c);
-  }
+  for (std::size_t i = 0; i < ids.size(); ++i) conns_[i].id = ids[i];
   // With a fixed request rate each connection sends every interval, offset by its id so the
   // requests are spread evenly instead of arriving in bursts.
   if (config_.rate > 0)
     interval_ns_ = static_cast<std::int64_t>(1e9 * config_.connections / config_.rate);
-  solo_ = conns_.size() == 1 && config_.mode == BenchMode::pingpong && interval_ns_ == 0;
+  const bool exchange = config_.mode == BenchMode::pingpong || config_.mode == BenchMode::http;
+  solo_ = conns_.size() == 1 && exchange && interval_ns_ == 0 && config_.pipeline == 1 &&
+          config_.until.kind != UntilSpec::Kind::idle;  // Quiet timers need the epoll loop.
+  keep_answer_ = config_.expect.has_value() || config_.greeting_expect.has_value() ||
+                 (config_.verify && config_.message.has_value());
 }
 
 // The solo path may wait in recv: the request is out whole and the answer is awaited.
 bool Worker::solo_ready() const {
   const Conn& c = conns_.front();
-  return solo_ && c.fd >= 0 && c.awaiting && !c.connecting && !(c.events & EPOLLOUT);
+  return solo_ && c.fd >= 0 && c.inflight > 0 && !c.connecting && !(c.events & EPOLLOUT);
 }
 
-void Worker::run(int stop_fd, const std::function<void()>* every_second) {
+void Worker::run(int stop_fd, const std::function<void()>* tick) {
   // A private descriptor table for this thread: the kernel then skips taking a reference on the
   // socket for every read and write (fdget's single-owner fast path), which in a multi-threaded
   // process costs about 2% of the round-trip rate. The sockets are only ever used here.
@@ -78,9 +84,16 @@ void Worker::run(int stop_fd, const std::function<void()>* every_second) {
   // "the same" fd number from their separate tables as a race.)
   unshare(CLONE_FILES);
 #endif
+  // Timers fire when due, not up to 50 us later (the default slack): with --rate, a late send
+  // would be charged to the server, since latency counts from the intended time.
+  prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
   now_ = now_ns();
   const double per_thread_rate = config_.connect_rate / config_.threads;
   for (std::uint32_t i = 0; i < conns_.size(); ++i) {
+    if (i == 0 && config_.adopt_fd >= 0 && conns_[0].id == 0) {
+      adopt(conns_[0], config_.adopt_fd);
+      continue;
+    }
     auto at = shared_.start_ns;
     if (per_thread_rate > 0) at += static_cast<std::int64_t>(1e9 * i / per_thread_rate);
     timers_.push({at, i, Timer::open});
@@ -91,18 +104,25 @@ void Worker::run(int stop_fd, const std::function<void()>* every_second) {
     ev.data.u32 = kStopTag;
     epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, stop_fd, &ev);
   }
+  if (shared_.measure_ns <= now_) start_measuring();
   std::int64_t next_sweep = now_ + 100 * kMs;
-  std::int64_t next_second = every_second ? now_ + 1000 * kMs : INT64_MAX;
+  std::int64_t next_tick = tick ? now_ + kTick : INT64_MAX;
   while (!shared_.stop.load(std::memory_order_relaxed) && now_ < shared_.end_ns) {
     if (solo_ready())
       on_readable(conns_.front(), 0);  // Returns with the answer, or after kSoloWait.
     else
-      wait_for_events(std::min(next_sweep, next_second));
-    if (now_ >= next_second) {
-      (*every_second)();
-      next_second += 1000 * kMs;
+      wait_for_events(
+          std::min({next_sweep, next_tick, next_interval_,
+                    measuring_.load(std::memory_order_relaxed) ? INT64_MAX : shared_.measure_ns}));
+    if (!measuring_.load(std::memory_order_relaxed) && now_ >= shared_.measure_ns)
+      start_measuring();
+    if (now_ >= next_interval_) close_interval(next_interval_);
+    if (now_ >= next_tick) {
+      (*tick)();
+      next_tick = now_ + kTick;
     }
     fire_due_timers();
+    flush_owed();  // Answers completed by a timer (--until idle) owe their next requests too.
     if (now_ >= next_sweep) {
       sweep_timeouts();
       next_sweep = now_ + 100 * kMs;
@@ -112,19 +132,30 @@ void Worker::run(int stop_fd, const std::function<void()>* every_second) {
     }
   }
   open_at_end_ = open_now_;
+  for (const auto& c : conns_) not_open_at_end_ += c.fd < 0 || c.connecting ? 1 : 0;
   steady_end_ = std::min(now_, shared_.end_ns);
+  if (measuring_.load() && next_interval_ != INT64_MAX) close_interval(steady_end_);
   for (auto& c : conns_)
     if (c.fd >= 0) close(c);
   done_.store(true);
 }
 
-// One epoll_wait (until `until` at the latest, or the next timer or the end), then every event.
+// One wait for events (until `until` at the latest, or the next timer or the end), then every
+// event. epoll_pwait2 takes nanoseconds: a whole-millisecond timeout would delay every paced
+// request by up to a millisecond, and that delay would be charged to the server.
 void Worker::wait_for_events(std::int64_t until) {
   std::int64_t wake = std::min(shared_.end_ns, until);
   if (!timers_.empty()) wake = std::min(wake, timers_.top().at);
-  int timeout = static_cast<int>(std::max<std::int64_t>(0, (wake - now_ + kMs - 1) / kMs));
-  int n = epoll_wait(epoll_.get(), events_.data(), static_cast<int>(events_.size()), timeout);
+  const std::int64_t wait = std::max<std::int64_t>(0, wake - now_);
+  timespec ts{static_cast<time_t>(wait / 1'000'000'000), static_cast<long>(wait % 1'000'000'000)};
+  int n =
+      epoll_pwait2(epoll_.get(), events_.data(), static_cast<int>(events_.size()), &ts, nullptr);
   now_ = now_ns();
+  handle_events(n);
+  flush_owed();
+}
+
+void Worker::handle_events(int n) {
   for (int i = 0; i < n; ++i) {
     if (events_[i].data.u32 == kStopTag)
       shared_.stop.store(true);
@@ -133,37 +164,87 @@ void Worker::wait_for_events(std::int64_t until) {
   }
 }
 
+void Worker::flush_owed() {
+  if (owed_.empty()) return;
+  now_ = now_ns();  // The requests' send time: after this batch's bookkeeping.
+  for (std::uint32_t i : owed_) {
+    Conn& c = conns_[i];
+    const unsigned k = c.owed;
+    c.owed = 0;
+    if (c.fd >= 0 && !c.connecting && k > 0) send_requests(c, k, now_);
+  }
+  owed_.clear();
+}
+
 void Worker::fire_due_timers() {
+  unsigned opened = 0;
   while (!timers_.empty() && timers_.top().at <= now_) {
     Due d = timers_.top();
-    timers_.pop();
     Conn& c = conns_[d.conn];
-    if (d.what == Timer::open && c.fd < 0)
+    // A loopback connect costs up to ~0.3 ms once the server's queues fill: opening 19,000 in
+    // one go took longer than the connect timeout, and every connection then timed out before
+    // its completion was ever looked at. Open a burst, handle events, open the next.
+    if (d.what == Timer::open && c.fd < 0 && ++opened > kOpenBurst) break;
+    timers_.pop();
+    if (d.what == Timer::quiet) {
+      c.quiet_armed = false;
+      if (c.fd >= 0) on_quiet(c);
+    } else if (d.what == Timer::open && c.fd < 0) {
       open(c);
-    else if (d.what == Timer::send && c.fd >= 0 && !c.awaiting && !c.connecting)
-      send_request(c, c.next_intended);
+    } else if (d.what == Timer::send && c.fd >= 0 && !c.connecting && !c.greeting) {
+      if (config_.mode == BenchMode::stream) {
+        // Paced stream: one more message's worth may go out; catch up if the loop was late.
+        while (c.next_intended <= now_) {
+          c.stream_budget += config_.udp ? 1 : config_.size;
+          c.next_intended += interval_ns_;
+        }
+        timers_.push({c.next_intended, d.conn, Timer::send});
+        write_stream(c);
+      } else if (c.inflight == 0) {
+        send_requests(c, 1, c.next_intended);
+      }
+    }
   }
 }
 
+// A fresh state for the next socket of this connection slot; buffers are kept for reuse.
+void Worker::reset(Conn& c) {
+  const unsigned id = c.id;
+  auto framer = std::move(c.framer);
+  auto sent_at = std::move(c.sent_at);
+  std::string out = std::move(c.out), answer = std::move(c.answer);
+  const std::uint64_t rng = c.rng, requests = c.requests;
+  c = Conn{};
+  c.id = id, c.requests = requests;
+  c.rng = rng ? rng : 0x9E3779B97F4A7C15ULL * (id + 1);
+  c.framer = framer ? std::move(framer) : std::make_unique<AnswerFramer>(config_.until);
+  c.framer->reset();
+  c.sent_at = sent_at ? std::move(sent_at) : std::make_unique<std::int64_t[]>(config_.pipeline);
+  c.out = std::move(out), c.answer = std::move(answer);
+  c.out.clear(), c.answer.clear();
+}
+
 void Worker::open(Conn& c) {
-  c = Conn{-1, c.id};
+  reset(c);
   const int type = config_.udp ? SOCK_DGRAM : SOCK_STREAM;
   int fd = ::socket(config_.target.family(), type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     if (errno == EMFILE || errno == ENFILE) counters_.out_of_fds.add(1);
-    counters_.errors.add(1);
-    counters_.by_kind[static_cast<int>(ErrorKind::other)].add(1);
-    reopen_later(c, kBackoff);
-    return;
+    return fail(c, ErrorKind::other, errno);
   }
   int one = 1;
   if (!config_.udp) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  if (config_.linger0) {
+    linger lg{1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+  }
   c.fd = fd;
+  now_ = now_ns();  // Opening many takes a while: each connect's clock starts when it does.
   c.cycle_start = now_;
   c.deadline = now_ + config_.timeout.count() * kMs;
   epoll_event ev{};
   ev.events = c.events = EPOLLOUT;  // Writable means connected (or failed).
-  ev.data.u32 = static_cast<std::uint32_t>(&c - conns_.data());
+  ev.data.u32 = index_of(c);
   epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev);
   // A UDP connect only fixes the peer (and filters what arrives), so it completes at once.
   if (::connect(fd, config_.target.get(), config_.target.size()) == 0) {
@@ -171,12 +252,38 @@ void Worker::open(Conn& c) {
   } else if (errno == EINPROGRESS) {
     c.connecting = true;
   } else {
-    fail(c, kind_of(errno));
+    fail(c, kind_of(errno), errno);
   }
+}
+
+// The front end's probe connection becomes this connection (already connected, blocking).
+void Worker::adopt(Conn& c, int fd) {
+  reset(c);
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  if (config_.linger0) {
+    linger lg{1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+  }
+  c.fd = fd;
+  c.cycle_start = now_;
+  c.tunnel_open = true;  // Through a proxy, the front end's dial() opened the tunnel already.
+  epoll_event ev{};
+  ev.events = c.events = EPOLLIN;
+  ev.data.u32 = index_of(c);
+  epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev);
+  on_connected(c);
 }
 
 void Worker::on_connected(Conn& c) {
   c.connecting = false;
+  if (config_.proxy && !c.tunnel_open) {
+    auto h = ProxyHandshake::begin(config_.proxy->type, config_.proxy->target, config_.proxy->auth);
+    if (!h) return fail(c, ErrorKind::other, h.error());
+    c.tunnel = std::make_unique<Conn::Tunnel>(Conn::Tunnel{std::move(*h), {}});
+    return tunnel_step(c);
+  }
   if (solo_) {
     // Blocking reads that give up after kSoloWait, so the loop still looks at the clock, the
     // stop descriptor and the timeouts; sends stay non-blocking (MSG_DONTWAIT), so a message
@@ -187,43 +294,78 @@ void Worker::on_connected(Conn& c) {
   }
   counters_.opened.add(1);
   counters_.open.add(1);
+  c.counted_open = true;
   peak_open_ = std::max(peak_open_, ++open_now_);
   if (steady_start_ == 0 && open_now_ == conns_.size()) steady_start_ = now_;
+  if (config_.greeting && config_.mode != BenchMode::hold && config_.mode != BenchMode::stream) {
+    // Nothing goes out until the server's greeting is in (sweep_timeouts bounds the wait).
+    c.greeting = true;
+    c.deadline = now_ + config_.timeout.count() * kMs;
+    return interest(c, false);
+  }
+  begin(c);
+}
+
+void Worker::begin(Conn& c) {
   switch (config_.mode) {
     case BenchMode::hold:
       interest(c, false);  // Only to notice the server closing.
       break;
     case BenchMode::stream:
-      interest(c, true);
-      break;
-    case BenchMode::connect:
-      send_request(c, c.cycle_start);  // Latency covers the connect too.
-      break;
-    case BenchMode::pingpong:
       if (interval_ns_ > 0) {
         c.next_intended = now_ + interval_ns_ * c.id / config_.connections;
-        timers_.push(
-            {c.next_intended, static_cast<std::uint32_t>(&c - conns_.data()), Timer::send});
+        timers_.push({c.next_intended, index_of(c), Timer::send});
         interest(c, false);
       } else {
-        send_request(c, now_);
+        interest(c, true);
+      }
+      break;
+    case BenchMode::connect:
+      send_requests(c, 1, c.cycle_start);  // Latency covers the connect too.
+      break;
+    case BenchMode::pingpong:
+    case BenchMode::http:
+      if (interval_ns_ > 0) {
+        c.next_intended = now_ + interval_ns_ * c.id / config_.connections;
+        timers_.push({c.next_intended, index_of(c), Timer::send});
+        interest(c, false);
+      } else {
+        send_requests(c, config_.pipeline, now_);
       }
       break;
   }
 }
 
+void Worker::tunnel_step(Conn& c) {
+  auto step = proxy_handshake_step(c.fd, c.tunnel->handshake, c.tunnel->reply);
+  if (step.error) {
+    return fail(c, is_proxy_target_refusal(step.error) ? ErrorKind::refused : ErrorKind::other,
+                step.error);
+  }
+  if (!step.done) return interest(c, step.want_write);
+  c.tunnel.reset();
+  c.tunnel_open = true;
+  on_connected(c);
+}
+
 void Worker::on_event(Conn& c, std::uint32_t events) {
   if (c.fd < 0) return;
+  if (c.tunnel) return tunnel_step(c);
   if (c.connecting) {
     int err = 0;
     socklen_t len = sizeof(err);
     getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &err, &len);
-    if (err != 0) return fail(c, kind_of(err));
+    if (err != 0) return fail(c, kind_of(err), err);
     if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) on_connected(c);
     return;
   }
   if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) on_readable(c);
-  if (c.fd >= 0 && (c.events & EPOLLOUT) && (events & EPOLLOUT)) on_writable(c);
+  if (c.fd >= 0 && (c.events & EPOLLOUT) && (events & EPOLLOUT)) {
+    if (config_.mode == BenchMode::stream)
+      write_stream(c);
+    else
+      write_some(c);
+  }
 }
 
 void Worker::interest(Conn& c, bool out) {
@@ -232,145 +374,21 @@ void Worker::interest(Conn& c, bool out) {
   c.events = want;
   epoll_event ev{};
   ev.events = want;
-  ev.data.u32 = static_cast<std::uint32_t>(&c - conns_.data());
+  ev.data.u32 = index_of(c);
   epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, c.fd, &ev);
 }
 
-void Worker::send_request(Conn& c, std::int64_t t) {
-  c.t_request = t;
-  c.out_off = 0;
-  c.in_got = 0;
-  c.awaiting = true;
-  c.deadline = now_ + config_.timeout.count() * kMs;
-  write_some(c);
+void Worker::fail(Conn& c, ErrorKind kind, int err) {
+  // No ephemeral port left for this destination (many connections, or TIME-WAIT from connect
+  // mode): the report says so in words.
+  if (kind == ErrorKind::other && err == EADDRNOTAVAIL) counters_.out_of_ports.add(1);
+  fail(c, kind, err != 0 ? std::error_code(err, std::system_category()) : std::error_code());
 }
 
-// Writes what is left of the current message (or, streaming, the next chunk).
-void Worker::write_some(Conn& c) {
-  const bool stream = config_.mode == BenchMode::stream;
-  std::size_t left = stream ? config_.size : config_.size - c.out_off;
-  // Every UDP datagram carries the pattern from its start: datagrams can be lost, so a running
-  // offset could not be checked on the way back.
-  std::size_t at = config_.udp ? 0 : (stream ? c.stream_out : c.out_off) % kPattern;
-  ssize_t w = ::send(c.fd, pattern_ + at, std::min(left, kPattern), MSG_NOSIGNAL | MSG_DONTWAIT);
-  if (w < 0) {
-    if (errno == EAGAIN || errno == EINTR) return interest(c, true);
-    return fail(c, kind_of(errno));
-  }
-  counters_.bytes_sent.add(static_cast<std::uint64_t>(w));
-  if (stream) {
-    c.stream_out += static_cast<std::uint64_t>(w);
-    return;  // EPOLLOUT stays on: keep the pipe full.
-  }
-  c.out_off += static_cast<std::size_t>(w);
-  interest(c, c.out_off < config_.size);
-}
-
-void Worker::on_writable(Conn& c) {
-  write_some(c);
-}
-
-void Worker::on_readable(Conn& c, int flags) {
-  ssize_t n = ::recv(c.fd, buffer_.get(), kReadBuffer, flags);
-  if (flags == 0) now_ = now_ns();  // The wait happened in recv, not in epoll_wait.
-  if (n < 0) {
-    if (errno == EAGAIN || errno == EINTR) return;
-    return fail(c, kind_of(errno));
-  }
-  if (config_.udp) return on_datagram(c, static_cast<std::size_t>(n));
-  if (n == 0) return fail(c, ErrorKind::closed_early);
-  auto got = static_cast<std::size_t>(n);
-  counters_.bytes_received.add(got);
-  if (config_.mode == BenchMode::stream) {
-    if (config_.verify && !matches(buffer_.get(), got, c.stream_in)) mismatch();
-    c.stream_in += got;
-    return;
-  }
-  if (!c.awaiting) return fail(c, ErrorKind::mismatch);  // Data nobody asked for.
-  bool complete;
-  if (config_.lines) {
-    complete = std::memchr(buffer_.get(), '\n', got) != nullptr;
-  } else {
-    if (c.in_got + got > config_.size) return fail(c, ErrorKind::mismatch);  // More than sent.
-    complete = c.in_got + got == config_.size;
-  }
-  if (config_.verify && !matches(buffer_.get(), got, c.in_got)) mismatch();
-  c.in_got += got;
-  if (complete) answer_complete(c);
-}
-
-// One datagram (possibly empty) came back: it is a whole answer, or a mismatch.
-void Worker::on_datagram(Conn& c, std::size_t got) {
-  counters_.bytes_received.add(got);
-  // A line server may answer with any length; otherwise the echo must be the message itself.
-  const bool size_ok = config_.lines ? got > 0 : got == config_.size;
-  const bool content_ok = !config_.verify || matches(buffer_.get(), got, 0);
-  if (config_.mode == BenchMode::stream) {
-    if (!size_ok || !content_ok) mismatch();
-    return;
-  }
-  if (!c.awaiting || !size_ok) return fail(c, ErrorKind::mismatch);
-  if (!content_ok) mismatch();
-  c.in_got = got;
-  answer_complete(c);
-}
-
-void Worker::answer_complete(Conn& c) {
-  const auto latency = static_cast<std::uint64_t>(std::max<std::int64_t>(0, now_ - c.t_request));
-  c.awaiting = false;
-  if (config_.mode == BenchMode::pingpong && interval_ns_ == 0) {
-    // Closed loop: the next request goes out first, and the bookkeeping happens while it
-    // travels. At one connection everything between a read and the next write is on the
-    // measured path, so it is kept to the minimum.
-    send_request(c, now_);
-    latency_.record(latency);
-    count_round_trip();
-    return;
-  }
-  latency_.record(latency);
-  count_round_trip();
-  if (config_.mode == BenchMode::connect) {
-    close(c);
-    if (interval_ns_ > 0)
-      reopen_later(c, std::max<std::int64_t>(0, c.cycle_start + interval_ns_ - now_));
-    else
-      open(c);
-    return;
-  }
-  // Fixed rate: the next request is due at its intended time. If that has already passed, it
-  // goes now -- and its latency still counts from the intended time (no coordinated omission).
-  c.next_intended += interval_ns_;
-  if (c.next_intended <= now_) return send_request(c, c.next_intended);
-  timers_.push({c.next_intended, static_cast<std::uint32_t>(&c - conns_.data()), Timer::send});
-}
-
-bool Worker::matches(const char* data, std::size_t n, std::uint64_t offset) const {
-  while (n > 0) {
-    std::size_t at = offset % kPattern, len = std::min(n, kPattern);
-    if (std::memcmp(data, pattern_ + at, len) != 0) return false;
-    data += len;
-    n -= len;
-    offset += len;
-  }
-  return true;
-}
-
-void Worker::mismatch() {
-  counters_.errors.add(1);
-  counters_.by_kind[static_cast<int>(ErrorKind::mismatch)].add(1);
-}
-
-void Worker::count_round_trip() {
-  counters_.round_trips.add(1);
-  if (steady_start_ != 0) ++steady_round_trips_;
-  if (config_.count > 0 &&
-      shared_.completed.fetch_add(1, std::memory_order_relaxed) + 1 >= config_.count)
-    shared_.stop.store(true, std::memory_order_relaxed);
-}
-
-void Worker::fail(Conn& c, ErrorKind kind) {
+void Worker::fail(Conn& c, ErrorKind kind, std::error_code error) {
   counters_.errors.add(1);
   counters_.by_kind[static_cast<int>(kind)].add(1);
+  if (kind == ErrorKind::other && error && !other_error_) other_error_ = error;
   close(c);
   // A lost datagram is ordinary for UDP and the timeout already paced it: replace the socket at
   // once. Anything else waits a little, so a dead server is not hammered in a tight loop.
@@ -381,20 +399,25 @@ void Worker::close(Conn& c) {
   if (c.fd < 0) return;
   ::close(c.fd);
   c.fd = -1;
-  if (!c.connecting) {
+  // Only a connection that was counted open is counted closed: a connect that failed at once
+  // never was, and must not turn the open count negative.
+  if (c.counted_open) {
     counters_.open.sub(1);
     --open_now_;
   }
-  c.connecting = c.awaiting = false;
+  c.counted_open = c.connecting = c.greeting = false;
+  c.inflight = 0, c.owed = 0;
 }
 
 void Worker::reopen_later(Conn& c, std::int64_t delay_ns) {
-  timers_.push({now_ + delay_ns, static_cast<std::uint32_t>(&c - conns_.data()), Timer::open});
+  timers_.push({now_ + delay_ns, index_of(c), Timer::open});
 }
 
 void Worker::sweep_timeouts() {
   for (auto& c : conns_) {
-    if (c.fd >= 0 && (c.connecting || c.awaiting) && now_ > c.deadline) fail(c, ErrorKind::timeout);
+    if (c.fd >= 0 && (c.connecting || c.tunnel || c.inflight > 0 || c.greeting) &&
+        now_ > c.deadline)
+      fail(c, ErrorKind::timeout);
   }
 }
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "parley/connector.hpp"
+#include "parley/dial.hpp"
 #include "parley/errors.hpp"
 #include "parley/fd.hpp"
 
@@ -23,7 +24,7 @@ struct Probe {
   Clock::time_point start, deadline, resend_at;
   bool resent = false;
   std::optional<ProxyHandshake> handshake;
-  std::string reply;  // Proxy reply bytes not yet consumed.
+  std::string reply;  // An unfinished proxy reply (proxy_handshake_step keeps it).
 };
 
 class Scanner {
@@ -170,51 +171,21 @@ class Scanner {
     }
     p.handshake = std::move(*h);
     p.phase = Phase::handshake;
-    send_pending(slot);
+    handshake_step(slot);
   }
 
-  void send_pending(std::size_t slot) {
-    Probe& p = slots_[slot];
-    auto data = p.handshake->to_send();
-    if (!data.empty()) {
-      ssize_t n = ::send(p.fd.get(), data.data(), data.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (n < 0 && errno != EAGAIN && errno != EINTR) {
-        fatal_ = errno == ECONNRESET || errno == EPIPE ? make_error_code(ProxyErrc::reset)
-                                                       : last_error();
-        return;
-      }
-      if (n > 0) p.handshake->sent(static_cast<std::size_t>(n));
-    }
-    watch(slot, EPOLLIN | (p.handshake->to_send().empty() ? 0u : EPOLLOUT));
-  }
-
+  // The handshake is dial()'s, one non-blocking step per event; the proxy's answer about the
+  // target is the port's state.
   void handshake_step(std::size_t slot) {
     Probe& p = slots_[slot];
-    char buf[4096];
-    ssize_t n = ::recv(p.fd.get(), buf, sizeof(buf), MSG_DONTWAIT);
-    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return send_pending(slot);
-    if (n <= 0) {
-      fatal_ = n == 0 || errno == ECONNRESET
-                   ? make_error_code(n == 0 ? ProxyErrc::closed : ProxyErrc::reset)
-                   : last_error();
-      return;
-    }
-    p.reply.append(buf, static_cast<std::size_t>(n));
-    for (;;) {
-      auto taken = p.handshake->feed(p.reply);
-      if (!taken) {
-        if (is_proxy_target_refusal(taken.error()))
-          return finish(slot, PortState::closed, taken.error(), true);
-        if (is_proxy_target_filtered(taken.error()))
-          return finish(slot, PortState::filtered, taken.error(), true);
-        fatal_ = taken.error();
-        return;
-      }
-      if (*taken == 0) break;
-      p.reply.erase(0, *taken);
-      if (p.handshake->done()) return finish(slot, PortState::open, {}, true);
-    }
-    send_pending(slot);
+    auto step = proxy_handshake_step(p.fd.get(), *p.handshake, p.reply);
+    if (step.done) return finish(slot, PortState::open, {}, true);
+    if (!step.error) return watch(slot, EPOLLIN | (step.want_write ? EPOLLOUT : 0u));
+    if (is_proxy_target_refusal(step.error))
+      return finish(slot, PortState::closed, step.error, true);
+    if (is_proxy_target_filtered(step.error))
+      return finish(slot, PortState::filtered, step.error, true);
+    fatal_ = step.error;
   }
 
   void expire(Clock::time_point now) {

@@ -15,6 +15,19 @@
 
 namespace {
 
+// CLI11 counts arguments in its own words ("port: At Most 1 required but received 2"); say it
+// as a person would. Other messages pass unchanged.
+std::string plain_words(const std::string& what) {
+  const std::string key = ": At Most ";
+  auto at = what.find(key);
+  auto mid = what.find(" required but received ", at);
+  if (at == std::string::npos || mid == std::string::npos) return what;
+  std::string most = what.substr(at + key.size(), mid - at - key.size());
+  std::string got = what.substr(mid + 23);
+  return fmt::format("too many arguments: {} takes at most {}, got {}", what.substr(0, at), most,
+                     got);
+}
+
 // A program started with fd 0, 1 or 2 closed would hand that number to its first socket and then
 // read from or write to the socket by accident; park /dev/null there instead (a closed stdin then
 // reads as EOF at once).
@@ -88,7 +101,7 @@ int main(int argc, char** argv) {
     std::string where;
     for (const auto& c : commands)
       if (c.app->parsed()) where = c.app->get_name() + ": ";
-    parley::cmd::say("{}{}\nRun 'parley {}--help' for usage.", where, e.what(),
+    parley::cmd::say("{}{}\nRun 'parley {}--help' for usage.", where, plain_words(e.what()),
                      where.empty() ? "" : where.substr(0, where.size() - 2) + " ");
     return 2;
   }

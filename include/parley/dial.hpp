@@ -46,4 +46,15 @@ Result<HostPort> proxy_request_target(const HostPort& target, const ProxySpec& p
 std::error_code run_proxy_handshake(int fd, ProxyHandshake& handshake,
                                     std::chrono::steady_clock::time_point deadline);
 
+// One step of a handshake for event loops (never blocks): sends what the socket takes, reads
+// what has arrived of the proxy's reply, exactly as run_proxy_handshake does. `reply` holds an
+// unfinished reply between steps (the caller keeps it with the connection). Call again when the
+// socket is readable, or writable if want_write.
+struct ProxyStep {
+  std::error_code error;  // The proxy's answer, a malformed reply, or the socket's error.
+  bool done = false;      // The tunnel is open: every later byte is the target's.
+  bool want_write = false;
+};
+ProxyStep proxy_handshake_step(int fd, ProxyHandshake& handshake, std::string& reply);
+
 }  // namespace parley

@@ -34,6 +34,42 @@ class ReplyTemplate {
   std::vector<Part> parts_;
 };
 
+// Turns the escapes of text given on the command line into bytes: \r \n \t \\ \0 and \xNN
+// (two hex digits). Errors: invalid_argument for another escape, a bad \x or a trailing \.
+Result<std::string> unescape(std::string_view text);
+
+// A request template (`bench --message`): bytes, with the escapes above, and fields {n} (request
+// number on its connection, from 1), {conn} (connection number, from 1) and {rand:N} (a random
+// number from 0 to N-1, N at most 2^63); "{{" and "}}" are literal braces. Shared read-only.
+class MessageTemplate {
+ public:
+  // Errors: invalid_argument for an unknown field, a bad escape or an unmatched brace.
+  static Result<MessageTemplate> parse(std::string_view text);
+  // A template of bytes as they are (no escapes, no fields): --message-file.
+  static MessageTemplate literal(std::string bytes);
+  // No fields: every request is the same (and render() need not be called).
+  bool constant() const {
+    return parts_.size() <= 1 && (parts_.empty() || parts_[0].field == Field::none);
+  }
+  std::string constant_text() const { return parts_.empty() ? std::string() : parts_[0].text; }
+  // Whether every request ends in this byte (a line protocol's LF).
+  bool ends_with(char c) const {
+    return !parts_.empty() && parts_.back().field == Field::none && !parts_.back().text.empty() &&
+           parts_.back().text.back() == c;
+  }
+  // Appends one request to out; rng is the caller's random state (any non-zero seed).
+  void render(std::string& out, std::uint64_t n, std::uint64_t conn, std::uint64_t& rng) const;
+
+ private:
+  enum class Field { none, n, conn, rand };
+  struct Part {
+    Field field;
+    std::string text;         // Literal bytes (Field::none).
+    std::uint64_t bound = 0;  // {rand:N}
+  };
+  std::vector<Part> parts_;
+};
+
 // Collects bytes until whole lines are available. Holds memory only while a line is incomplete,
 // and never more than max_line bytes.
 class LineBuffer {

@@ -15,6 +15,9 @@ class Histogram {
 
   void record(std::uint64_t value_ns);
   void merge(const Histogram& other);
+  // Adds n values at bucket `index` (each taken as the bucket's upper edge): rebuilding a histogram
+  // from its non-empty buckets.
+  void add_bucket(int index, std::uint64_t n);
   std::uint64_t count() const { return count_; }
   std::uint64_t min() const { return count_ ? min_ : 0; }
   std::uint64_t max() const { return max_; }

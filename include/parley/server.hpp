@@ -72,6 +72,13 @@ struct ServerConfig {
   std::chrono::milliseconds idle_timeout{0};
   std::chrono::milliseconds drain_timeout{5000};  // Graceful stop: time left to finish.
   AccessList access;                              // Checked before anything is read.
+  // --proxy-protocol: every client starts with a PROXY v1 or v2 header (HAProxy's send-proxy)
+  // naming the real client, whom logs, access rules and services then see. Headers are taken only
+  // from proxy_from (empty: any source); a connection without a valid header within
+  // proxy_timeout is refused and logged.
+  bool proxy_protocol = false;
+  AccessList proxy_from;
+  std::chrono::milliseconds proxy_timeout{5000};
   // -o/-x: every stream client's bytes both ways (what a service reads and sends); none if null.
   std::shared_ptr<TrafficLog> traffic;
   // What a client over max_conns is sent before it is closed (empty: just closed).
@@ -82,6 +89,13 @@ struct ServerConfig {
   // Connection events; without it they go to `log` in echo's words ("1.2.3.4:5 connected").
   // Called from worker threads.
   std::function<void(const ServerEvent&)> on_event;
+};
+
+// One connected client, for the live view (--metrics).
+struct ClientInfo {
+  std::string peer;
+  double seconds = 0;  // Connected for.
+  std::uint64_t bytes_in = 0, bytes_out = 0;
 };
 
 // Counters merged across workers.
@@ -113,6 +127,9 @@ class Server {
   ServerStats stats() const;
   // A local failure that ended the server (writing the output failed), or none.
   std::error_code failure() const;
+  // The clients connected now (at most `limit`): each worker copies its own list on its own
+  // thread when asked; a worker that does not answer within 200 ms is left out. Any thread.
+  std::vector<ClientInfo> clients(std::size_t limit = 1000) const;
 
   struct Impl;
 

@@ -132,8 +132,20 @@ void Worker::on_writable(Conn& c) {
 void Worker::close(Conn& c, const char* reason) {
   if (c.closed) return;
   c.closed = true;
+  if (c.awaiting_header) {  // Never handed to the service: nothing to tell it, no closed line.
+    --awaiting_headers_;
+    ::close(c.fd);
+    conns_[c.index] = conns_.back();
+    conns_[c.index]->index = c.index;
+    conns_.pop_back();
+    shared_.connections.fetch_sub(1);
+    stats_.active.sub(1);
+    closed_.push_back(&c);
+    return;
+  }
   handler_->closing(*this, c, reason);
-  ::close(c.fd);  // Also removes it from the epoll set.
+  if (c.fd_shared) epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, c.fd, nullptr);
+  ::close(c.fd);  // Also removes it from the epoll set, if it was the last reference.
   conns_[c.index] = conns_.back();
   conns_[c.index]->index = c.index;
   conns_.pop_back();

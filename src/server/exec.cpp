@@ -164,6 +164,7 @@ bool ExecHandler::opened(Worker& w, Conn& conn) {
   *local.size_ptr() = SocketAddress::capacity();
   getsockname(c.fd, local.get(), local.size_ptr());
   SocketAddress remote(c.peer_address(), c.peer_len);
+  c.fd_shared = true;  // From now on the child holds the socket too.
   c.child = start_child(c.fd, c.fd, local, remote, c.peer_name());
   if (c.child == nullptr) {
     w.close(c, "program did not start");

@@ -45,9 +45,8 @@ struct Side : Conn {
   bool client = false;
   std::uint32_t target = 0, address = 0, attempts = 0;
   Clock::time_point deadline;
-  std::string header;              // PROXY protocol header still to send (target side).
-  std::uint64_t up = 0, down = 0;  // Client side: bytes to the target and back.
-  std::string target_name;         // Client side: where it went.
+  std::string header;       // PROXY protocol header still to send (target side).
+  std::string target_name;  // Client side: where it went.
 };
 
 class ForwardHandler : public Handler {
@@ -283,7 +282,7 @@ void ForwardHandler::pump(Side& from) {
   }
   auto moved = static_cast<std::uint64_t>(n);
   Side& client = from.client ? from : to;
-  (from.client ? client.up : client.down) += moved;
+  (from.client ? client.in : client.out) += moved;  // The client's bytes up and down.
   (from.client ? w_->counters().bytes_in : w_->counters().bytes_out).add(moved);
   from.last_active = to.last_active = w_->now();
   scratch_.bytes = static_cast<std::size_t>(n);
@@ -348,8 +347,8 @@ void ForwardHandler::end(Side& s, const std::string& why, bool reset) {
     setsockopt(p->fd, SOL_SOCKET, SO_LINGER, &zero, sizeof(zero));
   }
   Side& client = s.client || p == nullptr ? s : *p;
-  std::string reason = fmt::format("to {}, {} bytes up, {} down: {}", client.target_name, client.up,
-                                   client.down, why);
+  std::string reason = fmt::format("to {}, {} bytes up, {} down: {}", client.target_name, client.in,
+                                   client.out, why);
   w_->close(client, reason.c_str());  // closing() takes the target with it.
   if (!s.closed) w_->close(s, reason.c_str());
 }
@@ -358,10 +357,6 @@ void ForwardHandler::closing(Worker& w, Conn& conn, const char* reason) {
   auto& s = static_cast<Side&>(conn);
   if (s.connecting) --connecting_;
   if (s.lingering) --lingering_;
-  if (s.client) {  // The runtime's closed event counts the client's bytes both ways.
-    s.in = s.up;
-    s.out = s.down;
-  }
   give_back(s.pipe);
   Side* p = s.peer;
   s.peer = nullptr;

@@ -10,7 +10,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -84,6 +86,10 @@ struct Conn : Handle {
   bool read_paused = false;        // The handler stopped reading (its output is blocked).
   bool custom_io = false;          // The handler moves the bytes itself (Handler::io).
   bool outgoing = false;           // Opened by the handler (a forwarder's target), not accepted.
+  // Another process holds the socket too (an exec child): closing our descriptor does not take
+  // it out of the epoll set then, which watches the open file, so close() removes it first.
+  bool fd_shared = false;
+  bool awaiting_header = false;  // --proxy-protocol: the PROXY header has not come yet.
   // Echo-style backpressure: read nothing more while output is pending (the output comes from
   // the input). Broadcast services turn it off and bound the queue instead.
   bool hold_reads_while_pending = true;
@@ -150,6 +156,8 @@ class Worker {
 
   void run();   // The event loop; returns when stopped and drained.
   void wake();  // Any thread: make run() look at the phase.
+  // Any thread: this worker's clients, copied by the worker itself (false on timeout).
+  bool clients(std::vector<ClientInfo>* out, std::size_t limit, std::chrono::milliseconds timeout);
   const WorkerStats& stats() const { return stats_; }
   bool done() const { return done_.load(); }
 
@@ -192,10 +200,13 @@ class Worker {
  private:
   void on_listener(Slot& slot);
   bool admit(int fd, const sockaddr_in6& peer, socklen_t len);
+  void welcome(Conn& c);
+  void read_proxy_header(Conn& c);
+  void expire_proxy_headers();
   bool on_readable(Conn& c);
   void on_writable(Conn& c);
   void on_conn_event(Conn& c, std::uint32_t ev);
-  void update_interest(Conn& c);
+  void update_interest(Conn& c);  // (private, but proxy_accept.cpp uses it too)
   void begin_drain();
   void close_quiet();
   void sweep_idle();
@@ -209,9 +220,10 @@ class Worker {
   Fd wake_;
   std::vector<std::unique_ptr<Slot>> slots_;  // Listeners or datagram sockets, and the wake fd.
   std::vector<Conn*> conns_;
-  std::vector<Conn*> closed_;       // Deleted after the round of events that closed them.
-  std::unique_ptr<char[]> buffer_;  // One read buffer for every connection of this worker.
-  std::string out_;                 // Scratch for handlers' replies.
+  std::vector<Conn*> closed_;         // Deleted after the round of events that closed them.
+  std::size_t awaiting_headers_ = 0;  // Connections still owing a PROXY header.
+  std::unique_ptr<char[]> buffer_;    // One read buffer for every connection of this worker.
+  std::string out_;                   // Scratch for handlers' replies.
   WorkerStats stats_;
   Clock::time_point now_;
   Clock::time_point next_sweep_;
@@ -223,6 +235,14 @@ class Worker {
   bool finishing_ = false;
   Clock::time_point drain_deadline_;  // The server's, or this worker's own when it finished.
   std::atomic<bool> done_{false};
+  // The live view's request for a copy of the client list, answered at the top of the loop.
+  void answer_snapshot();
+  std::atomic<bool> snapshot_wanted_{false};
+  std::mutex snapshot_mutex_;
+  std::condition_variable snapshot_cv_;
+  std::vector<ClientInfo> snapshot_;
+  std::size_t snapshot_limit_ = 0;
+  std::uint64_t snapshot_serial_ = 0;
 };
 
 }  // namespace parley::server

@@ -160,6 +160,15 @@ std::error_code Server::failure() const {
   return e == 0 ? std::error_code() : std::error_code(e, std::system_category());
 }
 
+std::vector<ClientInfo> Server::clients(std::size_t limit) const {
+  std::vector<ClientInfo> all;
+  for (const auto& w : impl_->workers) {
+    if (all.size() >= limit || w->done()) continue;
+    w->clients(&all, limit - all.size(), std::chrono::milliseconds(200));
+  }
+  return all;
+}
+
 ServerStats Server::stats() const {
   ServerStats s;
   for (const auto& w : impl_->workers) {

@@ -110,6 +110,7 @@ int Worker::next_timeout_ms() const {
   auto next = handler_->next_deadline();
   if (shared_.config.idle_timeout.count() > 0) next = std::min(next, next_sweep_);
   if (accept_paused_) next = std::min(next, accept_paused_until_);
+  if (awaiting_headers_ > 0) next = std::min(next, now_ + std::chrono::milliseconds(100));
   if (draining_) next = std::min({next, drain_deadline_, now_ + kDrainQuiet / 2});
   if (next == Clock::time_point::max()) return -1;
   auto ms = std::chrono::ceil<std::chrono::milliseconds>(next - now_).count();
@@ -125,6 +126,7 @@ void Worker::run() {
   next_sweep_ = now_ + sweep_every;
   handler_->start(*this);
   for (;;) {
+    if (snapshot_wanted_.load(std::memory_order_acquire)) answer_snapshot();
     Phase phase = shared_.phase.load();
     if ((phase != Phase::running || finishing_) && !draining_) begin_drain();
     if (phase == Phase::closing || (draining_ && now_ >= drain_deadline_)) {
@@ -159,6 +161,7 @@ void Worker::run() {
         }
       }
     }
+    if (awaiting_headers_ > 0) expire_proxy_headers();
     handler_->on_time(*this);
     for (Conn* c : closed_) delete c;
     closed_.clear();
@@ -176,6 +179,7 @@ void Worker::run() {
 }
 
 void Worker::on_conn_event(Conn& c, std::uint32_t ev) {
+  if (c.awaiting_header) return read_proxy_header(c);
   if (c.custom_io) return handler_->io(*this, c, ev);
   if ((c.events & EPOLLIN) && (ev & (EPOLLIN | EPOLLERR | EPOLLHUP))) {
     on_readable(c);
@@ -209,30 +213,52 @@ void Worker::on_listener(Slot& slot) {
     c->index = static_cast<std::uint32_t>(conns_.size());
     conns_.push_back(c);
     epoll_event ev{};
-    ev.events = EPOLLIN;
+    // Waiting for a PROXY header is done by peeking: edge-triggered, or the same unfinished
+    // header would wake the loop again and again.
+    c->awaiting_header = shared_.config.proxy_protocol;
+    ev.events = c->awaiting_header ? EPOLLIN | EPOLLET : EPOLLIN;
+    c->events = ev.events;
     ev.data.ptr = static_cast<Handle*>(c);
     epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev);
     stats_.active.add(1);
     stats_.total.add(1);
-    if (shared_.config.log_connections && shared_.config.log_connects) {
-      std::string name = c->peer_name();
-      shared_.event({ServerEvent::Kind::connected, name, {}});
+    if (c->awaiting_header) {
+      ++awaiting_headers_;
+      read_proxy_header(*c);  // It may be there already.
+      continue;
     }
-    handler_->opened(*this, *c);
+    welcome(*c);
   }
 }
 
-// The access list and the connection limit, before anything is read from the client.
+// A client is in: it is reported and handed to the service.
+void Worker::welcome(Conn& c) {
+  if (shared_.config.log_connections && shared_.config.log_connects) {
+    std::string name = c.peer_name();
+    shared_.event({ServerEvent::Kind::connected, name, {}});
+  }
+  handler_->opened(*this, c);
+}
+
+// The access list and the connection limit, before anything is read from the client. (With
+// --proxy-protocol the address here is the proxy's: it must be a trusted source, and the access
+// list is applied to the real client once its header has come.)
 bool Worker::admit(int fd, const sockaddr_in6& peer, socklen_t len) {
   const auto* address = reinterpret_cast<const sockaddr*>(&peer);
-  if (!shared_.config.access.empty()) {
-    auto verdict = shared_.config.access.check(address);
+  const AccessList& rules =
+      shared_.config.proxy_protocol ? shared_.config.proxy_from : shared_.config.access;
+  if (!rules.empty()) {
+    auto verdict = rules.check(address);
     if (!verdict.allowed) {
       ::close(fd);
       stats_.denied.add(1);
       if (shared_.config.log_connections) {
         std::string name = SocketAddress(address, len).to_string();
-        shared_.event({ServerEvent::Kind::denied, name, verdict.rule});
+        std::string why =
+            shared_.config.proxy_protocol
+                ? fmt::format("--proxy-protocol-from (not a trusted proxy: {})", verdict.rule)
+                : std::string(verdict.rule);
+        shared_.event({ServerEvent::Kind::denied, name, why});
       }
       return false;
     }
@@ -352,6 +378,36 @@ void Worker::unwatch(Watch& w) {
   epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, w.fd, nullptr);
   w.registered = false;
   w.events = 0;
+}
+
+bool Worker::clients(std::vector<ClientInfo>* out, std::size_t limit,
+                     std::chrono::milliseconds timeout) {
+  std::unique_lock lock(snapshot_mutex_);
+  std::uint64_t serial = snapshot_serial_;
+  snapshot_limit_ = limit;
+  snapshot_wanted_.store(true, std::memory_order_release);
+  lock.unlock();
+  wake();
+  lock.lock();
+  if (!snapshot_cv_.wait_for(lock, timeout, [&] { return snapshot_serial_ != serial; }))
+    return false;
+  out->insert(out->end(), snapshot_.begin(), snapshot_.end());
+  return true;
+}
+
+void Worker::answer_snapshot() {
+  std::lock_guard lock(snapshot_mutex_);
+  snapshot_wanted_.store(false, std::memory_order_relaxed);
+  snapshot_.clear();
+  auto now = Clock::now();
+  for (const Conn* c : conns_) {
+    if (snapshot_.size() >= snapshot_limit_) break;
+    if (c->outgoing || c->awaiting_header || c->closed) continue;
+    snapshot_.push_back(
+        {c->peer_name(), std::chrono::duration<double>(now - c->since).count(), c->in, c->out});
+  }
+  ++snapshot_serial_;
+  snapshot_cv_.notify_all();
 }
 
 void Worker::finish() {

@@ -145,12 +145,35 @@ schema = {"mode": str, "target": str, "connections": int, "size": int, "threads"
           "steady_round_trips_per_s": (int, float), "connect_ramp_ms": (int, float)}
 for k, t in schema.items():
     assert isinstance(r[k], t), (k, r[k])
-assert set(r["errors"]) == {"refused", "reset", "timeout", "mismatch", "closed early", "other"}, r["errors"]
-for k in ("count", "min_us", "mean_us", "max_us", "p50_us", "p90_us", "p99_us", "p99.9_us", "p99.99_us"):
+assert set(r["errors"]) == {"refused", "reset", "timeout", "mismatch", "closed_early", "malformed",
+                            "non_2xx", "other"}, r["errors"]
+for k in ("count", "min_us", "mean_us", "max_us", "p50_us", "p90_us", "p99_us", "p99_9_us", "p99_99_us"):
     assert isinstance(r["latency"][k], (int, float)), k
 assert r["latency"]["p50_us"] <= r["latency"]["p99_us"] <= r["latency"]["max_us"]
 assert r["connect_ramp_ms"] >= 0 and r["steady_round_trips_per_s"] > 0, r
+# Every key can be used in a jq path.
+import re
+def keys(o):
+    if isinstance(o, dict):
+        for k, v in o.items():
+            yield k
+            yield from keys(v)
+    elif isinstance(o, list):
+        for v in o: yield from keys(v)
+bad = [k for k in keys(r) if not re.fullmatch(r"[a-z][a-z0-9_]*", k)]
+assert not bad, bad
+# The histogram's buckets: ascending upper edges whose counts add up to the count.
+b = r["latency"]["buckets"]
+assert sum(n for _, n in b) == r["latency"]["count"] and [e for e, _ in b] == sorted(e for e, _ in b), b[:5]
 PY
+}
+
+# Stream and hold time no round trips: their latency is null, not 0.
+no_latency_is_null() {
+  "$PARLEY" bench stream -d 300ms --json 127.0.0.1 "$EPORT" >"$WORK/sl.json" || return 1
+  assert_eq None "$(json "$WORK/sl.json" 'r["latency"]')" "stream latency" || return 1
+  "$PARLEY" bench hold -c 3 -d 300ms --json 127.0.0.1 "$EPORT" >"$WORK/hl.json" || return 1
+  assert_eq None "$(json "$WORK/hl.json" 'r["latency"]')" "hold latency"
 }
 
 interrupt_partial_report() {
@@ -253,7 +276,8 @@ check "hold reaches 500 connections" hold_reaches_target
 check "out of descriptors: explained, run goes on" fd_exhaustion_explained
 check "--rate: a stall shows in the tail" rate_shows_stall
 check "--lines against a line server" lines_mode
-check "--json schema" json_schema
+check "--json schema: jq-usable keys, histogram buckets" json_schema
+check "--json: stream and hold latency is null" no_latency_is_null
 check "Ctrl-C with two threads: partial report" interrupt_partial_report -c 4 --threads 2
 check "Ctrl-C with one thread (loop on the main thread)" interrupt_partial_report --threads 1
 check "progress line on a terminal, one thread" progress_line_on_terminal --threads 1

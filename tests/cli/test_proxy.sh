@@ -176,6 +176,32 @@ scan_through_proxy() {
   assert_eq "open closed" "$(grep -o '"state":"[a-z|]*"' <<<"$out" | cut -d'"' -f4 | tr '\n' ' ' | sed 's/ $//')" "states"
 }
 
+# bench through proxies: every connection opens its own tunnel (connect mode: one per round trip).
+# bench_json ARGS...: runs bench --json with ARGS; BJ holds "round_trips errors_total".
+bench_json() {
+  local out
+  out=$(timeout 30 "$PARLEY" bench --json "$@" 2>"$WORK/bench.err") || { fail "exit $?: $(cat "$WORK/bench.err")"; return 1; }
+  # -n N stops once N are done; answers already in flight are counted too.
+  BJ=$(python3 -c 'import json,sys; j=json.load(sys.stdin); print(min(j["round_trips"], int(sys.argv[1])), j["errors_total"])' "$N" <<<"$out")
+}
+bench_socks5_verified() {
+  N=2000 bench_json pingpong -c 20 -t 2 -n 2000 --verify --proxy "127.0.0.1:$SOCKS" 127.0.0.1 "$EPORT" || return 1
+  assert_eq "2000 0" "$BJ" "round trips, errors"
+}
+bench_http_auth_connect_mode() {
+  N=200 bench_json connect -c 4 -t 1 -n 200 --proxy "127.0.0.1:$HTTPA" --proxy-type http \
+    --proxy-auth alice:s3cret 127.0.0.1 "$EPORT" || return 1
+  assert_eq "200 0" "$BJ" "round trips, errors"
+}
+bench_proxy_errors() {
+  expect_exit 1 "parley: bench: 127.0.0.1:$EPORT through proxy 127.0.0.1:$HTTPA: proxy requires authentication (HTTP 407)" \
+    "$PARLEY" bench pingpong -n 10 --proxy "127.0.0.1:$HTTPA" --proxy-type http 127.0.0.1 "$EPORT" || return 1
+  expect_exit 1 "parley: bench: 127.0.0.1:$DEAD through proxy 127.0.0.1:$SOCKS: proxy refused: connection refused (SOCKS5 reply 5)" \
+    "$PARLEY" bench pingpong -n 10 --proxy "127.0.0.1:$SOCKS" 127.0.0.1 "$DEAD" || return 1
+  expect_exit 2 "parley: bench: proxies carry TCP only; drop -u or the proxy" \
+    "$PARLEY" bench pingpong -u --proxy "127.0.0.1:$SOCKS" 127.0.0.1 "$EPORT"
+}
+
 check "HTTP CONNECT (ncat)" http_plain
 check "HTTP CONNECT, nc's -X connect -x" http_nc_spelling
 check "HTTP CONNECT with Basic auth" http_auth
@@ -198,6 +224,9 @@ check "proxy hangs up mid-handshake" proxy_hangs_up
 check "--proxy-dns remote sends the name" dns_remote
 check "--proxy-dns local sends the address" dns_local
 check "proxy usage errors" usage_errors
+check "bench through SOCKS5: 2,000 verified round trips over 20 tunnels" bench_socks5_verified
+check "bench connect mode through an HTTP proxy with a password: a tunnel per round trip" bench_http_auth_connect_mode
+check "bench: proxy errors said once, before the run" bench_proxy_errors
 check "half-close held: reply through ncat's HTTP proxy" half_close_http
 check "half-close held: reply through microsocks" half_close_microsocks
 check "half-close reaches the server through dante" half_close_reaches_server

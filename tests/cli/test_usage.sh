@@ -33,6 +33,10 @@ command_typo_with_args() {
   expect_exit 2 "" "$PARLEY" conect localhost 1 &&
     grep -Eqx "parley: unknown command 'conect' \(did you mean 'connect'\?\)\. Commands: connect, listen, .*\. See parley --help\." "$WORK/expect.err"
 }
+too_many_arguments() {
+  expect_exit 2 "parley: echo: too many arguments: port takes at most 1, got 2" "$PARLEY" echo 1 2 || return 1
+  grep -qx "Run 'parley echo --help' for usage." "$WORK/expect.err"
+}
 missing_port() {
   expect_exit 2 "parley: connect: no port given for 'localhost': give the server as HOST PORT or HOST:PORT" \
     "$PARLEY" connect localhost
@@ -107,6 +111,14 @@ local_errors() {
     "$PARLEY" echo --bind 10.9.9.9 "$port" || return 1
   expect_exit 2 "parley: listen: the address to listen on must be a local IP address (-n: no names, not even localhost); to connect to a host, use 'parley connect HOST PORT'" \
     "$PARLEY" listen -n localhost "$port" || return 1
+  # connect's -s/-p are local too: named as the source, never as if the target were wrong.
+  expect_exit 2 "parley: connect: source address no.such.name.invalid: name not resolved" \
+    "$PARLEY" connect -s no.such.name.invalid 127.0.0.1 "$port" || return 1
+  expect_exit 2 "parley: connect: cannot use source 10.9.9.9: Cannot assign requested address (not an address of this machine)" \
+    "$PARLEY" connect -s 10.9.9.9 127.0.0.1 "$port" || return 1
+  start_parley_listen held 127.0.0.1 0 || return 1
+  expect_exit 2 "parley: connect: cannot use source 127.0.0.1 port $LPORT: Address already in use" \
+    "$PARLEY" connect -s 127.0.0.1 -p "$LPORT" 127.0.0.1 "$port" </dev/null || return 1
   [ "$(id -u)" = 0 ] && command -v runuser >/dev/null || { echo "    (not root: the nobody case skipped)"; return 0; }
   # A stale socket file of root's: nobody may not connect to it, so it is "permission denied".
   local dir
@@ -155,6 +167,7 @@ check "unknown option inside a short cluster" unknown_short_in_cluster
 check "bench: unknown option named" unknown_bench_option
 check "command typo followed by arguments" command_typo_with_args
 check "connect HOST without a port" missing_port
+check "too many arguments said in words" too_many_arguments
 check "flag clusters with a digit" digit_clusters
 check "unknown command" unknown_command
 check "-4 with -6" families_conflict

@@ -81,5 +81,86 @@ TEST(AnswerCollector, UnsolicitedPartialLineShownAfterQuiet) {
   EXPECT_EQ(ev[0].text, "login: ");
 }
 
+// The framer (shared by talk and bench): each kind ends an answer at the right byte, however the
+// stream is split.
+std::vector<std::size_t> answer_lengths(const char* until, const std::string& stream,
+                                        std::size_t cut) {
+  UntilSpec spec = *parse_until(until);
+  AnswerFramer f(spec);
+  std::vector<std::size_t> out;
+  std::size_t len = 0;
+  for (std::string_view piece :
+       {std::string_view(stream).substr(0, cut), std::string_view(stream).substr(cut)}) {
+    while (!piece.empty()) {
+      auto step = f.feed(piece);
+      EXPECT_NE(step.status, AnswerFramer::Status::malformed);
+      if (step.status == AnswerFramer::Status::malformed) return out;
+      len += step.used;
+      piece.remove_prefix(step.used);
+      if (step.status == AnswerFramer::Status::complete) {
+        out.push_back(len);
+        len = 0;
+        f.reset();
+      }
+    }
+  }
+  return out;
+}
+
+TEST(AnswerFramer, KindsAtEverySplit) {
+  const std::string lines = "a\r\nb\nc\r\n";
+  const std::string http =
+      "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+      "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "2\r\nhi\r\n0\r\n\r\n";
+  for (std::size_t cut = 0; cut <= http.size(); ++cut) {
+    if (cut <= lines.size()) {
+      EXPECT_EQ(answer_lengths("newline", lines, cut), (std::vector<std::size_t>{3, 2, 3})) << cut;
+      EXPECT_EQ(answer_lengths("crlf", lines, cut), (std::vector<std::size_t>{3, 5})) << cut;
+      EXPECT_EQ(answer_lengths("bytes=4", lines, cut), (std::vector<std::size_t>{4, 4})) << cut;
+      EXPECT_EQ(answer_lengths("regex=b\\n", lines, cut), (std::vector<std::size_t>{5})) << cut;
+    }
+    EXPECT_EQ(answer_lengths("http", http, cut), (std::vector<std::size_t>{40, 84})) << cut;
+  }
+}
+
+TEST(AnswerFramer, Bounds) {
+  UntilSpec spec = *parse_until("http");
+  AnswerFramer f(spec);
+  EXPECT_EQ(f.feed("HTTP/1.1 200 OK\r\nX: ").status, AnswerFramer::Status::more);
+  EXPECT_EQ(f.feed(std::string(AnswerFramer::kMaxHead, 'x')).status,
+            AnswerFramer::Status::malformed);
+  f.reset();
+  EXPECT_EQ(f.feed("SSH-2.0-OpenSSH\r\n\r\n").status, AnswerFramer::Status::malformed);
+  // A body delimited by the close completes at EOF.
+  f.reset();
+  EXPECT_EQ(f.feed("HTTP/1.0 200 OK\r\n\r\nbody").status, AnswerFramer::Status::more);
+  EXPECT_TRUE(f.complete_at_eof());
+}
+
+TEST(ParseUntil, NewForms) {
+  EXPECT_EQ(parse_until("crlf")->kind, UntilSpec::Kind::crlf);
+  EXPECT_EQ(parse_until("http")->kind, UntilSpec::Kind::http);
+  EXPECT_EQ(parse_until("regex=^OK")->kind, UntilSpec::Kind::regex);
+  std::string why;
+  EXPECT_FALSE(parse_until("regex=(", &why));
+  EXPECT_EQ(why, "missing closing parenthesis at offset 1");
+}
+
+// talk's collector frames with the same framer: a long answer without a line end is looked at
+// once per read, not rescanned (each byte once).
+TEST(AnswerCollector, CrlfAnswer) {
+  AnswerCollector a(*parse_until("crlf"));
+  std::vector<AnswerCollector::Event> ev;
+  auto t0 = Clock::now();
+  a.expect(t0);
+  a.feed("250-first\n250 ", t0 + 1ms, ev);
+  EXPECT_TRUE(ev.empty());
+  a.feed("done\r\nextra\n", t0 + 2ms, ev);
+  ASSERT_EQ(ev.size(), 2u);
+  EXPECT_EQ(ev[0].text, "250-first\n250 done");
+  EXPECT_EQ(ev[1].kind, Kind::unsolicited);
+}
+
 }  // namespace
 }  // namespace parley

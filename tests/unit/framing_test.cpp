@@ -84,5 +84,28 @@ TEST(EscapeBytes, ControlBytesEscapedUtf8Kept) {
   EXPECT_EQ(escape_bytes("abcdef", 3), "abc...");
 }
 
+TEST(Unescape, Escapes) {
+  EXPECT_EQ(*unescape("a\\r\\n\\t\\\\\\x41\\x7e\\0"), std::string("a\r\n\t\\A~\0", 8));
+  for (const char* bad : {"\\", "\\q", "\\x4", "\\xg0"}) EXPECT_FALSE(unescape(bad)) << bad;
+}
+
+TEST(MessageTemplate, Fields) {
+  auto t = MessageTemplate::parse("GET {{x}} {conn}/{n}/{rand:10}\\r\\n");
+  ASSERT_TRUE(t);
+  EXPECT_FALSE(t->constant());
+  EXPECT_TRUE(t->ends_with('\n'));
+  std::uint64_t rng = 1;
+  std::string out;
+  t->render(out, 7, 3, rng);
+  EXPECT_TRUE(out.rfind("GET {x} 3/7/", 0) == 0) << out;
+  EXPECT_EQ(out.size(), std::string("GET {x} 3/7/N\r\n").size());
+  auto c = MessageTemplate::parse("PING\\r\\n");
+  ASSERT_TRUE(c);
+  EXPECT_TRUE(c->constant());
+  EXPECT_EQ(c->constant_text(), "PING\r\n");
+  for (const char* bad : {"{x}", "{rand:0}", "{rand:x}", "{n", "}", "\\q"})
+    EXPECT_FALSE(MessageTemplate::parse(bad)) << bad;
+}
+
 }  // namespace
 }  // namespace parley

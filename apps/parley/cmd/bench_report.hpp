@@ -17,6 +17,9 @@ struct BenchHeader {
 std::string progress_line(const LoadProgress& now, const LoadProgress& before, double elapsed_s,
                           double duration_s, double interval_s);
 std::string summary(const BenchHeader& h, const LoadResult& r);
+// --interval lines: a header, then one line per interval.
+std::string interval_header();
+std::string interval_line(const IntervalStats& s);
 std::string json_result(const BenchHeader& h, const LoadResult& r);
 // "12.3 us", "4.56 ms", "1.20 s".
 std::string format_latency(std::uint64_t ns);

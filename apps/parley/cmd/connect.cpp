@@ -56,7 +56,7 @@ Result<std::vector<SocketAddress>> sources_of(const ConnectArgs& o, int socktype
 
 // Connects to what the arguments name (directly, through a proxy, or to a Unix socket).
 Result<Connection> open_connection(const ConnectArgs& o, const std::optional<ProxySpec>& proxy,
-                                   std::string* target) {
+                                   std::vector<SocketAddress> sources, std::string* target) {
   const int socktype = o.udp ? SOCK_DGRAM : SOCK_STREAM;
   ConnectOptions co;
   co.socktype = socktype;
@@ -75,9 +75,7 @@ Result<Connection> open_connection(const ConnectArgs& o, const std::optional<Pro
   auto hp = parse_endpoint_args(o.args, false);
   if (!hp) return hp.error();
   *target = format_target(*hp);
-  auto sources = sources_of(o, socktype);
-  if (!sources) return sources.error();
-  co.sources = std::move(*sources);
+  co.sources = std::move(sources);
   DialOptions dial_options;
   dial_options.family = family_of(o);
   dial_options.numeric_only = o.numeric;
@@ -146,9 +144,27 @@ int run_connect(const ConnectArgs& o) {
   auto relay = relay_options_or_say("connect", o, hex_path);
   if (!relay) return kExitUsage;
 
+  // -s/-p are checked apart from the target: a bad source is the user's to fix (exit 2), and
+  // must not read as if the target were wrong.
+  const bool has_source = !o.source.empty() || o.port_option >= 0;
+  const std::string source_text =
+      o.source.empty()
+          ? fmt::format("port {}", o.port_option)
+          : (o.port_option >= 0 ? fmt::format("{} port {}", o.source, o.port_option) : o.source);
+  auto sources = sources_of(o, o.udp ? SOCK_DGRAM : SOCK_STREAM);
+  if (!sources) {
+    say("connect: source address {}: {}", o.source, describe(sources.error()));
+    return kExitUsage;
+  }
   std::string target;
-  auto conn = open_connection(o, proxy, &target);
+  auto conn = open_connection(o, proxy, std::move(*sources), &target);
   if (!conn) {
+    const auto e = conn.error();
+    if (has_source && (e == std::errc::address_not_available || e == std::errc::address_in_use)) {
+      say("connect: cannot use source {}: {}{}", source_text, describe(e),
+          e == std::errc::address_not_available ? " (not an address of this machine)" : "");
+      return kExitUsage;
+    }
     if (target.empty())
       say("connect: {}", describe(conn.error()));
     else if (proxy && conn.error().category() == proxy_category())

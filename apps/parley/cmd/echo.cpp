@@ -23,7 +23,9 @@ struct EchoArgs {
   ServerConfig server;
   EchoOptions echo;
   AccessArgs access;
+  ProxyProtocolArgs proxy_protocol;
   bool quiet = false;
+  std::string metrics;
   std::chrono::milliseconds stats_interval{0};
 };
 
@@ -43,6 +45,11 @@ int run_echo(EchoArgs& o) {
   for (std::size_t i = 0; i < bind.size(); ++i)
     bind.erase(std::remove(bind.begin() + i + 1, bind.end(), bind[i]), bind.end());
   if (!build_access("echo", o.access, &o.server.access)) return kExitUsage;
+  if (!apply_proxy_protocol("echo", o.proxy_protocol, &o.server)) return kExitUsage;
+  if (o.proxy_protocol.on && o.server.udp) {
+    say("echo: --proxy-protocol is for TCP connections, not UDP");
+    return kExitUsage;
+  }
   o.server.log_connections = !o.quiet;
   o.server.log = log_line;
   auto service = echo_service(o.echo);
@@ -73,6 +80,9 @@ int run_echo(EchoArgs& o) {
   say("Echo server{} ({}, {} thread{}). Stop with Ctrl-C; kill -USR1 {} prints counters.",
       o.echo.lines ? " in line mode" : "", udp ? "UDP" : "TCP", threads, threads == 1 ? "" : "s",
       getpid());
+  bool failed = false;
+  auto metrics = start_metrics("echo", o.metrics, **server, "echo", &failed);
+  if (failed) return kExitUsage;
   (*server)->start();
   serve(**server, signals, o.stats_interval,
         [] { say("Stopping: finishing what clients sent (signal again to stop now)."); });
@@ -134,6 +144,8 @@ Subcommand echo_command(CLI::App& root) {
                       "On SIGTERM, time allowed to finish echoes (default 5s)");
   add_duration_option(*app, "--stats-interval", o->stats_interval, "Print counters this often");
   add_access_options(*app, o->access);
+  add_proxy_protocol_options(*app, o->proxy_protocol);
+  add_metrics_option(*app, o->metrics);
   auto* quiet = app->add_flag("-q,--quiet", o->quiet, "No per-connection log lines");
   app->add_flag("--log-data", o->echo.log_data, "Log what each client sends")->excludes(quiet);
   return {app, [o] { return run_echo(*o); }};

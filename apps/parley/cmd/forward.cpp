@@ -27,6 +27,8 @@ struct ForwardArgs {
   ForwardOptions forward;
   std::string proxy_protocol;
   AccessArgs access;
+  ProxyProtocolArgs proxy_protocol_in;
+  std::string metrics;
   std::chrono::milliseconds stats_interval{0};
 };
 
@@ -117,6 +119,11 @@ int run_forward(ForwardArgs& o) {
     o.forward.proxy_protocol =
         o.proxy_protocol == "v1" ? ProxyProtocolVersion::v1 : ProxyProtocolVersion::v2;
   if (!build_access("forward", o.access, &o.server.access)) return kExitUsage;
+  if (!apply_proxy_protocol("forward", o.proxy_protocol_in, &o.server)) return kExitUsage;
+  if (o.proxy_protocol_in.on && o.udp) {
+    say("forward: --proxy-protocol is for TCP connections, not UDP");
+    return kExitUsage;
+  }
   if (!resolve_targets(o)) return kExitUsage;
   std::string unix_path;
   if (!listening_side(o, &unix_path)) return kExitUsage;
@@ -141,6 +148,9 @@ int run_forward(ForwardArgs& o) {
   say("Forwarding {} to {} ({}, {} thread{}). Stop with Ctrl-C; kill -USR1 {} prints counters.",
       o.sides.front(), fmt::join(names, ", "), o.udp ? "UDP" : "TCP", (*server)->workers(),
       (*server)->workers() == 1 ? "" : "s", getpid());
+  bool failed = false;
+  auto metrics = start_metrics("forward", o.metrics, **server, "forward", &failed);
+  if (failed) return kExitUsage;
   (*server)->start();
   serve(**server, signals, o.stats_interval,
         [] { say("Stopping: finishing the connections in flight (signal again to stop now)."); });
@@ -198,6 +208,8 @@ Subcommand forward_command(CLI::App& root) {
                   "Tell the target who the client is: a PROXY protocol v1 or v2 header first")
       ->check(CLI::IsMember({"v1", "v2"}));
   add_access_options(*app, o->access);
+  add_proxy_protocol_options(*app, o->proxy_protocol_in);
+  add_metrics_option(*app, o->metrics);
   app->add_flag("-v,--verbose", o->verbose, "One log line per connection");
   return {app, [o] { return run_forward(*o); }};
 }

@@ -223,6 +223,14 @@ int run_listen(const ListenArgs& o) {
   const bool exec = !o.exec.empty() || !o.sh_exec.empty();
   const bool server_mode = exec || ((o.keep_open || o.broker || o.chat) && !o.udp);
   if (server_mode && !server_mode_options_ok(o, exec)) return kExitUsage;
+  if (!o.metrics.empty() && !server_mode) {
+    say("listen: --metrics works with -k, --broker, --chat and -e");
+    return kExitUsage;
+  }
+  if (o.proxy_protocol.on && (!server_mode || o.udp)) {
+    say("listen: --proxy-protocol works with -k, --broker, --chat and -e over TCP or Unix");
+    return kExitUsage;
+  }
   bool bad = false;
   const std::string hex_path = hex_dump_path_or_say("listen", o, &bad);
   if (bad) return kExitUsage;
@@ -277,6 +285,8 @@ void add_listen_options(CLI::App& app, ListenArgs& o) {
     app.get_option(name)->excludes(broker)->excludes(chat);
   }
   add_access_options(app, o.access);
+  add_proxy_protocol_options(app, o.proxy_protocol);
+  add_metrics_option(app, o.metrics);
 }
 
 Subcommand listen_command(CLI::App& root) {

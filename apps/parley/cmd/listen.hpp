@@ -20,6 +20,8 @@ struct ListenArgs : NetcatOptions {
   std::size_t max_clients = 100;
   std::string exec, sh_exec;  // -e, -c
   AccessArgs access;
+  ProxyProtocolArgs proxy_protocol;
+  std::string metrics;
   std::uint16_t default_port = 31337;  // ncat's; `parley chat` uses the seed's 12345.
 };
 

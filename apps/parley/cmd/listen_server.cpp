@@ -91,6 +91,7 @@ int run_listen_server(const ListenArgs& o, std::vector<Listener> listeners, Acce
   config.refusal.clear();
   config.idle_timeout = o.idle;
   config.access = std::move(access);
+  if (!apply_proxy_protocol("listen", o.proxy_protocol, &config)) return kExitUsage;
   config.traffic = traffic;
   config.log_connections = o.verbose > 0;
   config.log = [](std::string_view line) { say("{}", line); };
@@ -102,6 +103,10 @@ int run_listen_server(const ListenArgs& o, std::vector<Listener> listeners, Acce
     return kExitUsage;
   }
   sigset_t signals = block_server_signals();
+  bool failed = false;
+  const char* service = exec ? "exec" : o.chat ? "chat" : o.broker ? "broker" : "listen -k";
+  auto metrics = start_metrics("listen", o.metrics, **server, service, &failed);
+  if (failed) return kExitUsage;
   (*server)->start();
   serve(**server, signals, std::chrono::milliseconds(0));
   ServerStats s = (*server)->stats();

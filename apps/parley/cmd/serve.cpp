@@ -5,6 +5,7 @@
 #include <ctime>
 
 #include "netcat.hpp"
+#include "parley/access.hpp"
 #include "parley/address_scope.hpp"
 #include "parley/errors.hpp"
 
@@ -30,6 +31,32 @@ void add_access_options(CLI::App& app, AccessArgs& a) {
       app.add_option("--denyfile", a.deny_files, "Read --deny rules from FILE, one per line")
           ->type_name("FILE")
           ->group(group));
+}
+
+void add_proxy_protocol_options(CLI::App& app, ProxyProtocolArgs& p) {
+  const char* group = "Behind a proxy";
+  auto* on = app.add_flag("--proxy-protocol", p.on,
+                          "Clients start with a PROXY v1/v2 header (HAProxy send-proxy): logs, "
+                          "--allow/--deny and {peer} see the real client; no header, no service")
+                 ->group(group);
+  one_value_each(app.add_option("--proxy-protocol-from", p.from,
+                                "Take PROXY headers only from these proxies (addresses, CIDR; "
+                                "default: any)")
+                     ->type_name("LIST")
+                     ->group(group))
+      ->needs(on);
+}
+
+bool apply_proxy_protocol(const char* command, const ProxyProtocolArgs& p, ServerConfig* config) {
+  config->proxy_protocol = p.on;
+  for (const auto& list : p.from) {
+    if (auto ec = config->proxy_from.allow(list)) {
+      say("{}: --proxy-protocol-from: '{}' is not an address, prefix or host name ({})", command,
+          config->proxy_from.error_text(), describe(ec));
+      return false;
+    }
+  }
+  return true;
 }
 
 bool build_access(const char* command, const AccessArgs& a, AccessList* out) {
@@ -85,6 +112,29 @@ void print_addresses(const Server& server, bool wildcard, std::string_view fix) 
 void print_stats(const ServerStats& s, std::string_view prefix) {
   say("{}{} active, {} total, {} refused, {} denied, {} bytes in, {} bytes out, {} messages",
       prefix, s.active, s.total, s.refused, s.denied, s.bytes_in, s.bytes_out, s.messages);
+}
+
+void add_metrics_option(CLI::App& app, std::string& address) {
+  app.add_option("--metrics", address,
+                 "Serve Prometheus metrics at http://ADDR:PORT/metrics and a live page at /")
+      ->type_name("ADDR:PORT");
+}
+
+std::unique_ptr<MetricsServer> start_metrics(const char* command, const std::string& address,
+                                             const Server& server, std::string service,
+                                             bool* failed) {
+  *failed = false;
+  if (address.empty()) return nullptr;
+  auto m = MetricsServer::open(address, server, std::move(service));
+  if (!m) {
+    say("{}: --metrics {}: {}", command, address, describe(m.error()));
+    *failed = true;
+    return nullptr;
+  }
+  say("Metrics on http://{}/metrics, live page at http://{}/", (*m)->local_address().to_string(),
+      (*m)->local_address().to_string());
+  (*m)->start();
+  return std::move(*m);
 }
 
 sigset_t block_server_signals() {

@@ -14,6 +14,7 @@
 #include <CLI/CLI.hpp>
 
 #include "parley/access.hpp"
+#include "parley/metrics.hpp"
 #include "parley/server.hpp"
 
 namespace parley::cmd {
@@ -24,6 +25,16 @@ struct AccessArgs {
 
 // --allow, --deny, --allowfile, --denyfile.
 void add_access_options(CLI::App& app, AccessArgs& a);
+
+struct ProxyProtocolArgs {
+  bool on = false;
+  std::vector<std::string> from;  // Trusted proxies.
+};
+
+// --proxy-protocol, --proxy-protocol-from.
+void add_proxy_protocol_options(CLI::App& app, ProxyProtocolArgs& p);
+// Into the server's configuration; on a bad --proxy-protocol-from prints one line, false.
+bool apply_proxy_protocol(const char* command, const ProxyProtocolArgs& p, ServerConfig* config);
 
 // Builds the list; on a bad rule or file prints one line naming it and returns false.
 bool build_access(const char* command, const AccessArgs& a, AccessList* out);
@@ -38,6 +49,14 @@ void log_line(std::string_view event);
 void print_addresses(const Server& server, bool wildcard, std::string_view fix);
 
 void print_stats(const ServerStats& s, std::string_view prefix);
+
+// --metrics ADDR:PORT.
+void add_metrics_option(CLI::App& app, std::string& address);
+// Opens and starts the endpoint if asked for (null otherwise, or on failure with *failed set and
+// one line printed). `service` names the server on the live page.
+std::unique_ptr<MetricsServer> start_metrics(const char* command, const std::string& address,
+                                             const Server& server, std::string service,
+                                             bool* failed);
 
 // Blocks SIGINT, SIGTERM and SIGUSR1 in the calling thread (and the workers it starts later);
 // call before Server::start().
