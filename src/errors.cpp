@@ -3,6 +3,7 @@
 #include <cerrno>
 
 #include "parley/proxy.hpp"
+#include "parley/tls.hpp"
 
 namespace parley {
 namespace {
@@ -56,6 +57,8 @@ bool is_network_error(const std::error_code& ec) noexcept {
   }
   // What a proxy answered is the network's doing; a target it cannot carry is the command line's.
   if (ec.category() == proxy_category()) return !is_proxy_usage_error(ec);
+  // A failed handshake is the network's (the peer's) doing; unusable files are the command line's.
+  if (ec.category() == tls::category()) return tls::kind_of(ec) != tls::Errc::config;
   if (ec.category() != std::system_category()) return false;
   switch (ec.value()) {
     case ECONNREFUSED:

@@ -11,6 +11,11 @@
 //
 // Threading: relay_stream() blocks; it runs each direction on its own thread and joins both
 // before it returns. The descriptors stay owned by the caller. relay_datagram() is single-threaded.
+//
+// Over a Transport (transport.hpp): a plain socket takes the two-thread, zero-copy relay above; a
+// TLS session, whose SSL object cannot be shared between two threads, runs a single-threaded
+// poll() loop with the same end-of-stream rules and options (input EOF sends close_notify and the
+// reply is still read), except -d and -t, which the commands refuse with TLS.
 
 #include <sys/socket.h>
 
@@ -23,6 +28,7 @@
 
 #include "parley/endpoint.hpp"
 #include "parley/traffic_log.hpp"
+#include "parley/transport.hpp"
 
 namespace parley {
 
@@ -72,6 +78,10 @@ struct RelayResult {
 };
 
 RelayResult relay_stream(int in_fd, int out_fd, int sock_fd, const RelayOptions& options);
+// The same over any transport, which must have completed its handshake (the caller's: it words
+// a failure in its own way). The transport's descriptor is made non-blocking; at the end a TLS
+// session has sent close_notify (waiting at most 1 s for room), and the caller closes the socket.
+RelayResult relay_stream(int in_fd, int out_fd, Transport& transport, const RelayOptions& options);
 
 // Datagram relay on a UDP socket. Connected socket: one peer. Unconnected (multi_peer): every
 // datagram from any peer goes to the output, input is sent to every peer seen so far (at most

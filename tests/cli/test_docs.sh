@@ -123,7 +123,7 @@ zsh_completion() {
   cat >"$WORK/capture.zsh" <<'EOF'
 zmodload zsh/zpty
 zpty z zsh -f -i
-zpty -w z "fpath=($1 \$fpath); autoload -U compinit; compinit -u -D -d /dev/null"
+zpty -w z "fpath=($1 \$fpath); autoload -U compinit; compinit -u -D"  # -D: no dump file (a -d after it would turn dumping on again, over that file)
 zpty -w z 'compadd () {
   if [[ ${@[1,(i)(-|--)]} == *-(O|A|D)\ * ]]; then builtin compadd "$@"; return $?; fi
   typeset -a __hits; builtin compadd -A __hits "$@"; local r=$?

@@ -12,6 +12,7 @@
 #include "parley/errors.hpp"
 #include "proxy_options.hpp"
 #include "scan.hpp"
+#include "tls_options.hpp"
 
 namespace parley::cmd {
 namespace {
@@ -26,6 +27,7 @@ struct ConnectArgs : NetcatOptions {
   bool zero_io = false;       // -z: scan.
   ScanArgs scan;              // -r, --parallel, --json (with -z).
   ProxyArgs proxy;
+  TlsArgs tls;
 };
 
 // -e/-c: the program talks to the server (its stdin and stdout are the socket); parley waits for
@@ -56,7 +58,8 @@ Result<std::vector<SocketAddress>> sources_of(const ConnectArgs& o, int socktype
 
 // Connects to what the arguments name (directly, through a proxy, or to a Unix socket).
 Result<Connection> open_connection(const ConnectArgs& o, const std::optional<ProxySpec>& proxy,
-                                   std::vector<SocketAddress> sources, std::string* target) {
+                                   std::vector<SocketAddress> sources, std::string* target,
+                                   std::string* host) {
   const int socktype = o.udp ? SOCK_DGRAM : SOCK_STREAM;
   ConnectOptions co;
   co.socktype = socktype;
@@ -75,6 +78,7 @@ Result<Connection> open_connection(const ConnectArgs& o, const std::optional<Pro
   auto hp = parse_endpoint_args(o.args, false);
   if (!hp) return hp.error();
   *target = format_target(*hp);
+  *host = hp->host;
   co.sources = std::move(sources);
   DialOptions dial_options;
   dial_options.family = family_of(o);
@@ -156,8 +160,11 @@ int run_connect(const ConnectArgs& o) {
     say("connect: source address {}: {}", o.source, describe(sources.error()));
     return kExitUsage;
   }
-  std::string target;
-  auto conn = open_connection(o, proxy, std::move(*sources), &target);
+  // TLS options are checked (files read, the pin parsed) before anything goes on the network.
+  std::shared_ptr<tls::Context> tls_ctx;
+  if (o.tls.enabled && !(tls_ctx = tls_client_or_say("connect", o.tls))) return kExitUsage;
+  std::string target, host;
+  auto conn = open_connection(o, proxy, std::move(*sources), &target, &host);
   if (!conn) {
     const auto e = conn.error();
     if (has_source && (e == std::errc::address_not_available || e == std::errc::address_in_use)) {
@@ -182,7 +189,17 @@ int run_connect(const ConnectArgs& o) {
   if (!command.argv.empty()) return run_program(command, *conn, o.udp);
   if (proxy) relay->hold_half_close = kProxyHalfCloseHold;
   RelayResult r;
-  if (o.udp) {
+  if (tls_ctx) {
+    auto session = tls_ctx->session(conn->fd.get(), host);
+    std::error_code ec =
+        session ? (*session)->complete_handshake(tls_handshake_timeout(o.wait)) : session.error();
+    if (ec) {
+      say("connect to {}: {}", target, describe_tls_failure(ec));
+      return exit_code_for(ec);
+    }
+    if (o.verbose > 0) say_tls_info((*session)->info());
+    r = relay_stream(STDIN_FILENO, STDOUT_FILENO, **session, *relay);
+  } else if (o.udp) {
     // UDP has no end-of-stream: once stdin ends, wait for the answers until the peer is quiet.
     relay->linger_after_eof = o.idle.count() > 0 ? o.idle : std::chrono::milliseconds(1000);
     r = relay_datagram(STDIN_FILENO, STDOUT_FILENO, conn->fd.get(), *relay);
@@ -208,6 +225,8 @@ Subcommand connect_command(CLI::App& root) {
       "  parley connect -X connect -x proxy:3128 example.org 443  nc's spelling (HTTP CONNECT)\n"
       "  parley connect -o talk.log -x talk.hex example.org 80    log the conversation\n"
       "  parley connect -z example.org 20-30,80,443               port scan (see parley scan)\n"
+      "  parley connect --tls example.org 443       TLS, the certificate verified (system CAs)\n"
+      "  parley connect --tls --tls-pin sha256:HEX 127.0.0.1 4433  accept exactly that cert\n"
       "At stdin EOF parley half-closes the connection and keeps printing the reply until the\n"
       "server closes; through a proxy it half-closes once the reply has paused for 1s, since\n"
       "many proxies drop the whole tunnel at a half-close.\n"
@@ -224,6 +243,10 @@ Subcommand connect_command(CLI::App& root) {
   add_exec_options(*app, o->exec, o->sh_exec);
   for (const char* name : {"--exec", "--sh-exec"}) app->get_option(name)->excludes(z);
   app->add_flag("-l,--listen", o->listen_flag, "(not here: use 'parley listen')")->group("");
+  add_tls_options(*app, o->tls, TlsRole::client);
+  // TLS carries a byte stream between two parties: no datagrams, no scan, no program on the raw
+  // socket, and the line pacing and Telnet answers of the plain relay are not in its loop.
+  tls_excludes(*app, {"-u", "-z", "--exec", "--sh-exec", "-d", "-t"});
   return {app, [o] { return run_connect(*o); }};
 }
 
