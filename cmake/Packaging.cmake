@@ -26,6 +26,9 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)  # parley_0.1.0_amd64.deb
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+# doctor loads libnftables only when it reads the firewall (dlopen), so dpkg-shlibdeps cannot see
+# it: named here, so that the doctor's firewall check works after an install.
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "libnftables1")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "bash-completion")
 # The package directory tree must not be group-writable whatever the builder's umask is.
 set(CPACK_INSTALL_DEFAULT_DIRECTORY_PERMISSIONS

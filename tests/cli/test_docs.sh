@@ -43,7 +43,7 @@ usage_lines() {
     [[ $line =~ ^Usage:\ parley\ $c(\ \[OPTIONS\])?(\ \[?[A-Z][A-Z0-9_]*(\.\.\.)?\]?)*$ ]] ||
       { fail "usage line of $c: $line"; return 1; }
   done
-  assert_eq "Usage: parley talk [OPTIONS] TARGET..." "$("$PARLEY" talk --help | grep '^Usage:')" &&
+  assert_eq "Usage: parley talk [OPTIONS] [TARGET...]" "$("$PARLEY" talk --help | grep '^Usage:')" &&
     assert_eq "Usage: parley listen [OPTIONS] [ADDRESS...]" "$("$PARLEY" listen --help | grep '^Usage:')"
 }
 
