@@ -5,7 +5,6 @@ CLIENT=${ECHO_CLIENT:-$(dirname "$PARLEY")/../../tests/echo_client}
 
 fds_of() { ls "/proc/$1/fd" | wc -l; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 # With only 32 descriptors the accept loop must neither spin nor die, and must recover.
 emfile_recovery() {
