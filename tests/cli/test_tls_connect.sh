@@ -31,8 +31,17 @@ upload_verified() {
     fail "-v lines: $(cat "$WORK/c.err")"
 }
 
+# s_server reads its stdin and the socket with one select() and a blocking SSL_read: if the file's
+# first block and the ClientHello are ready together, it sends one record and then blocks reading
+# the silent client for good. So the file reaches s_server only once the connection is up.
 download_verified() {
-  SRV_IN=$WORK/down s_server server || return 1
+  mkfifo "$WORK/down.fifo"
+  local port
+  port=$(free_port)
+  bg bash -c 'exec >"$1"
+    for _ in $(seq 100); do ss -Htn state established "sport = :$2" | grep -q . && break; sleep 0.05; done
+    sleep 0.3; cat "$3"' _ "$WORK/down.fifo" "$port" "$WORK/down"
+  S_PORT=$port SRV_IN=$WORK/down.fifo s_server server || return 1
   timeout 20 "$PARLEY" connect --tls --tls-ca "$PKI/ca.pem" --recv-only 127.0.0.1 "$SPORT" \
     >"$WORK/c.out" 2>"$WORK/c.err" || { fail "exit $?: $(cat "$WORK/c.err")"; return 1; }
   assert_eq "$(sha "$WORK/down")" "$(sha "$WORK/c.out")" "sha256 at parley"

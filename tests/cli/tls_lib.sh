@@ -56,11 +56,11 @@ fingerprint() {
 
 # start_s_server NAME ARGS...: `openssl s_server -quiet -naccept 1` on a free port of 127.0.0.1 in
 # the background with stdin from $SRV_IN (default: a quiet FIFO), stdout in $WORK/NAME.out and
-# stderr in $WORK/NAME.err; sets SPID and SPORT.
+# stderr in $WORK/NAME.err; sets SPID and SPORT (the port is $S_PORT if that is set).
 start_s_server() {
   local name=$1
   shift
-  SPORT=$(free_port)
+  SPORT=${S_PORT:-$(free_port)}
   openssl s_server -quiet -naccept 1 -accept "127.0.0.1:$SPORT" "$@" \
     <"${SRV_IN:-$QUIET}" >"$WORK/$name.out" 2>"$WORK/$name.err" &
   SPID=$!
