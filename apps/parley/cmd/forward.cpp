@@ -95,7 +95,7 @@ bool listening_side(ForwardArgs& o, std::string* unix_path) {
   return true;
 }
 
-void say_event(const ServerEvent& e) {
+void log_forward_event(const ServerEvent& e) {
   switch (e.kind) {
     case ServerEvent::Kind::closed:
       return log_line(fmt::format("{} {} ({:.2f} s)", e.peer, e.detail, e.seconds));
@@ -134,7 +134,7 @@ int run_forward(ForwardArgs& o) {
   o.server.log_connections = o.verbose > 0;
   o.server.log_connects = false;  // One line per connection, when it ends.
   o.server.log = log_line;
-  o.server.on_event = say_event;
+  o.server.on_event = log_forward_event;
   const bool wildcard = o.server.bind.empty() && unix_path.empty();
   auto server = Server::open(std::move(o.server), forward_service(o.forward));
   if (!server) {

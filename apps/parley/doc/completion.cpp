@@ -21,12 +21,6 @@ std::string sq(const std::string& s) {
   return out + "'";
 }
 
-std::string join(const std::vector<std::string>& items, const std::string& sep = " ") {
-  std::string out;
-  for (std::size_t i = 0; i < items.size(); ++i) out += (i ? sep : "") + items[i];
-  return out;
-}
-
 std::vector<const CommandDoc*> commands_of(const CommandDoc& root) {
   std::vector<const CommandDoc*> out;
   for (const auto& c : root.commands) out.push_back(&c);

@@ -6,6 +6,7 @@
 #include <regex>
 
 #include "doc/footer.hpp"
+#include "doc/model.hpp"
 #include "doc/render.hpp"
 
 namespace parley::doc {
@@ -202,11 +203,6 @@ void see_also(std::string& out, const CommandDoc& root, const CommandDoc* comman
   out += ".SH \"SEE ALSO\"\n";
   for (std::size_t i = 0; i < refs.size(); ++i)
     out += refs[i] + (i + 1 < refs.size() ? ",\n" : "\n");
-}
-
-std::string upper(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return s;
 }
 
 }  // namespace

@@ -23,11 +23,6 @@ bool numeric_type(const std::string& t) {
   return t == "INT" || t == "UINT" || t == "FLOAT" || t == "NUMBER";
 }
 
-std::string upper(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return s;
-}
-
 bool mentions(const std::string& text, const std::string& word) {
   std::string lower = text;
   for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -99,12 +94,6 @@ void apply_validators(OptionDoc& d, const std::vector<std::string>& validators,
       d.constraint = v;
     }
   }
-}
-
-std::string join(const std::vector<std::string>& items, const std::string& sep) {
-  std::string out;
-  for (std::size_t i = 0; i < items.size(); ++i) out += (i ? sep : "") + items[i];
-  return out;
 }
 
 int count_of(int n) {
@@ -269,6 +258,17 @@ std::vector<std::string> undocumented(const CommandDoc& root) {
   check(root);
   for (const auto& c : root.commands) check(c);
   return out;
+}
+
+std::string join(const std::vector<std::string>& items, const std::string& sep) {
+  std::string out;
+  for (std::size_t i = 0; i < items.size(); ++i) out += (i ? sep : "") + items[i];
+  return out;
+}
+
+std::string upper(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
 }
 
 }  // namespace parley::doc

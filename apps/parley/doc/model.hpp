@@ -69,4 +69,10 @@ CommandDoc describe(const CLI::App& app);
 // documented.
 std::vector<std::string> undocumented(const CommandDoc& root);
 
+// The items with sep between them.
+std::string join(const std::vector<std::string>& items, const std::string& sep = " ");
+
+// ASCII upper case, for placeholders (PORT) and page titles (PARLEY-ECHO).
+std::string upper(std::string s);
+
 }  // namespace parley::doc
