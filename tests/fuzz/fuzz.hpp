@@ -36,4 +36,14 @@ inline std::vector<std::string> split(std::string_view text, char sep = '\0') {
   }
 }
 
+// Reads size bytes at p, so that ASan reports a pointer a parser handed out into too short a
+// buffer; the sum goes to a volatile so that the reads are not optimised away.
+inline volatile unsigned touched;
+inline void touch(const void* p, std::size_t size) {
+  const auto* b = static_cast<const volatile std::uint8_t*>(p);
+  unsigned sum = 0;
+  for (std::size_t i = 0; i < size; ++i) sum += b[i];
+  touched = sum;
+}
+
 }  // namespace parley::fuzz
