@@ -190,6 +190,71 @@ json_needs_server_mode() {
     "$PARLEY" listen -k -u --log-format json 127.0.0.1 0
 }
 
+# forward under activation: every side is a target, the JSON log has each connection (bytes up
+# and down) and the summary; a LISTEN side next to systemd's sockets is a target that does not
+# resolve, and a stream socket with -u is one line and exit 2.
+forward_activated() {
+  need_activate || return 0
+  start_echo fwd_backend || return 1
+  local port rc
+  port=$(free_port)
+  start_activated fwd -l "127.0.0.1:$port" "$PARLEY" forward --log-format json "127.0.0.1:$EPORT" || return 1
+  head -c 300000 /dev/urandom >"$WORK/fin"
+  timeout 10 "$PARLEY" connect 127.0.0.1 "$port" <"$WORK/fin" >"$WORK/fback" || return 1
+  assert_eq "$(sha "$WORK/fin")" "$(sha "$WORK/fback")" "through forward and echo" || return 1
+  wait_for_line "$WORK/fwd.err" '"event":"closed"' || return 1
+  kill -TERM "$SPID"
+  rc=0; wait_exit "$SPID" 10 || rc=$?
+  assert_eq 0 "$rc" "exit status after SIGTERM" || return 1
+  grep '^{' "$WORK/fwd.err" >"$WORK/fwd.json"
+  json_lines "$WORK/fwd.json" >"$WORK/fwd.events" || { fail "$(cat "$WORK/fwd.json")"; return 1; }
+  grep -qxF "listening		127.0.0.1:$port			" "$WORK/fwd.events" &&
+    grep -qE "^started		Forwarding systemd's sockets to 127\.0\.0\.1:$EPORT \(TCP, [0-9]+ threads?\)\." "$WORK/fwd.events" &&
+    grep -qE "^closed	127\.0\.0\.1:[0-9]+	[^	]+	300000	300000	$" "$WORK/fwd.events" &&
+    grep -qE "^summary			300000	300000	1$" "$WORK/fwd.events" ||
+    { fail "events: $(cat "$WORK/fwd.events")"; return 1; }
+  [ "$(grep -vc '^{\|^Listening on\|^Communication attempt\|^Execing' "$WORK/fwd.err")" = 0 ] ||
+    { fail "non-JSON lines: $(cat "$WORK/fwd.err")"; return 1; }
+  port=$(free_port)
+  start_activated fwd2 -l "127.0.0.1:$port" "$PARLEY" forward -u "127.0.0.1:$EPORT" || return 1
+  timeout 5 "$PARLEY" connect 127.0.0.1 "$port" </dev/null >/dev/null 2>&1
+  rc=0; wait_exit "$SPID" 10 || rc=$?
+  assert_eq 2 "$rc" "forward -u with a stream socket" &&
+    grep -qxF "parley: forward: systemd passed stream sockets: leave out -u" "$WORK/fwd2.err" ||
+    { fail "$(cat "$WORK/fwd2.err")"; return 1; }
+  port=$(free_port)
+  start_activated fwd3 -l "127.0.0.1:$port" "$PARLEY" forward || return 1
+  timeout 5 "$PARLEY" connect 127.0.0.1 "$port" </dev/null >/dev/null 2>&1
+  rc=0; wait_exit "$SPID" 10 || rc=$?
+  assert_eq 2 "$rc" "forward without targets" &&
+    grep -qxF "parley: forward: the listening sockets come from systemd (LISTEN_FDS): give the targets (e.g. 127.0.0.1:80)" "$WORK/fwd3.err" ||
+    fail "$(cat "$WORK/fwd3.err")"
+}
+
+# forward's text log stays as it was; its JSON log without activation names the LISTEN side.
+forward_json_log() {
+  start_echo fj_backend || return 1
+  "$PARLEY" forward --log-format json 127.0.0.1:0 "127.0.0.1:$EPORT" --deny 127.0.0.2 \
+    >/dev/null 2>"$WORK/fj.err" </dev/null &
+  local pid=$!
+  BG_PIDS+=("$pid")
+  wait_for_line "$WORK/fj.err" '"event":"started"' || return 1
+  local port
+  port=$(grep -m1 -oE '"detail":"127\.0\.0\.1:[0-9]+"' "$WORK/fj.err" | grep -oE '[0-9]+"$' | tr -d '"')
+  assert_eq hi "$(echo hi | timeout 5 "$PARLEY" connect 127.0.0.1 "$port")" "forwarded echo" || return 1
+  echo no | timeout 5 "$PARLEY" connect -s 127.0.0.2 127.0.0.1 "$port" >/dev/null 2>&1
+  wait_for_line "$WORK/fj.err" '"event":"denied"' || return 1
+  kill -TERM "$pid"
+  wait_exit "$pid" 10 || return 1
+  json_lines "$WORK/fj.err" >"$WORK/fj.events" || { fail "$(cat "$WORK/fj.err")"; return 1; }
+  grep -qE "^started		Forwarding 127\.0\.0\.1:0 to 127\.0\.0\.1:$EPORT " "$WORK/fj.events" &&
+    grep -qE "^closed	127\.0\.0\.1:[0-9]+	[^	]+	3	3	$" "$WORK/fj.events" &&
+    grep -qE "^denied	127\.0\.0\.2:[0-9]+	deny 127\.0\.0\.2	" "$WORK/fj.events" &&
+    grep -qE "^stopping		Stopping: " "$WORK/fj.events" &&
+    grep -qE "^summary			3	3	1$" "$WORK/fj.events" ||
+    fail "events: $(cat "$WORK/fj.events")"
+}
+
 # unit_copy DIR: the shipped units with ExecStart pointing at the binary under test.
 unit_copy() {
   mkdir -p "$1" && cp "$PARLEY_SOURCE_DIR"/dist/systemd/parley-echo.* "$1"/ &&
@@ -265,6 +330,8 @@ check "a LISTEN_PID of another process is ignored" not_for_us
 check "listen: one client, -k, -c without LISTEN_*" listen_activated
 check "echo --log-format json: every kind of event" echo_json_log
 check "listen --log-format json needs a server mode" json_needs_server_mode
+check "forward serves systemd's sockets, logs JSON" forward_activated
+check "forward --log-format json" forward_json_log
 check "units pass systemd-analyze verify" units_verify
 check "the sandbox allows all that echo does (strace)" sandbox_tolerated
 finish

@@ -30,6 +30,8 @@ struct ForwardArgs {
   ProxyProtocolArgs proxy_protocol_in;
   std::string metrics;
   std::chrono::milliseconds stats_interval{0};
+  LogFormat log_format = LogFormat::text;
+  bool activated = false;  // The listening sockets came from systemd; every side is a target.
 };
 
 Family family_of(const ForwardArgs& o) {
@@ -40,7 +42,7 @@ Family family_of(const ForwardArgs& o) {
 // error (exit 2). Whether one answers is learnt from the clients (no test connection is made,
 // which a backend would log as an empty client): one that does not is logged and rested.
 bool resolve_targets(ForwardArgs& o) {
-  for (std::size_t i = 1; i < o.sides.size(); ++i) {
+  for (std::size_t i = o.activated ? 0 : 1; i < o.sides.size(); ++i) {
     const std::string& text = o.sides[i];
     auto e = parse_forward_endpoint(text, false);
     if (!e) {
@@ -95,6 +97,23 @@ bool listening_side(ForwardArgs& o, std::string* unix_path) {
   return true;
 }
 
+// Under systemd the listening sockets come from the .socket unit, and every side given is a
+// target. False (after one line) on a conflict.
+bool take_activated_sockets(ForwardArgs& o) {
+  ActivatedSockets sockets;
+  if (!activated_sockets("forward", &sockets)) return false;
+  if (sockets.listeners.empty()) return true;
+  if ((sockets.socktype == SOCK_DGRAM) != o.udp) {
+    say("forward: systemd passed {} sockets: {}",
+        sockets.socktype == SOCK_DGRAM ? "datagram" : "stream", o.udp ? "leave out -u" : "add -u");
+    return false;
+  }
+  o.activated = true;
+  o.server.listeners = std::move(sockets.listeners);
+  return true;
+}
+
+// The text log: one line per connection when it ends (-v).
 void log_forward_event(const ServerEvent& e) {
   switch (e.kind) {
     case ServerEvent::Kind::closed:
@@ -108,9 +127,30 @@ void log_forward_event(const ServerEvent& e) {
   }
 }
 
+// The log, text or JSON (which, like listen's, has every connection).
+void set_log(ForwardArgs& o) {
+  o.server.log_connects = false;  // One line per connection, when it ends.
+  if (o.log_format == LogFormat::json) return use_json_log(o.server, false);
+  o.server.log_connections = o.verbose > 0;
+  o.server.log = log_line;
+  o.server.on_event = log_forward_event;
+}
+
+// In the log's format.
+void say_line(const ForwardArgs& o, std::string_view event, const std::string& text) {
+  if (o.log_format == LogFormat::json) return log_json(event, text);
+  say("{}", text);
+}
+
 int run_forward(ForwardArgs& o) {
   const auto start = std::chrono::steady_clock::now();
-  if (o.sides.size() < 2) {
+  if (!take_activated_sockets(o)) return kExitUsage;
+  if (o.activated && o.sides.empty()) {
+    say("forward: the listening sockets come from systemd (LISTEN_FDS): give the targets "
+        "(e.g. 127.0.0.1:80)");
+    return kExitUsage;
+  }
+  if (!o.activated && o.sides.size() < 2) {
     say("forward: give where to listen and at least one target: LISTEN TARGET... "
         "(e.g. 8080 127.0.0.1:80)");
     return kExitUsage;
@@ -126,38 +166,50 @@ int run_forward(ForwardArgs& o) {
   }
   if (!resolve_targets(o)) return kExitUsage;
   std::string unix_path;
-  if (!listening_side(o, &unix_path)) return kExitUsage;
+  if (!o.activated && !listening_side(o, &unix_path)) return kExitUsage;
   UnlinkOnExit cleanup(unix_path);
   o.forward.udp = o.udp;
   o.server.udp = o.udp;
   o.server.refusal.clear();  // A relay never puts bytes of its own into the stream.
-  o.server.log_connections = o.verbose > 0;
-  o.server.log_connects = false;  // One line per connection, when it ends.
-  o.server.log = log_line;
-  o.server.on_event = log_forward_event;
-  const bool wildcard = o.server.bind.empty() && unix_path.empty();
+  set_log(o);
+  const bool wildcard = o.server.bind.empty() && unix_path.empty() && !o.activated;
+  const std::string from = o.activated ? "systemd's sockets" : o.sides.front();
   auto server = Server::open(std::move(o.server), forward_service(o.forward));
   if (!server) {
-    say("forward: cannot listen on {}: {}", o.sides.front(), describe(server.error()));
+    say("forward: cannot listen on {}: {}", from, describe(server.error()));
     return kExitUsage;
   }
   sigset_t signals = block_server_signals();
-  print_addresses(**server, wildcard, "give the port alone to listen on every address");
+  print_addresses(
+      **server, wildcard,
+      o.activated ? kActivatedLoopback : "give the port alone to listen on every address",
+      o.log_format);
   std::vector<std::string> names;
   for (const auto& t : o.forward.targets) names.push_back(t.text);
-  say("Forwarding {} to {} ({}, {} thread{}). Stop with Ctrl-C; kill -USR1 {} prints counters.",
-      o.sides.front(), fmt::join(names, ", "), o.udp ? "UDP" : "TCP", (*server)->workers(),
-      (*server)->workers() == 1 ? "" : "s", getpid());
+  say_line(o, "started",
+           fmt::format("Forwarding {} to {} ({}, {} thread{}). Stop with Ctrl-C; kill -USR1 {} "
+                       "prints counters.",
+                       from, fmt::join(names, ", "), o.udp ? "UDP" : "TCP", (*server)->workers(),
+                       (*server)->workers() == 1 ? "" : "s", getpid()));
   bool failed = false;
   auto metrics = start_metrics("forward", o.metrics, **server, "forward", &failed);
   if (failed) return kExitUsage;
   (*server)->start();
-  serve(**server, signals, o.stats_interval,
-        [] { say("Stopping: finishing the connections in flight (signal again to stop now)."); });
+  serve(
+      **server, signals, o.stats_interval,
+      [&o] {
+        say_line(o, "stopping",
+                 "Stopping: finishing the connections in flight (signal again to stop now).");
+      },
+      o.log_format);
   ServerStats s = (*server)->stats();
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  if (o.log_format == LogFormat::json) {
+    log_json_stats("summary", s, std::chrono::duration<double>(elapsed).count());
+    return kExitOk;
+  }
   say("{} connections forwarded ({} refused, {} denied), {} bytes up, {} bytes down in {} s.",
-      s.total, s.refused, s.denied, s.bytes_in, s.bytes_out,
-      format_seconds(std::chrono::steady_clock::now() - start));
+      s.total, s.refused, s.denied, s.bytes_in, s.bytes_out, format_seconds(elapsed));
   return kExitOk;
 }
 
@@ -183,7 +235,10 @@ Subcommand forward_command(CLI::App& root) {
       "side resets (the reset is passed on). A side that does not read pauses the other (at most\n"
       "1 MiB in flight per direction). -v logs one line per connection when it ends; SIGUSR1 or\n"
       "--stats-interval prints counters; SIGTERM finishes the connections in flight (up to\n"
-      "--drain-timeout, 30s), a second signal stops at once.\n"
+      "--drain-timeout, 30s), a second signal stops at once. --log-format json writes one\n"
+      "object per event, every connection included.\n"
+      "Under systemd socket activation (LISTEN_FDS) forward serves the sockets it is given and\n"
+      "every side is a target: ExecStart=/usr/bin/parley forward 10.0.0.5:80.\n"
       "Exit status: 0 ok, 2 usage or local error (a target that does not answer is not fatal).");
   app->add_option("sides", o->sides, "LISTEN TARGET...")->expected(0, -1);
   app->add_flag("-u,--udp", o->udp, "Forward UDP (a session per client address)");
@@ -210,6 +265,7 @@ Subcommand forward_command(CLI::App& root) {
   add_access_options(*app, o->access);
   add_proxy_protocol_options(*app, o->proxy_protocol_in);
   add_metrics_option(*app, o->metrics);
+  add_log_format_option(*app, o->log_format);
   app->add_flag("-v,--verbose", o->verbose, "One log line per connection");
   return {app, [o] { return run_forward(*o); }};
 }
