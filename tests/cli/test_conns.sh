@@ -72,7 +72,7 @@ PY
 }
 
 proc_fallback_same() {
-  "$PARLEY" conns --port "$EPORT" --source proc >"$WORK/proc.out" || return 1
+  "$PARLEY" conns --port "$EPORT" --backend proc >"$WORK/proc.out" || return 1
   assert_eq "$(table_set "$WORK/live.out")" "$(table_set "$WORK/proc.out")" "netlink vs /proc"
 }
 
@@ -113,7 +113,7 @@ start_echo_with_clients || { echo "FAIL setup"; exit 1; }
 check "live: 1 listener, 25 + 25 connections, same as ss" live_matches_ss
 check "-p and --pid name the right processes" processes_named
 check "--json parses and matches ss" json_matches
-check "--source proc gives the same set" proc_fallback_same
+check "--backend proc gives the same set" proc_fallback_same
 check "-s counts" summary_counts
 filters_and_info() {
   "$PARLEY" conns --sport "$EPORT" >"$WORK/sp.out" || return 1

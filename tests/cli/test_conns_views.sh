@@ -67,7 +67,7 @@ names_with_spaces() {
   py spaced 'import socket,sys,time
 s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[2]+"/my app.sock"); s.listen()
 open(sys.argv[1],"w").write("ok"); time.sleep(120)' "$WORK" || return 1
-  "$PARLEY" conns --source proc -x -l >"$WORK/spx.out" || return 1
+  "$PARLEY" conns --source proc -x -l >"$WORK/spx.out" || return 1  # --backend's old name
   grep -qF "$WORK/my app.sock" "$WORK/spx.out" || fail "/proc path: $(cat "$WORK/spx.out")"
 }
 

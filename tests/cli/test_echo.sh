@@ -114,7 +114,7 @@ s.sendall(b'Hallo'); print(s.recv(1024).decode())")
 }
 
 max_conns_refusal() {
-  start_echo mc --max-conns 2 || return 1
+  start_echo mc -m 2 || return 1  # -m, as listen and forward spell --max-conns
   local i
   for i in 1 2; do
     "$PARLEY" connect 127.0.0.1 "$EPORT" >/dev/null < <(sleep 4) &
@@ -195,7 +195,25 @@ bind_then_port() {
   assert_eq hi "$(echo hi | timeout 5 "$PARLEY" connect 127.0.0.1 "$port")" "echo on --bind ADDR PORT"
 }
 
+# The flag table (docs/FLAGS.md): echo takes -s for --bind and -m for --max-conns, as listen does;
+# listen and chat take --bind and --port for -s and -p.
+same_flags_as_listen() {
+  local port
+  port=$(free_port)
+  "$PARLEY" echo -s 127.0.0.1 -m 5 -p "$port" </dev/null >/dev/null 2>"$WORK/sf.err" &
+  BG_PIDS+=($!)
+  wait_for_line "$WORK/sf.err" "^parley: Listening on 127.0.0.1:$port\$" || return 1
+  assert_eq hi "$(echo hi | timeout 5 "$PARLEY" connect 127.0.0.1 "$port")" "echo -s ADDR" || return 1
+  port=$(free_port)
+  echo from-listen | "$PARLEY" listen --bind 127.0.0.1 --port "$port" >"$WORK/sl.out" 2>"$WORK/sl.err" &
+  BG_PIDS+=($!)
+  wait_port "$port" || return 1
+  assert_eq from-listen "$(echo to-listen | timeout 5 "$PARLEY" connect 127.0.0.1 "$port")" "listen --bind --port" || return 1
+  wait_for_line "$WORK/sl.out" '^to-listen$'
+}
+
 check "echo: bytes back exactly, logged" echo_exact_small
+check "echo -s/-m, listen --bind/--port" same_flags_as_listen
 check "--bind ADDR PORT" bind_then_port
 check "--log-data, both families, reachable addresses" log_data_and_reachable
 check "SIGUSR1, --stats-interval, second SIGTERM" stats_and_second_signal

@@ -100,8 +100,14 @@ void add_source(CLI::App* app, ConnsArgs& o) {
   app->add_option("-N,--net", o.netns,
                   "Look into the network namespace NSNAME (as ip netns names it)")
       ->type_name("NSNAME");
-  app->add_option("--source", o.source, "Where to read: auto (netlink, else /proc), netlink, proc")
-      ->check(CLI::IsMember({"auto", "netlink", "proc"}));
+  app->add_option("--backend", o.source, "Where to read: auto (netlink, else /proc), netlink, proc")
+      ->check(CLI::IsMember({"auto", "netlink", "proc"}))
+      ->type_name("BACKEND");
+  // The name before --backend (it read like connect's local address), hidden; the same value.
+  app->add_option("--source", o.source, "Old name of --backend")
+      ->check(CLI::IsMember({"auto", "netlink", "proc"}))
+      ->group("")
+      ->excludes("--backend");
   app->add_option("--record", o.record,
                   "Also save the raw netlink answers into DIR (for bug reports)")
       ->type_name("DIR")
@@ -142,13 +148,15 @@ Subcommand conns_command(CLI::App& root) {
   excludes(app, "--netstat", "-O");
   for (const char* opt : {"-p", "-i", "-o", "-m", "-e", "-O", "-H", "-K"}) excludes(app, "-s", opt);
   excludes(app, "-K", "--replay");
-  excludes(app, "-K", "--source");
+  for (const char* opt : {"--backend", "--source"}) {
+    excludes(app, "-K", opt);
+    excludes(app, "--replay", opt);
+    excludes(app, "--record", opt);
+  }
   excludes(app, "-K", "--watch");
   excludes(app, "--replay", "--record");
   excludes(app, "--replay", "-N");
-  excludes(app, "--replay", "--source");
   for (const char* opt : {"-p", "--pid", "--process"}) excludes(app, "--replay", opt);
-  excludes(app, "--record", "--source");
   return {app, [o, app] {
             o->filter = app->remaining();
             return run_conns(*o);

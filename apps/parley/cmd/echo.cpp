@@ -189,7 +189,7 @@ Subcommand echo_command(CLI::App& root) {
       ->check(CLI::Range(0, 65535))
       ->excludes(pos);
   // One address per --bind, so that `--bind 127.0.0.1 12345` leaves the port to the positional.
-  one_value_each(app->add_option("--bind", o->server.bind,
+  one_value_each(app->add_option("-s,--bind", o->server.bind,
                                  "Local address to listen on (repeatable; default all)"))
       ->type_name("ADDR");
   app->add_flag("-u,--udp", o->server.udp, "UDP echo instead of TCP");
@@ -212,7 +212,7 @@ Subcommand echo_command(CLI::App& root) {
   app->add_flag("--udp-amplify", o->echo.udp_amplify,
                 "UDP: let a reply be larger than its request (default: cut to its size)")
       ->needs("--udp");
-  app->add_option("--max-conns", o->server.max_conns, "Most clients at once (default 10000)")
+  app->add_option("-m,--max-conns", o->server.max_conns, "Most clients at once (default 10000)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{10'000'000}));
   add_duration_option(*app, "--idle-timeout", o->server.idle_timeout,
                       "Close clients silent this long");

@@ -40,12 +40,12 @@ void add_common_options(CLI::App& app, NetcatOptions& o, bool listening) {
   unix_opt->excludes(v6);
   app.add_flag("-C,--crlf", o.crlf, "Send LF line endings as CRLF");
   auto* source =
-      app.add_option("-s,--source", o.source,
+      app.add_option(listening ? "-s,--source,--bind" : "-s,--source", o.source,
                      listening ? "Local address to listen on" : "Local address to connect from")
           ->type_name("ADDR");
   source->excludes(unix_opt);
   app.add_option(
-         "-p,--source-port", o.port_option,
+         listening ? "-p,--source-port,--port" : "-p,--source-port", o.port_option,
          listening ? "Port to listen on (same as the PORT argument)" : "Local port to connect from")
       ->type_name("PORT")
       ->check(CLI::Range(0, 65535))
