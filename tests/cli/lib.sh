@@ -125,6 +125,26 @@ start_echo() {
   EPORT=$(port_from "$WORK/$name.err")
 }
 
+# start_py_server NAME [ARGS...] <<'PY' ... PY: runs the Python program on stdin in the background
+# (it may `from pyserve import ...`, tests/cli/pyserve.py) with ARGS; it must print its port
+# first. Sets PY_PORT.
+start_py_server() {
+  local name=$1
+  shift
+  rm -f "$WORK/$name.port"  # A second server of the same name must not find the old port.
+  PYTHONPATH="$(dirname "${BASH_SOURCE[0]}")" python3 - "$@" <&0 >"$WORK/$name.port" &
+  BG_PIDS+=($!)
+  local deadline=$((SECONDS + 5))
+  until [ -s "$WORK/$name.port" ]; do
+    [ $SECONDS -lt $deadline ] || { fail "$name did not start"; return 1; }
+    sleep 0.05
+  done
+  PY_PORT=$(head -1 "$WORK/$name.port")
+}
+
+# json FILE EXPR: evaluates a Python expression over the JSON document in FILE, parsed as `r`.
+json() { python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print($2)" "$1"; }
+
 # free_port: a TCP port nobody listens on right now (the kernel picks it).
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 

@@ -3,19 +3,14 @@
 # same over UDP (-u), where lost datagrams count as timeouts.
 source "$(dirname "$0")/lib.sh"
 
-# json FILE EXPR: evaluates a Python expression over the parsed result `r`.
-json() { python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print($2)" "$1"; }
-
 # A Python echo server for special behaviour: flip (one byte per message) or stall (once, 600 ms).
 start_special() {
-  python3 - "$1" >"$WORK/special.$1.port" <<'PY' &
-import socket, sys, threading, time
+  start_py_server "special.$1" "$1" <<'PY' || return 1
+import sys, threading, time
+from pyserve import serve_tcp
 mode = sys.argv[1]
-srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(64)
-print(srv.getsockname()[1], flush=True)
 stalled = threading.Event()
 def serve(c):
-    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     t0 = time.monotonic()
     while True:
         d = c.recv(64)
@@ -25,24 +20,15 @@ def serve(c):
         if mode == "stall" and time.monotonic() - t0 > 0.5 and not stalled.is_set():
             stalled.set(); time.sleep(0.6)
         c.sendall(d)
-deadline = time.monotonic() + 30  # Bounded: the helper ends by itself.
-srv.settimeout(1)
-while time.monotonic() < deadline:
-    try: c, _ = srv.accept()
-    except socket.timeout: continue
-    threading.Thread(target=serve, args=(c,), daemon=True).start()
+serve_tcp(serve)
 PY
-  BG_PIDS+=($!)
-  local deadline=$((SECONDS + 5))
-  until [ -s "$WORK/special.$1.port" ]; do [ $SECONDS -lt $deadline ] || return 1; sleep 0.05; done
-  SPORT=$(cat "$WORK/special.$1.port")
+  SPORT=$PY_PORT
 }
 
 # A Python UDP echo server that misbehaves: drop (answers every other datagram) or flip (one
 # byte of every answer).
 start_udp_special() {
-  rm -f "$WORK/uspecial.$1.port"  # A second server of the same kind must not find the old port.
-  python3 - "$1" >"$WORK/uspecial.$1.port" <<'PY' &
+  start_py_server "uspecial.$1" "$1" <<'PY' || return 1
 import socket, sys, time
 mode = sys.argv[1]
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0))
@@ -57,10 +43,7 @@ while time.monotonic() < deadline:
     if mode == "flip": d = bytes([d[0] ^ 0xFF]) + d[1:]
     s.sendto(d, peer)
 PY
-  BG_PIDS+=($!)
-  local deadline=$((SECONDS + 5))
-  until [ -s "$WORK/uspecial.$1.port" ]; do [ $SECONDS -lt $deadline ] || return 1; sleep 0.05; done
-  SPORT=$(cat "$WORK/uspecial.$1.port")
+  SPORT=$PY_PORT
 }
 
 counts_add_up() {

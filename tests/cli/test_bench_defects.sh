@@ -3,40 +3,17 @@
 # and port exhaustion, impossible counts, "server full" lines, bad rates and -d 0.
 source "$(dirname "$0")/lib.sh"
 
-json() { python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print($2)" "$1"; }
-
 # A line server that greets first ("220 ready"), then answers every line with itself.
 start_greeter() {
-  rm -f "$WORK/greeter.port"
-  python3 - >"$WORK/greeter.port" <<'PY' &
-import socket, threading, time
-srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(64)
-print(srv.getsockname()[1], flush=True)
+  start_py_server greeter <<'PY' || return 1
+from pyserve import lines, serve_tcp
 def serve(c):
-    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     c.sendall(b"220 ready\n")
-    buf = b""
-    try:
-        while True:
-            d = c.recv(4096)
-            if not d: return
-            buf += d
-            while b"\n" in buf:
-                line, buf = buf.split(b"\n", 1)
-                c.sendall(line + b"\n")
-    except OSError:
-        return
-deadline = time.monotonic() + 40  # Bounded: the helper ends by itself.
-srv.settimeout(1)
-while time.monotonic() < deadline:
-    try: c, _ = srv.accept()
-    except socket.timeout: continue
-    threading.Thread(target=serve, args=(c,), daemon=True).start()
+    for line in lines(c):
+        c.sendall(line + b"\n")
+serve_tcp(serve, lifetime=40)
 PY
-  BG_PIDS+=($!)
-  local deadline=$((SECONDS + 5))
-  until [ -s "$WORK/greeter.port" ]; do [ $SECONDS -lt $deadline ] || return 1; sleep 0.05; done
-  GPORT=$(cat "$WORK/greeter.port")
+  GPORT=$PY_PORT
 }
 
 # 1. --rate added up to a millisecond of its own (a whole-millisecond epoll timeout), charged to

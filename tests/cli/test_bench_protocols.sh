@@ -3,48 +3,24 @@
 # server (Content-Length, chunked, Connection: close, 404) and HAProxy.
 source "$(dirname "$0")/lib.sh"
 
-json() { python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print($2)" "$1"; }
-
 # A multi-line server: every request line gets "1 LINE\n2 LINE\n.\n" (SMTP/POP-style answers).
 start_multiline() {
-  rm -f "$WORK/ml.port"
-  python3 - >"$WORK/ml.port" <<'PY' &
-import socket, threading, time
-srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(64)
-print(srv.getsockname()[1], flush=True)
+  start_py_server ml <<'PY' || return 1
+from pyserve import lines, serve_tcp
 def serve(c):
-    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    buf = b""
-    try:
-        while True:
-            d = c.recv(4096)
-            if not d: return
-            buf += d
-            while b"\n" in buf:
-                line, buf = buf.split(b"\n", 1)
-                # Two writes: the answer arrives in pieces, and must still be one answer.
-                c.sendall(b"1 " + line + b"\n")
-                c.sendall(b"2 " + line + b"\n.\n")
-    except OSError:
-        return
-deadline = time.monotonic() + 60
-srv.settimeout(1)
-while time.monotonic() < deadline:
-    try: c, _ = srv.accept()
-    except socket.timeout: continue
-    threading.Thread(target=serve, args=(c,), daemon=True).start()
+    for line in lines(c):
+        # Two writes: the answer arrives in pieces, and must still be one answer.
+        c.sendall(b"1 " + line + b"\n")
+        c.sendall(b"2 " + line + b"\n.\n")
+serve_tcp(serve, lifetime=60)
 PY
-  BG_PIDS+=($!)
-  local deadline=$((SECONDS + 5))
-  until [ -s "$WORK/ml.port" ]; do [ $SECONDS -lt $deadline ] || return 1; sleep 0.05; done
-  MPORT=$(cat "$WORK/ml.port")
+  MPORT=$PY_PORT
 }
 
 # Python's HTTP/1.1 server: / (Content-Length), /chunked, /close (Connection: close), /slow
 # (chunks 20 ms apart), anything else 404.
 start_http() {
-  rm -f "$WORK/http.port"
-  python3 - >"$WORK/http.port" 2>/dev/null <<'PY' &
+  start_py_server http 2>/dev/null <<'PY' || return 1
 import http.server, socket, socketserver, threading, time
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -79,10 +55,7 @@ print(s.server_address[1], flush=True)
 threading.Timer(60, s.shutdown).start()  # Bounded: the helper ends by itself.
 s.serve_forever()
 PY
-  BG_PIDS+=($!)
-  local deadline=$((SECONDS + 5))
-  until [ -s "$WORK/http.port" ]; do [ $SECONDS -lt $deadline ] || return 1; sleep 0.05; done
-  HPORT=$(cat "$WORK/http.port")
+  HPORT=$PY_PORT
 }
 
 # {conn}, {n} and {rand:N} make every request different; --verify checks each echo against the
