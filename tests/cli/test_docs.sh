@@ -51,6 +51,16 @@ all_documented() {
   expect_exit 0 "" "$PARLEY" --generate check && [ ! -s "$WORK/expect.err" ]
 }
 
+# docs/FLAGS.md's table of every flag is the generator's output, so the flag decisions next to it
+# are read against the options as they are.
+flags_table_current() {
+  [ -n "${PARLEY_SOURCE_DIR:-}" ] || { echo "    (no PARLEY_SOURCE_DIR: skipped)"; return 0; }
+  "$PARLEY" --generate flags >"$WORK/flags.md" || return 1
+  awk '/^\| flag \| connect/ {on = 1} on && !/^\|/ {exit} on' "$PARLEY_SOURCE_DIR/docs/FLAGS.md" >"$WORK/flags.doc"
+  diff -u "$WORK/flags.doc" "$WORK/flags.md" >"$WORK/flags.diff" ||
+    fail "docs/FLAGS.md's table is stale (regenerate it with parley --generate flags): $(head -20 "$WORK/flags.diff")"
+}
+
 man_pages() {
   mkdir -p "$WORK/man" && "$PARLEY" --generate man "$WORK/man" || return 1
   local c page text name warnings
@@ -170,6 +180,7 @@ check "--version and -V on every command" version_everywhere
 check "parley help COMMAND is COMMAND --help" help_command
 check "usage lines without CLI11's (Nx)" usage_lines
 check "every option has a description" all_documented
+check "docs/FLAGS.md's table is the code's" flags_table_current
 check "man pages: every option, examples, sections, no groff warnings" man_pages
 check "the build's completions are current" build_tree_current
 check "bash completion" bash_completion
