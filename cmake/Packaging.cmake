@@ -3,8 +3,8 @@
 # completions, the example systemd units and the README.
 #
 # Dependencies are the Debian packages of the shared libraries parley links, found by
-# dpkg-shlibdeps from the binary itself (libc6, libstdc++6, libgcc-s1, libfmt9, libedit2,
-# libnftables1 on Debian 12), so a new library cannot be forgotten and
+# dpkg-shlibdeps from the binary itself (libc6 and libssl3 on Debian 12, for a release build:
+# the rest is linked in, see StaticLibs.cmake), so a new library cannot be forgotten and
 # `apt install ./parley_*.deb` pulls exactly what is missing.
 
 set(CPACK_GENERATOR DEB)

@@ -60,11 +60,18 @@ depends() {
     [[ ", $field" == *", $pkg "* || ", $field," == *", $pkg,"* ]] ||
       { fail "Depends [$field] lacks $pkg (for $lib)"; return 1; }
   done
-  # fmt is header-only and libstdc++ linked in (release builds), so neither is a dependency;
-  # libnftables is loaded by doctor with dlopen and named by hand.
-  for pkg in libedit2 libnftables1 libssl3 libc6; do
+  # fmt, libstdc++, libedit, PCRE2 and liburing are linked in (release builds, see
+  # cmake/StaticLibs.cmake), so none is a dependency; libnftables is loaded by doctor with dlopen
+  # and named by hand.
+  for pkg in libnftables1 libssl3 libc6; do
     [[ ", $field," =~ [\ ,]$pkg[\ ,] ]] || { fail "Depends [$field] lacks $pkg"; return 1; }
   done
+  if [ -f "$BUILD/CMakeCache.txt" ] && grep -q '^PARLEY_STATIC_LIBS:BOOL=ON' "$BUILD/CMakeCache.txt"; then
+    for pkg in libedit2 libpcre2-8-0 liburing2; do
+      [[ ", $field," =~ [\ ,]$pkg[\ ,] ]] && { fail "Depends [$field] names $pkg, which is linked in"; return 1; }
+    done
+  fi
+  return 0
 }
 
 # apt on a machine with nothing installed: every dependency must exist in Debian's archive under
