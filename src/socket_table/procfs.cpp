@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <unordered_set>
 #include <vector>
 
 #include <fmt/format.h>
@@ -132,6 +133,7 @@ class ProcSource final : public SocketSource {
 
   std::error_code list(const DiagQuery& q, const RecordSink& sink) override {
     detail_.clear();
+    seen_.clear();
     struct Table {
       const char* name;
       Proto proto;
@@ -232,6 +234,7 @@ class ProcSource final : public SocketSource {
     r.retrans = static_cast<std::uint8_t>(std::min<std::uint64_t>(retrans, 255));
     r.uid = static_cast<std::uint32_t>(u);
     r.inode = ino;
+    if (repeated(ino)) return true;
     *more = sink(r);
     return *more;
   }
@@ -272,12 +275,19 @@ class ProcSource final : public SocketSource {
     r.inode = ino;
     // The path is the rest of the line after one space: it may contain spaces itself.
     if (line.size() > 1 && line[0] == ' ') r.unix_name = line.substr(1);
+    if (repeated(ino)) return true;
     *more = sink(r);
     return *more;
   }
 
+  // The kernel resumes each read of a /proc/net table by position, so sockets that come and go
+  // meanwhile can make it list one socket again: one with an inode is passed on once. (TIME-WAIT
+  // sockets have inode 0 and are all kept; netlink dumps, the default, do not repeat.)
+  bool repeated(std::uint64_t inode) { return inode != 0 && !seen_.insert(inode).second; }
+
   std::string root_;
   bool missing_ok_;
+  std::unordered_set<std::uint64_t> seen_;  // Inodes listed so far in this list().
 };
 
 }  // namespace

@@ -313,6 +313,37 @@ const char kTcpHeader[] =
     "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout "
     "inode\n";
 
+// /proc/net/tcp is read in pieces, and the kernel resumes each read by position: sockets opened
+// and closed meanwhile shift it, so a busy table can list one socket several times (seen 7 times
+// in CI). A socket with an inode is listed once; TIME-WAIT sockets (inode 0) are all kept.
+TEST_F(TempDir, ProcListsASocketOnceWhateverTheKernelRepeats) {
+  const std::string listener =
+      "   0: 0100007F:3039 00000000:0000 0A 00000000:00000000 00:00000000 00000000  0 0 1001\n";
+  const std::string timewait =
+      "   1: 0100007F:3039 0100007F:C5A1 06 00000000:00000000 03:00001770 00000000 0 0 0\n";
+  write("net/tcp", std::string(kTcpHeader) + listener + timewait + listener + listener);
+  write("net/tcp6", std::string(kTcpHeader) +
+                        "   0: 00000000000000000000000001000000:3039 "
+                        "00000000000000000000000001000000:C5A1 06 00000000:00000000 03:00001770 "
+                        "00000000 0 0 0\n");
+  write("net/unix",
+        "Num       RefCount Protocol Flags    Type St Inode Path\n"
+        "0000000000000000: 00000002 00000000 00010000 0001 01 2001 /a\n"
+        "0000000000000000: 00000002 00000000 00010000 0001 01 2001 /a\n");
+  auto src = make_proc_source(dir_, true);
+  DiagQuery q;
+  q.protos = proto_bit(Proto::tcp) | kUnixProtos;
+  auto l = list(*src, q);
+  ASSERT_FALSE(l.ec) << l.detail;
+  ASSERT_EQ(l.records.size(), 4u);  // The listener, two TIME-WAITs (v4 and v6), the Unix socket.
+  EXPECT_EQ(l.records[0].inode, 1001u);
+  EXPECT_EQ(l.records[1].inode, 0u);
+  EXPECT_EQ(l.records[2].inode, 0u);
+  EXPECT_EQ(l.records[3].inode, 2001u);
+  // A second listing starts afresh.
+  EXPECT_EQ(list(*src, q).records.size(), 4u);
+}
+
 TEST_F(TempDir, ProcTablesAreChecked) {
   write("net/tcp", std::string(kTcpHeader) +
                        "   0: 0100007F:3039 00000000:0000 0A 00000000:00000002 00:00000000 "
