@@ -44,7 +44,8 @@ screen() { tm capture-pane -t "${1:-$SESSION}" -p; }
 scrollback() { tm capture-pane -t "${1:-$SESSION}" -p -J -S -; }
 # wait_screen REGEX [SESSION]: waits until the terminal shows a line matching REGEX.
 wait_screen() {
-  local deadline=$((SECONDS + 5))
+  # Sanitized builds start and draw several times slower (and CI runs them beside other suites).
+  local deadline=$((SECONDS + (${PARLEY_SANITIZED:-0} == 1 ? 12 : 5)))
   while [ $SECONDS -lt $deadline ]; do
     scrollback "${2:-$SESSION}" | grep -Eq -- "$1" && return 0
     sleep 0.1
