@@ -11,6 +11,9 @@ packages=(
   # Libraries parley links against or compiles in.
   libcli11-dev libfmt-dev libssl-dev libedit-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  # Static archives release builds link libedit with (cmake/StaticLibs.cmake): libtinfo, libbsd,
+  # libmd (libedit-dev pulls them in too; named so that nothing depends on its alternatives).
+  libncurses-dev libbsd-dev libmd-dev
   # PCRE2 for bench's --until regex= and --expect regex=.
   libpcre2-dev
   # doctor reads the firewall ruleset through libnftables (JSON output needs nlohmann above).

@@ -69,7 +69,7 @@ void add_common_options(CLI::App& app, NetcatOptions& o, bool listening) {
            o.quit_after = *parse_duration(text);
          },
          "Quit this long after stdin EOF, whatever the peer does (-q 0: at once)")
-      ->type_name("SECS")
+      ->type_name("TIME")
       ->check(CLI::Validator(
           [](std::string& text) -> std::string {
             if (!text.empty() && text.front() == '-' && text.size() > 1 &&
