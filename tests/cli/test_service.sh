@@ -82,36 +82,37 @@ EOF
   grep -qE '^parley: Echo server \(UDP, [0-9]+ threads?\)' "$WORK/udp.err" || fail "$(cat "$WORK/udp.err")"
 }
 
+# refused_when_activated NAME WHAT LINE PARLEY_ARGS...: parley under systemd-socket-activate, at the
+# first connection, exits 2 with LINE (WHAT names the case).
+refused_when_activated() {
+  local name=$1 what=$2 line=$3 port rc=0
+  shift 3
+  port=$(free_port)
+  start_activated "$name" -l "127.0.0.1:$port" "$PARLEY" "$@" || return 1
+  timeout 5 "$PARLEY" connect 127.0.0.1 "$port" </dev/null >/dev/null 2>&1
+  wait_exit "$SPID" 10 || rc=$?
+  assert_eq 2 "$rc" "$what" && grep -qxF "$line" "$WORK/$name.err" ||
+    { fail "$(cat "$WORK/$name.err")"; return 1; }
+}
+
 # Each mistake is one line and exit 2, at the first connection.
 activated_refusals() {
   need_activate || return 0
-  local port rc
-  port=$(free_port)
-  start_activated bad1 -l "127.0.0.1:$port" "$PARLEY" echo 7000 || return 1
-  timeout 5 "$PARLEY" connect 127.0.0.1 "$port" </dev/null >/dev/null 2>&1
-  rc=0; wait_exit "$SPID" 10 || rc=$?
-  assert_eq 2 "$rc" "echo PORT under activation" &&
-    grep -qxF "parley: echo: the listening sockets come from systemd (LISTEN_FDS): leave out the port and --bind" "$WORK/bad1.err" ||
-    { fail "$(cat "$WORK/bad1.err")"; return 1; }
-  port=$(free_port)
-  start_activated bad2 -l "127.0.0.1:$port" "$PARLEY" echo -u || return 1
-  timeout 5 "$PARLEY" connect 127.0.0.1 "$port" </dev/null >/dev/null 2>&1
-  rc=0; wait_exit "$SPID" 10 || rc=$?
-  assert_eq 2 "$rc" "echo -u with a stream socket" &&
-    grep -qxF "parley: echo: -u: systemd passed stream sockets (ListenStream=); use ListenDatagram= for UDP" "$WORK/bad2.err" ||
-    { fail "$(cat "$WORK/bad2.err")"; return 1; }
+  local port
+  refused_when_activated bad1 "echo PORT under activation" \
+    "parley: echo: the listening sockets come from systemd (LISTEN_FDS): leave out the port and --bind" \
+    echo 7000 || return 1
+  refused_when_activated bad2 "echo -u with a stream socket" \
+    "parley: echo: -u: systemd passed stream sockets (ListenStream=); use ListenDatagram= for UDP" \
+    echo -u || return 1
   # Accept=yes hands over one connection per process: not a listening socket.
   port=$(free_port)
   start_activated bad3 -a -l "127.0.0.1:$port" "$PARLEY" echo || return 1
   timeout 5 "$PARLEY" connect 127.0.0.1 "$port" </dev/null >/dev/null 2>&1
   wait_for_line "$WORK/bad3.err" '^parley: echo: descriptor 3 from systemd is a connection, not a listening socket: use Accept=no in the \.socket unit$' 5 || return 1
-  port=$(free_port)
-  start_activated bad4 -l "127.0.0.1:$port" "$PARLEY" listen -u || return 1
-  timeout 5 "$PARLEY" connect 127.0.0.1 "$port" </dev/null >/dev/null 2>&1
-  rc=0; wait_exit "$SPID" 10 || rc=$?
-  assert_eq 2 "$rc" "listen -u with a stream socket" &&
-    grep -qxF "parley: listen: systemd passed stream sockets: leave out -u" "$WORK/bad4.err" ||
-    fail "$(cat "$WORK/bad4.err")"
+  refused_when_activated bad4 "listen -u with a stream socket" \
+    "parley: listen: systemd passed stream sockets: leave out -u" \
+    listen -u || return 1
 }
 
 # LISTEN_PID names another process: the sockets are not ours, parley opens its own.
@@ -215,20 +216,12 @@ forward_activated() {
     { fail "events: $(cat "$WORK/fwd.events")"; return 1; }
   [ "$(grep -vc '^{\|^Listening on\|^Communication attempt\|^Execing' "$WORK/fwd.err")" = 0 ] ||
     { fail "non-JSON lines: $(cat "$WORK/fwd.err")"; return 1; }
-  port=$(free_port)
-  start_activated fwd2 -l "127.0.0.1:$port" "$PARLEY" forward -u "127.0.0.1:$EPORT" || return 1
-  timeout 5 "$PARLEY" connect 127.0.0.1 "$port" </dev/null >/dev/null 2>&1
-  rc=0; wait_exit "$SPID" 10 || rc=$?
-  assert_eq 2 "$rc" "forward -u with a stream socket" &&
-    grep -qxF "parley: forward: systemd passed stream sockets: leave out -u" "$WORK/fwd2.err" ||
-    { fail "$(cat "$WORK/fwd2.err")"; return 1; }
-  port=$(free_port)
-  start_activated fwd3 -l "127.0.0.1:$port" "$PARLEY" forward || return 1
-  timeout 5 "$PARLEY" connect 127.0.0.1 "$port" </dev/null >/dev/null 2>&1
-  rc=0; wait_exit "$SPID" 10 || rc=$?
-  assert_eq 2 "$rc" "forward without targets" &&
-    grep -qxF "parley: forward: the listening sockets come from systemd (LISTEN_FDS): give the targets (e.g. 127.0.0.1:80)" "$WORK/fwd3.err" ||
-    fail "$(cat "$WORK/fwd3.err")"
+  refused_when_activated fwd2 "forward -u with a stream socket" \
+    "parley: forward: systemd passed stream sockets: leave out -u" \
+    forward -u "127.0.0.1:$EPORT" || return 1
+  refused_when_activated fwd3 "forward without targets" \
+    "parley: forward: the listening sockets come from systemd (LISTEN_FDS): give the targets (e.g. 127.0.0.1:80)" \
+    forward || return 1
 }
 
 # forward's text log stays as it was; its JSON log without activation names the LISTEN side.
