@@ -76,6 +76,7 @@ struct ServerConfig {
   // bind/port, for which every worker opens its own SO_REUSEPORT sockets.
   std::vector<Listener> listeners;
   std::vector<std::string> bind;  // Local addresses; empty: [::] and 0.0.0.0.
+  Family family = Family::any;    // -4/-6: only this family's wildcard, or bind addresses of it.
   std::uint16_t port = 12345;
   bool udp = false;
   unsigned threads = 1;

@@ -49,17 +49,23 @@ Result<std::vector<std::vector<Fd>>> open_sockets(const ServerConfig& config, un
   ListenOptions lo;
   lo.socktype = config.udp ? SOCK_DGRAM : SOCK_STREAM;
   lo.reuse_port = true;
+  lo.family = config.family;
   std::vector<std::string> hosts = config.bind.empty() ? std::vector<std::string>{""} : config.bind;
   std::vector<std::vector<Fd>> per_worker(workers);
   for (const auto& host : hosts) {
     lo.numeric_only = host != "localhost";
     std::uint16_t port = config.port;
     if (port != 0) {
-      auto targets =
-          host.empty()
-              ? std::vector<SocketAddress>{SocketAddress::any(AF_INET6, port),
-                                           SocketAddress::any(AF_INET, port)}
-              : resolve(host, port, {Family::any, lo.numeric_only, lo.socktype, true}).value();
+      std::vector<SocketAddress> targets;
+      if (!host.empty()) {
+        auto resolved = resolve(host, port, {lo.family, lo.numeric_only, lo.socktype, true});
+        if (!resolved) return resolved.error();
+        targets = std::move(*resolved);
+      }
+      if (host.empty() && lo.family != Family::v4)
+        targets.push_back(SocketAddress::any(AF_INET6, port));
+      if (host.empty() && lo.family != Family::v6)
+        targets.push_back(SocketAddress::any(AF_INET, port));
       for (const auto& t : targets) {
         auto ec = probe_free(t, lo.socktype);
         if (ec && ec.value() != EAFNOSUPPORT && ec.value() != EADDRNOTAVAIL) return ec;

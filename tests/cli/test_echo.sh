@@ -212,7 +212,28 @@ same_flags_as_listen() {
   wait_for_line "$WORK/sl.out" '^to-listen$'
 }
 
+# -4/-6 (issue 19): one family's wildcard only; -6 is V6ONLY, so IPv4 clients are refused.
+one_family() {
+  local port
+  port=$(free_port)
+  "$PARLEY" echo -4 -q -p "$port" </dev/null >/dev/null 2>"$WORK/f4.err" &
+  BG_PIDS+=($!)
+  wait_for_line "$WORK/f4.err" "^parley: Listening on 0.0.0.0:$port\$" || return 1
+  assert_eq "" "$(ss -Hltn "sport = :$port" | grep -F '[::]')" "-4: no IPv6 listener" || return 1
+  assert_eq hi4 "$(echo hi4 | timeout 5 "$PARLEY" connect 127.0.0.1 "$port")" "-4" || return 1
+  port=$(free_port)
+  "$PARLEY" echo -6 -q -p "$port" </dev/null >/dev/null 2>"$WORK/f6.err" &
+  BG_PIDS+=($!)
+  wait_for_line "$WORK/f6.err" "^parley: Listening on \[::\]:$port\$" || return 1
+  assert_eq hi6 "$(echo hi6 | timeout 5 "$PARLEY" connect ::1 "$port")" "-6" || return 1
+  expect_exit 1 "parley: connect to 127.0.0.1:$port: Connection refused" "$PARLEY" connect 127.0.0.1 "$port" || return 1
+  expect_exit 2 "parley: echo: cannot listen on 127.0.0.1 port $port: no address of the requested family (-6: give IPv6 addresses)" \
+    "$PARLEY" echo -6 --bind 127.0.0.1 -p "$port" || return 1
+  expect_exit 2 "parley: echo: -4 excludes -6" "$PARLEY" echo -4 -6
+}
+
 check "echo: bytes back exactly, logged" echo_exact_small
+check "-4 and -6: one family only" one_family
 check "echo -s/-m, listen --bind/--port" same_flags_as_listen
 check "--bind ADDR PORT" bind_then_port
 check "--log-data, both families, reachable addresses" log_data_and_reachable

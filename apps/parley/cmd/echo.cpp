@@ -26,6 +26,7 @@ struct EchoArgs {
   ProxyProtocolArgs proxy_protocol;
   bool quiet = false;
   bool verbose = false;
+  bool ipv4 = false, ipv6 = false;
   std::string io = "epoll";
   LogFormat log_format = LogFormat::text;
   std::string metrics;
@@ -87,8 +88,14 @@ int run_echo(EchoArgs& o) {
   auto& bind = o.server.bind;
   for (std::size_t i = 0; i < bind.size(); ++i)
     bind.erase(std::remove(bind.begin() + i + 1, bind.end(), bind[i]), bind.end());
+  o.server.family = o.ipv4 ? Family::v4 : o.ipv6 ? Family::v6 : Family::any;
   bool activated = false;
   if (!take_activated_sockets(o, &activated)) return kExitUsage;
+  if (activated && (o.ipv4 || o.ipv6)) {
+    say("echo: -4/-6: the listening sockets come from systemd (LISTEN_FDS); choose the family "
+        "in the .socket unit");
+    return kExitUsage;
+  }
   if (!build_access("echo", o.access, &o.server.access)) return kExitUsage;
   if (!apply_proxy_protocol("echo", o.proxy_protocol, &o.server)) return kExitUsage;
   if (o.proxy_protocol.on && o.server.udp) {
@@ -131,9 +138,12 @@ int run_echo(EchoArgs& o) {
       say("echo: --bind takes a local IP address");
       return kExitUsage;
     }
-    say("echo: cannot listen on {}: {}{}", where, describe(server.error()),
-        server.error() == std::errc::address_not_available ? " (not an address of this machine)"
-                                                           : "");
+    const char* hint = server.error() == std::errc::address_not_available
+                           ? " (not an address of this machine)"
+                       : server.error() == make_error_code(Errc::no_address_of_family)
+                           ? (o.ipv4 ? " (-4: give IPv4 addresses)" : " (-6: give IPv6 addresses)")
+                           : "";
+    say("echo: cannot listen on {}: {}{}", where, describe(server.error()), hint);
     return kExitUsage;
   }
   if (o.verbose) say("I/O: {}", (*server)->io());
@@ -177,6 +187,7 @@ Subcommand echo_command(CLI::App& root) {
       "  parley echo --reply 'You told me: {line}'          the seed's server: a reply per recv\n"
       "  parley echo --lines --reply 'server got: {line}'  a reply per line\n"
       "  parley echo -u 12345                     UDP: one datagram back per datagram\n"
+      "  parley echo -4 7000                      IPv4 only (0.0.0.0)\n"
       "  parley echo --allow 192.168.0.0/16 --deny 192.168.0.13\n"
       "Reply fields: {line} {peer} {n} (message number) {len}. Without --lines every chunk the\n"
       "server reads is one message, as recv() gives it; with --lines each line is (LF or CRLF;\n"
@@ -193,6 +204,9 @@ Subcommand echo_command(CLI::App& root) {
                                  "Local address to listen on (repeatable; default all)"))
       ->type_name("ADDR");
   app->add_flag("-u,--udp", o->server.udp, "UDP echo instead of TCP");
+  auto* v4 = app->add_flag("-4", o->ipv4, "IPv4 only: 0.0.0.0, or the IPv4 addresses of --bind");
+  app->add_flag("-6", o->ipv6, "IPv6 only: [::] (V6ONLY), or the IPv6 addresses of --bind")
+      ->excludes(v4);
   app->add_option("--threads", o->server.threads, "Event loops, one per thread (default: cores)")
       ->check(CLI::Range(1, 256));
   app->add_option("--io", o->io,
