@@ -176,6 +176,23 @@ progress_line_on_terminal() {
     fail "no progress line: $(tr '\r' '\n' <"$WORK/tty.out" | head -5)"
 }
 
+# --quiet (issue 19): no progress line even on a terminal, the report still comes.
+quiet_on_terminal() {
+  timeout 10 script -qec "'$PARLEY' bench pingpong --quiet -d 2s 127.0.0.1 $EPORT" /dev/null >"$WORK/q.out" 2>&1 || return 1
+  if tr '\r' '\n' <"$WORK/q.out" | grep -aEq '^\[#* *\]'; then fail "progress line with --quiet"; return 1; fi
+  grep -aq "round trips" "$WORK/q.out" || fail "no report: $(head -3 "$WORK/q.out")"
+}
+
+# -v (issue 19): the address and load before the run; progress as lines when stderr is a file.
+verbose_lines() {
+  "$PARLEY" bench pingpong -v -c 2 --threads 1 -d 2s localhost "$EPORT" >/dev/null 2>"$WORK/v.err" || return 1
+  assert_eq "parley: bench: pingpong localhost:$EPORT at 127.0.0.1:$EPORT: 2 connections on up to 1 thread for 2.00 s" \
+    "$(sed -n 1p "$WORK/v.err")" || return 1
+  grep -Eq '^\[#+ *\] 1/2 s  [1-9][0-9]* rt/s  [0-9.]+ MB/s  2 open  0 errors$' "$WORK/v.err" ||
+    fail "no progress line: $(cat "$WORK/v.err")" || return 1
+  expect_exit 2 "parley: bench: --quiet excludes --verbose" "$PARLEY" bench pingpong -v --quiet 127.0.0.1 "$EPORT"
+}
+
 stream_and_connect_modes() {
   "$PARLEY" bench stream -d 1s --verify --json 127.0.0.1 "$EPORT" >"$WORK/st.json" || return 1
   assert_eq True "$(json "$WORK/st.json" 'r["bytes_received"] > 10**6 and r["errors_total"] == 0')" "stream bytes" || return 1
@@ -265,6 +282,8 @@ check "Ctrl-C with two threads: partial report" interrupt_partial_report -c 4 --
 check "Ctrl-C with one thread (loop on the main thread)" interrupt_partial_report --threads 1
 check "progress line on a terminal, one thread" progress_line_on_terminal --threads 1
 check "progress line on a terminal, two threads" progress_line_on_terminal -c 4 --threads 2
+check "--quiet: no progress line on a terminal" quiet_on_terminal
+check "-v: address and load, progress lines off a terminal" verbose_lines
 check "UDP: pingpong counts add up, --rate paces, stream datagrams intact" udp_counts_add_up
 check "UDP: lost datagrams are timeouts, the run goes on" udp_loss_counted 2
 check "UDP, one connection: lost datagrams are timeouts" udp_loss_counted 1

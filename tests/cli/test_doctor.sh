@@ -408,6 +408,24 @@ check "internet: the router's port forward reaches the server" out_port_forward
 check "internet: the server's private address: filtered, connect to the router" out_private_address
 check "internet: port not forwarded: refused by the router" out_not_forwarded
 check "internet: CGNAT address: no-route from the router, CGNAT note" out_cgnat
+# --quiet: the verdict line only; -v: scope and ICMP sender, and the rule that decided (issue 19).
+quiet_and_verbose() {
+  doctor_in $LAN --quiet 192.168.77.2 7001
+  assert_eq "0 verdict: open" "$RC $(cat "$WORK/d.out")" "client, open" || return 1
+  doctor_in $LAN --quiet 192.168.77.2 7004
+  assert_eq "1 verdict: rejected" "$RC $(cat "$WORK/d.out")" "client, rejected" || return 1
+  doctor_in $LAN -v 192.168.77.2 7004
+  has "  scope:  private" "  icmp:   port-unreachable from 192.168.77.2" || return 1
+  doctor_in $SRV --quiet --listen 7001
+  assert_eq "0 verdict: reachable" "$RC $(cat "$WORK/d.out")" "server, open" || return 1
+  doctor_in $SRV --quiet --listen 7003
+  assert_eq "1 verdict: not reachable" "$RC $(cat "$WORK/d.out")" "server, dropped" || return 1
+  doctor_in $SRV -v --listen 7003
+  has "  IPv4 decided by: 'tcp dport 7003 drop' (inet filter input)" || return 1
+  has_re '^  chains on the input path: [1-9][0-9]*' || return 1
+  expect_exit 2 "parley: doctor: --json excludes --quiet" "$PARLEY" doctor --quiet --json 127.0.0.1 1
+}
+
 check "server: open port, rule for some senders, next steps" srv_open
 check "server: nothing listens" srv_nothing_listens
 check "server: DROP rule named, with the command that opens it" srv_drop
@@ -416,4 +434,5 @@ check "server: bound to loopback only" srv_loopback_only
 check "server: iptables-nft REJECT rule" srv_iptables_nft
 check "server: --json" srv_json
 check "server: without root the firewall is unknown" srv_not_root
+check "--quiet: the verdict; -v: scope, ICMP, deciding rule" quiet_and_verbose
 finish

@@ -121,7 +121,19 @@ parley: 127.0.0.1 5102 port [udp/*] open|filtered: no answer
 parley: connect to 127.0.0.1 port 5103 (udp) failed: Connection refused" "$(cat "$WORK/u.err")"
 }
 
+# --quiet (issue 19): nothing printed, the exit status says it.
+quiet_exit_status() {
+  local rc=0
+  in_ns "$PARLEY" scan --quiet -w 500ms 127.0.0.1 5001,5002 >"$WORK/q.out" 2>&1 || rc=$?
+  assert_eq "0 " "$rc $(cat "$WORK/q.out")" "one open" || return 1
+  rc=0
+  in_ns "$PARLEY" scan --quiet -w 500ms 127.0.0.1 5002,7000 >"$WORK/q.out" 2>&1 || rc=$?
+  assert_eq "1 " "$rc $(cat "$WORK/q.out")" "none open" || return 1
+  expect_exit 2 "parley: scan: --verbose excludes --quiet" "$PARLEY" scan --quiet -v 127.0.0.1 1
+}
+
 check "open set and lines equal nc.openbsd -z" open_set_equals_nc
+check "--quiet: the exit status only" quiet_exit_status
 check "-v: closed and filtered ports" verbose_states
 check "--json: one object per port" json_lines
 check "exit 0 / 1 / 2" exit_statuses

@@ -165,7 +165,14 @@ Subcommand bench_command(CLI::App& root) {
   app->add_option_function<std::string>(
       "--body", [o](const std::string& b) { o->body = b, o->body_given = true; },
       "http: request body");
-  app->add_flag("--json", o->json, "Print one JSON object instead of the report");
+  auto* json = app->add_flag("--json", o->json, "Print one JSON object instead of the report");
+  auto* quiet =
+      app->add_flag("--quiet", o->quiet, "No progress line on the terminal, just the report");
+  app->add_flag("-v,--verbose", o->verbose,
+                "Say the address and load before the run, and print the progress line once a "
+                "second even when stderr is not a terminal")
+      ->excludes(quiet)
+      ->excludes(json);
   add_proxy_options(*app, o->proxy_args);
   auto* v4 = app->add_flag("-4", o->ipv4, "IPv4 only");
   app->add_flag("-6", o->ipv6, "IPv6 only")->excludes(v4);

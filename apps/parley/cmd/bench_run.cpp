@@ -236,7 +236,10 @@ LoadResult drive(LoadGenerator& gen, const BenchArgs& o, bool* interrupted) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   Fd sigfd(signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK));
-  const bool live = isatty(STDERR_FILENO) == 1 && !o.json;
+  // On a terminal the progress line redraws itself; with -v elsewhere (a log) it is a line.
+  const bool tty = isatty(STDERR_FILENO) == 1;
+  const bool live = tty && !o.json && !o.quiet;
+  const bool progress_lines = !tty && o.verbose > 0;
   const auto start = std::chrono::steady_clock::now();
   auto next_progress = start + std::chrono::seconds(1);
   const double total_s = std::chrono::duration<double>(o.config.duration + o.config.warmup).count();
@@ -253,11 +256,12 @@ LoadResult drive(LoadGenerator& gen, const BenchArgs& o, bool* interrupted) {
   std::function<void()> tick = [&] {
     const auto now = std::chrono::steady_clock::now();
     if (o.config.interval.count() > 0) print_intervals(gen.take_intervals());
-    if (!live || now < next_progress) return;
+    if (!(live || progress_lines) || now < next_progress) return;
     next_progress += std::chrono::seconds(1);
     LoadProgress p = gen.progress();
     double elapsed = std::chrono::duration<double>(now - start).count();
-    write_all(STDERR_FILENO, "\r\x1b[K" + progress_line(p, before, elapsed, total_s, 1.0));
+    std::string line = progress_line(p, before, elapsed, total_s, 1.0);
+    write_all(STDERR_FILENO, live ? "\r\x1b[K" + line : line + "\n");
     before = p;
   };
   LoadResult r = gen.run(sigfd.get(), tick);
@@ -345,6 +349,11 @@ int run_bench(BenchArgs& o) {
   }
   c.target = *target;
   c.adopt_fd = probe.get();
+  if (o.verbose > 0)
+    say("bench: {} {} at {}{}: {} connection{} on up to {} thread{} for {}", o.mode,
+        c.mode == BenchMode::http ? o.target[0] : format_target(*hp), target->to_string(),
+        o.proxy ? " (the proxy)" : "", c.connections, c.connections == 1 ? "" : "s", c.threads,
+        c.threads == 1 ? "" : "s", format_seconds(c.duration) + " s");
   auto gen = LoadGenerator::create(c);
   if (!gen) {
     say("bench: {}", describe(gen.error()));

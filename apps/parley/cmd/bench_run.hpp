@@ -17,6 +17,8 @@ struct BenchArgs {
   LoadConfig config;
   bool size_given = false, duration_given = false;
   bool json = false, ipv4 = false, ipv6 = false;
+  bool quiet = false;  // --quiet: no progress line, just the report.
+  int verbose = 0;     // -v: what is about to run, and progress lines also off a terminal.
   std::string message_text, message_file, until, expect_text, greeting;
   bool message_given = false, greeting_given = false;
   std::string method, body;

@@ -7,18 +7,12 @@
 
 #include "conns_cells.hpp"
 #include "conns_view.hpp"
+#include "json_text.hpp"
 
 namespace parley::cmd {
 namespace {
 
 using nlohmann::json;
-
-// A name from the kernel as JSON: the text (bytes that are not UTF-8 become U+FFFD when dumped),
-// and the exact bytes in hex under KEY_hex whenever they are not valid UTF-8.
-void put_name(json& j, const char* key, std::string_view name) {
-  j[key] = std::string(name);
-  if (!valid_utf8(name)) j[std::string(key) + "_hex"] = hex_bytes(name);
-}
 
 std::string address_text(int family, const std::array<std::uint8_t, 16>& a) {
   std::string s;
@@ -94,7 +88,7 @@ void put_details(json& j, const ConnRow& r, const ConnExtras& e, const ViewOptio
     json info;
     for (std::size_t f = 0; f < kTcpInfoFieldCount; ++f)
       info[kTcpInfoFieldNames[f]] = e.info.*kTcpInfoFields[f];
-    put_name(info, "congestion", e.congestion);
+    put_text(info, "congestion", e.congestion);
     j["tcp_info"] = std::move(info);
   }
   if (v.show_memory && e.has_memory) {
@@ -117,7 +111,7 @@ json socket_json(const ConnTable& t, const Grouping& g, const OwnerMap& owners,
   j["recv_q"] = r.recv_q;
   j["send_q"] = r.send_q;
   if (is_unix(r.proto)) {
-    put_name(j, "path", e.name);
+    put_text(j, "path", e.name);
     j["peer_inode"] = r.unix_peer;
   } else {
     j["family"] = r.family == AF_INET6 ? "ipv6" : "ipv4";
@@ -138,7 +132,7 @@ json socket_json(const ConnTable& t, const Grouping& g, const OwnerMap& owners,
   json procs = json::array();
   owners.for_each(r.inode, [&](const SocketOwner& o) {
     json proc = {{"pid", o.pid}, {"fd", o.fd}};
-    put_name(proc, "name", o.name);
+    put_text(proc, "name", o.name);
     procs.push_back(std::move(proc));
   });
   j["processes"] = std::move(procs);

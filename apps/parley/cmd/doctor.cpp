@@ -59,6 +59,7 @@ Subcommand doctor_command(CLI::App& root) {
       "  parley doctor --listen 12345           on the server: who listens, firewall, router\n"
       "  parley doctor -u 192.168.1.20 5353     UDP (an answer means open; silence is filtered)\n"
       "  parley doctor --json example.org 80    one JSON object (fields below)\n"
+      "  parley doctor --quiet db.lan 5432      just 'verdict: open' (or what stopped it)\n"
       "Client verdicts, one per address the name resolves to:\n"
       "  open               the server accepted the connection\n"
       "  refused            the host answered with a TCP reset: nothing listens on that port\n"
@@ -84,7 +85,16 @@ Subcommand doctor_command(CLI::App& root) {
                      ->check(CLI::Range(1, 65535));
   listen->excludes(target);
   app->add_flag("-u,--udp", o->udp, "UDP instead of TCP");
-  app->add_flag("--json", o->json, "One JSON object instead of text");
+  auto* json = app->add_flag("--json", o->json, "One JSON object instead of text");
+  auto* quiet = app->add_flag("--quiet", o->quiet,
+                              "The verdict line only (client: open, refused, ...; server: "
+                              "reachable or not reachable)")
+                    ->excludes(json);
+  app->add_flag("-v,--verbose", o->verbose,
+                "Also each address's scope and ICMP sender, and the firewall chains and rules "
+                "that decided")
+      ->excludes(quiet)
+      ->excludes(json);
   auto* wait = add_duration_option(*app, "-w,--wait", o->wait,
                                    "How long to wait for an answer (default 3s)");
   auto* v4 = app->add_flag("-4", o->ipv4, "IPv4 addresses only");

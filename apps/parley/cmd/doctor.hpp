@@ -14,6 +14,8 @@ struct DoctorArgs {
   std::vector<std::string> target;  // HOST PORT or HOST:PORT (client side).
   int listen_port = -1;             // --listen PORT (server side).
   bool udp = false, json = false, ipv4 = false, ipv6 = false, numeric = false;
+  bool quiet = false;  // --quiet: the verdict line only.
+  int verbose = 0;     // -v: also what each probe and the firewall check looked at.
   std::chrono::milliseconds wait{3000};
 };
 

@@ -270,7 +270,19 @@ void print_json(const DoctorArgs& o, const HostPort& t, const ClientReport& r) {
   out("{}\n", j.dump());
 }
 
+// -v: what the plain text leaves out of an address's probe.
+void print_details(const AddressReport& a) {
+  out("  scope:  {}\n", scope_name(a.scope));
+  if (a.probe.icmp)
+    out("  icmp:   {} from {}\n", icmp_name(*a.probe.icmp),
+        a.probe.icmp->sender ? a.probe.icmp->sender->host_string() : std::string("?"));
+}
+
 void print_text(const DoctorArgs& o, const HostPort& t, const ClientReport& r) {
+  if (o.quiet) {
+    out("verdict: {}\n", r.resolve_error ? "dns-failure" : verdict_name(r.verdict));
+    return;
+  }
   out("parley doctor: {} port {}/{}\n", t.host, t.port, proto_lower(o));
   out("resolver: {}\n", resolver_text(t, r, o));
   if (r.resolve_error) {
@@ -286,6 +298,7 @@ void print_text(const DoctorArgs& o, const HostPort& t, const ClientReport& r) {
         answered ? " in " + milliseconds_text(p.rtt) : "");
     out("  route:  {}\n  reason: {}\n", route_text(a), w.reason);
     if (p.verdict != Verdict::open) out("  next:   {}\n", w.next);
+    if (o.verbose > 0) print_details(a);
   }
   for (const auto& n : notes_of(r, t.port)) out("note: {}\n", n);
   out("verdict: {}\n", verdict_name(r.verdict));

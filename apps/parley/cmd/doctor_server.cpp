@@ -3,6 +3,7 @@
 // Windows Defender Firewall on the seed's Windows PCs) and forward it on the router.
 
 #include <map>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -239,7 +240,29 @@ void print_firewall(const ServerReport& r, const DoctorArgs& o) {
     out("  for some senders only: '{}' ({})\n", rule->text, where(*rule));
 }
 
-void print_text(const ServerReport& r, const DoctorArgs& o) {
+// -v: how the firewall verdict was reached.
+void print_firewall_details(const ServerReport& r) {
+  if (!r.firewall) return;
+  const FirewallReport& fw = *r.firewall;
+  std::vector<std::string> managers;
+  if (fw.iptables_nft) managers.emplace_back("iptables-nft");
+  if (fw.ufw) managers.emplace_back("ufw");
+  if (fw.firewalld) managers.emplace_back("firewalld");
+  out("  chains on the input path: {}{}\n", fw.chains,
+      managers.empty() ? "" : fmt::format(" (rules from {})", fmt::join(managers, ", ")));
+  for (const auto& [family, f] : {std::pair{"IPv4", &fw.ipv4}, std::pair{"IPv6", &fw.ipv6}}) {
+    if (f->rule)
+      out("  {} decided by: '{}' ({})\n", family, f->rule->text, where(*f->rule));
+    else
+      out("  {} decided by: no rule\n", family);
+  }
+}
+
+void print_text(const ServerReport& r, const DoctorArgs& o, bool reachable) {
+  if (o.quiet) {
+    out("verdict: {}\n", reachable ? "reachable" : "not reachable");
+    return;
+  }
   out("parley doctor: port {}/{} on this machine\n", o.listen_port, proto_lower(o));
   auto listeners = grouped(r);
   if (listeners.empty()) out("listening: nobody\n");
@@ -255,6 +278,7 @@ void print_text(const ServerReport& r, const DoctorArgs& o) {
   else
     out("router: none (no default route)\n");
   print_firewall(r, o);
+  if (o.verbose > 0) print_firewall_details(r);
   out("next steps:\n");
   for (const auto& s : next_steps(r, o)) out("  - {}\n", s);
 }
@@ -262,17 +286,18 @@ void print_text(const ServerReport& r, const DoctorArgs& o) {
 }  // namespace
 
 int report_server(const DoctorArgs& o, const ServerReport& report) {
-  if (o.json)
-    print_json(report, o);
-  else
-    print_text(report, o);
   // Reachable: IPv4 (what the seed's LAN uses) gets in, and IPv6 too when an IPv6 socket listens.
   bool v6_listener =
       std::any_of(report.listeners.begin(), report.listeners.end(),
                   [](const ListenerReport& l) { return l.address.family() == AF_INET6; });
   bool allowed = report.firewall && report.firewall->ipv4.verdict == FirewallVerdict::allowed &&
                  (!v6_listener || report.firewall->ipv6.verdict == FirewallVerdict::allowed);
-  return !report.listeners.empty() && !report.loopback_only && allowed ? kExitOk : kExitNetwork;
+  const bool reachable = !report.listeners.empty() && !report.loopback_only && allowed;
+  if (o.json)
+    print_json(report, o);
+  else
+    print_text(report, o, reachable);
+  return reachable ? kExitOk : kExitNetwork;
 }
 
 }  // namespace parley::cmd

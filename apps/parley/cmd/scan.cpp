@@ -68,11 +68,13 @@ struct Printer {
   const char* proto;
   bool json;
   int verbose;
+  bool quiet;
   bool any_open = false;
 
   bool operator()(const PortResult& r) {
     std::string service = system_service_name(r.port, proto);
     if (r.state == PortState::open || r.state == PortState::open_filtered) any_open = true;
+    if (quiet) return true;
     if (json) {
       nlohmann::json j = {{"host", host},
                           {"port", r.port},
@@ -163,7 +165,7 @@ int run_scan(const char* command, const ScanArgs& a, const std::optional<ProxySp
       return kExitUsage;
     }
   }
-  Printer print{host, proto, a.json, a.verbose};
+  Printer print{host, proto, a.json, a.verbose, a.quiet};
   auto ec = scan_ports(address, *ports, so, [&](const PortResult& r) { return print(r); });
   if (ec) {
     if (proxy)
@@ -216,6 +218,7 @@ Subcommand scan_command(CLI::App& root) {
       "  parley scan -v -w 500ms 10.0.0.5 1-1024    closed and filtered ports too\n"
       "  parley scan -u 127.0.0.1 53,123,161        UDP\n"
       "  parley scan --json localhost 1-1024 | jq -c 'select(.state == \"open\")'\n"
+      "  parley scan --quiet db.lan 5432 && echo up   the exit status only\n"
       "Open ports print as OpenBSD nc does (\"Connection to HOST 22 port [tcp/ssh] succeeded!\")\n"
       "on stderr. Exit status: 0 if a port is open, 1 if none, 2 for a bad port list.");
   app->add_option("target", o->args, "HOST PORTS... or HOST:PORTS")->expected(0, -1);
@@ -231,7 +234,11 @@ Subcommand scan_command(CLI::App& root) {
                   "Local port to scan from (one probe at a time)")
       ->type_name("PORT")
       ->check(CLI::Range(0, 65535));
-  app->add_flag("-v,--verbose", o->verbose, "Also report closed and filtered ports");
+  auto* verbose =
+      app->add_flag("-v,--verbose", o->verbose, "Also report closed and filtered ports");
+  app->add_flag("--quiet", o->quiet, "Print nothing: the exit status says whether a port is open")
+      ->excludes(verbose)
+      ->excludes("--json");
   add_proxy_options(*app, o->proxy);
   app->add_option("-x", o->x_arg, "With -X: the proxy's HOST:PORT (OpenBSD nc)")
       ->type_name("HOST:PORT")

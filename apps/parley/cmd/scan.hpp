@@ -16,6 +16,7 @@ struct ScanArgs {
   std::vector<std::string> args;  // HOST PORTS [PORTS...], or HOST:PORTS.
   bool ipv4 = false, ipv6 = false, numeric = false, udp = false, random = false, json = false;
   int verbose = 0;
+  bool quiet = false;                 // --quiet: no lines at all, the exit status says it.
   std::chrono::milliseconds wait{0};  // -w per probe; zero: kDefaultScanWait.
   std::size_t parallel = 0;           // Zero: the default (bounded by the descriptor limit).
   std::string source;                 // -s

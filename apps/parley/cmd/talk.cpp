@@ -24,7 +24,7 @@ namespace {
 
 struct TalkArgs : NetcatOptions {
   TalkArgs() { wait = std::chrono::milliseconds(10'000); }
-  bool no_history = false;
+  bool no_history = false, json = false;
   std::chrono::milliseconds timeout{5'000};
   std::string until = "newline", eol = "lf", script;
   ProxyArgs proxy;
@@ -153,9 +153,9 @@ int run_talk(const TalkArgs& o) {
   if (o.verbose > 0) say("Connected to {}.", session.peer());
   int code;
   if (script.valid()) {
-    code = run_pipe(session, script.get(), *target);
-  } else if (isatty(STDIN_FILENO) != 1 || isatty(STDOUT_FILENO) != 1) {
-    code = run_pipe(session, STDIN_FILENO, *target);
+    code = run_pipe(session, script.get(), *target, o.json);
+  } else if (o.json || isatty(STDIN_FILENO) != 1 || isatty(STDOUT_FILENO) != 1) {
+    code = run_pipe(session, STDIN_FILENO, *target, o.json);
   } else {
     std::string key = o.unix_path.empty() ? *target : "unix-" + *target;
     if (o.udp) key = "udp-" + key;
@@ -188,7 +188,11 @@ void add_talk_options(CLI::App& app, TalkArgs& o) {
   add_duration_option(app, "-w,--wait", o.wait, "Connect timeout (default 10s)");
   app.add_option("--script", o.script, "Send the lines of FILE instead of reading the terminal")
       ->type_name("FILE");
-  app.add_flag("--no-history", o.no_history, "Do not read or write the history file");
+  auto* json = app.add_flag("--json", o.json,
+                            "Transcript as JSON lines: sent, answer, rtt_ms; unsolicited (no "
+                            "prompt, even on a terminal)");
+  app.add_flag("--no-history", o.no_history, "Do not read or write the history file")
+      ->excludes(json);
   auto* v4 = app.add_flag("-4", o.ipv4, "IPv4 only");
   auto* v6 = app.add_flag("-6", o.ipv6, "IPv6 only")->excludes(v4);
   app.add_flag("-n,--nodns", o.numeric, "Numeric addresses only, never ask DNS");
@@ -239,11 +243,16 @@ Subcommand talk_command(CLI::App& root) {
       "  > line sent     < answer  0.21 ms     * sent by the server unasked\n"
       "and exits 0 if every line was sent and got its answer, 1 on a network error, a missing\n"
       "answer, or a server that closes or stops reading before the input is all sent.\n"
+      "--json prints that transcript as one object per line: {\"sent\",\"answer\",\"rtt_ms\"}\n"
+      "per answer, {\"unsolicited\"} for what the server sent unasked, {\"sent\"} alone with\n"
+      "--until none; \"more\": true marks a 1 MiB piece with more to follow. Text that is not\n"
+      "UTF-8 is also given exactly as hex, in sent_hex, answer_hex or unsolicited_hex.\n"
       "History, per server: $XDG_STATE_HOME/parley/talk/HOST:PORT (~/.local/state/parley/talk/).\n"
       "Examples:\n"
       "  parley talk localhost 12345                  prompt, editing, history, round-trip times\n"
       "  parley talk --until idle=200ms example.org 80   an answer: all until the server is quiet\n"
       "  printf 'Hallo\\nwie gehts\\n' | parley talk localhost 12345   a transcript\n"
+      "  parley talk --json localhost 12345 < lines.txt | jq .rtt_ms\n"
       "  parley talk --script smtp.txt --eol crlf mail.example 25   a script, CRLF line ends");
   add_talk_options(*app, *o);
   return {app, [o] { return run_talk(*o); }};

@@ -5,8 +5,10 @@
 
 #include <algorithm>
 #include <climits>
+#include <cmath>
 #include <cstring>
 
+#include "json_text.hpp"
 #include "netcat.hpp"
 #include "parley/errors.hpp"
 #include "parley/framing.hpp"
@@ -35,8 +37,12 @@ int min_timeout(int a, int b) {
 
 class PipeTalk {
  public:
-  PipeTalk(TalkSession& s, int fd, const std::string& target)
-      : s_(s), fd_(fd), target_(target), none_(s.config().until.kind == UntilSpec::Kind::none) {}
+  PipeTalk(TalkSession& s, int fd, const std::string& target, bool json)
+      : s_(s),
+        fd_(fd),
+        target_(target),
+        none_(s.config().until.kind == UntilSpec::Kind::none),
+        json_(json) {}
 
   int run() {
     const auto banner_until = Clock::now() + kBannerWait;
@@ -98,7 +104,7 @@ class PipeTalk {
     auto nl = b.find('\n');
     if (nl == std::string_view::npos && b.size() >= kTalkPiece) {
       auto piece = b.substr(0, kTalkPiece);
-      out("{}\n", transcript_.sent(piece, true));
+      show_sent(piece, true);
       s_.send_piece(piece);
       pos_ += piece.size();
       return true;
@@ -107,7 +113,7 @@ class PipeTalk {
     auto line = b.substr(0, nl);  // At the end of the input, the last line needs no LF.
     pos_ += nl == std::string_view::npos ? b.size() : nl + 1;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    out("{}\n", transcript_.sent(line, false));
+    show_sent(line, false);
     if (auto ec = s_.send_line(line)) {
       if (ec == std::errc::message_size)
         say("send to {}: a line of {} bytes does not fit in a datagram", target_, line.size());
@@ -144,10 +150,43 @@ class PipeTalk {
     return !buffered().empty();
   }
 
+  // A line (or piece) about to be sent. In JSON it is shown with its answer; with --until none
+  // there is none, so it is an object of its own.
+  void show_sent(std::string_view line, bool more) {
+    if (!json_) {
+      out("{}\n", transcript_.sent(line, more));
+      return;
+    }
+    sent_.assign(line);
+    if (!none_) return;
+    nlohmann::ordered_json j;
+    put_text(j, "sent", line);
+    if (more) j["more"] = true;
+    out_text(json_line(j));
+  }
+
   void show() {
-    for (const auto& e : events_)
-      for (const auto& line : transcript_.received(e)) out("{}\n", line);
+    for (const auto& e : events_) {
+      if (!json_) {
+        for (const auto& line : transcript_.received(e)) out("{}\n", line);
+        continue;
+      }
+      nlohmann::ordered_json j;
+      if (e.kind == AnswerCollector::Event::Kind::answer) {
+        put_text(j, "sent", sent_);
+        put_text(j, "answer", e.text);
+        j["rtt_ms"] = e.more ? nlohmann::ordered_json() : nlohmann::ordered_json(rtt_ms(e.rtt));
+      } else {
+        put_text(j, "unsolicited", e.text);
+      }
+      if (e.more) j["more"] = true;
+      out_text(json_line(j));
+    }
     events_.clear();
+  }
+
+  static double rtt_ms(std::chrono::nanoseconds d) {
+    return std::round(std::chrono::duration<double, std::milli>(d).count() * 1000) / 1000;
   }
 
   int finish() {
@@ -179,6 +218,8 @@ class PipeTalk {
   int fd_;
   const std::string& target_;
   const bool none_;
+  const bool json_;
+  std::string sent_;  // JSON: the last line (or piece) sent, for its answer's object.
   std::string in_;
   std::size_t pos_ = 0;
   bool in_eof_ = false;
@@ -192,8 +233,8 @@ class PipeTalk {
 
 }  // namespace
 
-int run_pipe(TalkSession& session, int input_fd, const std::string& target) {
-  return PipeTalk(session, input_fd, target).run();
+int run_pipe(TalkSession& session, int input_fd, const std::string& target, bool json) {
+  return PipeTalk(session, input_fd, target, json).run();
 }
 
 }  // namespace parley::cmd
