@@ -41,9 +41,10 @@ test-tsan:
 
 # CI's ThreadSanitizer stage: the unit tests, and the black-box suites of the code that runs
 # threads (the relay's two directions in connect/listen, the server's event loops in echo, forward
-# and listen -k/--broker/--chat, bench's workers). The gigabyte, load and netem tests stay out:
-# under TSan they take many minutes and measure TSan, and their threads are the ones above.
-TSAN_CLI ?= relay|echo|echo_limits|echo_udp|forward|bench|keepopen|broker_chat|output_faults
+# and listen -k/--broker/--chat, with and without TLS, bench's workers). The gigabyte, load and
+# netem tests stay out: under TSan they take many minutes and measure TSan, and their threads are
+# the ones above.
+TSAN_CLI ?= relay|echo|echo_limits|echo_udp|forward|bench|keepopen|broker_chat|output_faults|tls_servers
 test-tsan-ci: deps
 	@cmake --preset tsan >/dev/null
 	@cmake --build --preset tsan -j $(JOBS)

@@ -71,6 +71,10 @@ struct ServerEvent {
 // allow it, else epoll; Server::io() says which and why.
 enum class IoBackend { automatic, epoll, uring };
 
+namespace tls {
+class Context;
+}
+
 struct ServerConfig {
   // Where to listen. Either pre-opened listeners (listen opens its own: -s, -p, -U, -4/-6), or
   // bind/port, for which every worker opens its own SO_REUSEPORT sockets.
@@ -92,6 +96,12 @@ struct ServerConfig {
   bool proxy_protocol = false;
   AccessList proxy_from;
   std::chrono::milliseconds proxy_timeout{5000};
+  // --tls: every stream client speaks TLS through a session of this server context. The
+  // handshake comes first (after a PROXY header, if any) and must end within tls_timeout; the
+  // service is handed the client only then, and sees plaintext. A failed handshake is a
+  // "refused" event naming why. TLS runs on epoll (IoBackend::automatic picks it).
+  std::shared_ptr<const tls::Context> tls;
+  std::chrono::milliseconds tls_timeout{10'000};
   // -o/-x: every stream client's bytes both ways (what a service reads and sends); none if null.
   std::shared_ptr<TrafficLog> traffic;
   // What a client over max_conns is sent before it is closed (empty: just closed).

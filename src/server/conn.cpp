@@ -17,6 +17,7 @@ namespace parley::server {
 
 // Reads once and hands the bytes to the handler. Returns false when the connection was closed.
 bool Worker::on_readable(Conn& c) {
+  if (c.tls) return tls_readable(c);
   ssize_t n = ::recv(c.fd, buffer_.get(), kReadBuffer, 0);
   if (n < 0) {
     if (errno == EAGAIN || errno == EINTR) return true;
@@ -55,7 +56,12 @@ bool Worker::send(Conn& c, const char* data, std::size_t n) {
     return true;
   }
   std::size_t sent = 0;
-  if (c.pending_size() == 0) {  // Nothing queued: straight to the socket, in order.
+  if (c.pending_size() == 0 && c.tls) {
+    sent = tls_send(c, data, n);
+    if (sent == SIZE_MAX) return false;
+    c.out += sent;
+    stats_.bytes_out.add(sent);
+  } else if (c.pending_size() == 0) {  // Nothing queued: straight to the socket, in order.
     ssize_t w = ::send(c.fd, data, n, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (w < 0) {
       if (errno != EAGAIN && errno != EINTR) {
@@ -77,6 +83,12 @@ bool Worker::send(Conn& c, const char* data, std::size_t n) {
 
 bool Worker::send(Conn& c, const iovec* pieces, int count) {
   if (c.closed) return false;
+  if (c.tls) {  // A TLS record is made from one buffer: join the pieces (send() logs them).
+    tls_flat_.clear();
+    for (int i = 0; i < count; ++i)
+      tls_flat_.append(static_cast<const char*>(pieces[i].iov_base), pieces[i].iov_len);
+    return send(c, tls_flat_.data(), tls_flat_.size());
+  }
   std::size_t total = 0;
   for (int i = 0; i < count; ++i) {
     total += pieces[i].iov_len;
@@ -120,6 +132,7 @@ bool Worker::send(Conn& c, const iovec* pieces, int count) {
 }
 
 void Worker::on_writable(Conn& c) {
+  if (c.tls) return tls_flush(c);
   ssize_t w =
       ::send(c.fd, c.pending.data() + c.pending_off, c.pending_size(), MSG_NOSIGNAL | MSG_DONTWAIT);
   if (w < 0) {
@@ -127,30 +140,36 @@ void Worker::on_writable(Conn& c) {
     close(c, std::strerror(errno));
     return;
   }
-  c.pending_off += static_cast<std::size_t>(w);
-  c.out += static_cast<std::size_t>(w);
+  wrote(c, static_cast<std::size_t>(w));
+}
+
+bool Worker::wrote(Conn& c, std::size_t n) {
+  c.pending_off += n;
+  c.out += n;
   c.last_active = now_;
-  stats_.bytes_out.add(static_cast<std::size_t>(w));
+  stats_.bytes_out.add(n);
   if (c.pending_size() > 0) {
     // A long queue (broadcast) is compacted now and then instead of growing at the front.
     if (c.pending_off >= (64 << 10) && c.pending_off * 2 >= c.pending.size()) {
       c.pending.erase(0, c.pending_off);
       c.pending_off = 0;
     }
-    return;
+    return true;
   }
   c.pending.clear();
   c.pending.shrink_to_fit();  // Back to holding no buffer.
   c.pending_off = 0;
   update_interest(c);
-  handler_->drained(*this, c);
+  return handler_->drained(*this, c);
 }
 
 void Worker::close(Conn& c, const char* reason) {
   if (c.closed) return;
   c.closed = true;
-  if (c.awaiting_header) {  // Never handed to the service: nothing to tell it, no closed line.
-    --awaiting_headers_;
+  if (c.tls_revisit) std::erase(tls_buffered_, &c);
+  if (c.awaiting_header || c.tls_handshaking) {  // Never handed to the service: no closed line.
+    if (c.awaiting_header) --awaiting_headers_;
+    if (c.tls_handshaking) --handshakes_;
     ::close(c.fd);
     conns_[c.index] = conns_.back();
     conns_[c.index]->index = c.index;
@@ -162,6 +181,8 @@ void Worker::close(Conn& c, const char* reason) {
   }
   handler_->closing(*this, c, reason);
   if (ring_) ring_closing(c);
+  // TLS: a close_notify, so the client knows it got everything (best effort: never waits).
+  if (c.tls && !c.tls_write_wants_read) c.tls->shutdown_write();
   if (c.fd_shared) epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, c.fd, nullptr);
   ::close(c.fd);  // Also removes it from the epoll set, if it was the last reference.
   conns_[c.index] = conns_.back();

@@ -19,6 +19,7 @@
 #include "counter.hpp"
 #include "parley/fd.hpp"
 #include "parley/server.hpp"
+#include "parley/transport.hpp"
 
 namespace parley::server {
 
@@ -94,10 +95,18 @@ struct Conn : Handle {
   // Echo-style backpressure: read nothing more while output is pending (the output comes from
   // the input). Broadcast services turn it off and bound the queue instead.
   bool hold_reads_while_pending = true;
+  // --tls: the handshake is not done yet (the service has not seen the client); a read that
+  // needs the socket writable, a write that needs it readable (TLS may want either); on the
+  // worker's list of sessions holding input that epoll cannot see.
+  bool tls_handshaking = false;
+  bool tls_read_wants_write = false;
+  bool tls_write_wants_read = false;
+  bool tls_revisit = false;
   socklen_t peer_len = 0;
   sockaddr_in6 peer{};  // Big enough for IPv4; Unix stream peers are unnamed.
   std::uint64_t in = 0, out = 0, messages = 0;
   Clock::time_point since, last_active;
+  std::unique_ptr<Transport> tls;  // --tls: every byte goes through it; null: plain socket.
   std::string pending;  // Output the client has not taken yet; empty (no allocation) normally.
   std::size_t pending_off = 0;
   // io_uring workers only: the output of the send in the ring (the kernel reads it until the
@@ -239,6 +248,18 @@ class Worker {
   void expire_proxy_headers();
   bool on_readable(Conn& c);
   void on_writable(Conn& c);
+  bool wrote(Conn& c, std::size_t n);  // Bookkeeping after n pending bytes left; false: closed.
+  bool reading_wanted(const Conn& c) const;
+  // --tls (tls_accept.cpp).
+  void start_tls(Conn& c);
+  void continue_handshake(Conn& c);
+  void expire_handshakes();
+  void tls_event(Conn& c, std::uint32_t ev);
+  bool tls_readable(Conn& c);
+  void tls_flush(Conn& c);
+  std::size_t tls_send(Conn& c, const char* data, std::size_t n);  // Taken; SIZE_MAX: closed.
+  void tls_revisit();
+  void tls_interest(Conn& c, std::uint32_t* want);
   void on_conn_event(Conn& c, std::uint32_t ev);
   void update_interest(Conn& c);  // (private, but proxy_accept.cpp uses it too)
   void begin_drain();
@@ -258,6 +279,9 @@ class Worker {
   std::vector<Conn*> closed_;         // Deleted after the round of events that closed them.
   std::vector<Conn*> dirty_;          // io_uring: to look at before the next submit.
   std::size_t awaiting_headers_ = 0;  // Connections still owing a PROXY header.
+  std::size_t handshakes_ = 0;        // --tls: connections still in their handshake.
+  std::vector<Conn*> tls_buffered_;   // --tls: sessions holding input to read without a wakeup.
+  std::string tls_flat_;              // --tls: send(iovec) joined into one write.
   std::unique_ptr<char[]> buffer_;    // One read buffer for every connection of this worker.
   std::string out_;                   // Scratch for handlers' replies.
   WorkerStats stats_;

@@ -89,6 +89,7 @@ std::string needs_epoll(const ServerConfig& config, const Service& service) {
   if (!service.io_uring_ready()) return "this service runs on epoll";
   if (config.udp) return "UDP runs on epoll";
   if (config.proxy_protocol) return "--proxy-protocol runs on epoll";
+  if (config.tls) return "--tls runs on epoll";
   return {};
 }
 

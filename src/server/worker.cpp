@@ -118,7 +118,9 @@ int Worker::next_timeout_ms() const {
   auto next = handler_->next_deadline();
   if (shared_.config.idle_timeout.count() > 0) next = std::min(next, next_sweep_);
   if (accept_paused_) next = std::min(next, accept_paused_until_);
-  if (awaiting_headers_ > 0) next = std::min(next, now_ + std::chrono::milliseconds(100));
+  if (awaiting_headers_ > 0 || handshakes_ > 0)
+    next = std::min(next, now_ + std::chrono::milliseconds(100));
+  if (!tls_buffered_.empty()) return 0;  // Input is waiting inside TLS sessions.
   if (draining_) next = std::min({next, drain_deadline_, now_ + kDrainQuiet / 2});
   if (next == Clock::time_point::max()) return -1;
   auto ms = std::chrono::ceil<std::chrono::milliseconds>(next - now_).count();
@@ -147,7 +149,9 @@ void Worker::run() {
     } else {
       poll_epoll(next_timeout_ms());
     }
+    if (!tls_buffered_.empty()) tls_revisit();
     if (awaiting_headers_ > 0) expire_proxy_headers();
+    if (handshakes_ > 0) expire_handshakes();
     handler_->on_time(*this);
     delete_closed();
     if (accept_paused_ && now_ >= accept_paused_until_ && !draining_) {
@@ -209,6 +213,7 @@ void Worker::delete_closed() {
 
 void Worker::on_conn_event(Conn& c, std::uint32_t ev) {
   if (c.awaiting_header) return read_proxy_header(c);
+  if (c.tls) return tls_event(c, ev);
   if (c.custom_io) return handler_->io(*this, c, ev);
   if ((c.events & EPOLLIN) && (ev & (EPOLLIN | EPOLLERR | EPOLLHUP))) {
     on_readable(c);
@@ -270,6 +275,7 @@ void Worker::accepted(int fd, const sockaddr_in6& peer, socklen_t len) {
 
 // A client is in: it is reported and handed to the service.
 void Worker::welcome(Conn& c) {
+  if (shared_.config.tls && !c.tls) return start_tls(c);  // Welcomed once the handshake is done.
   if (shared_.config.log_connections && shared_.config.log_connects) {
     std::string name = c.peer_name();
     shared_.event({ServerEvent::Kind::connected, name, {}});
@@ -359,9 +365,9 @@ void Worker::set_accepting(bool on) {
 void Worker::update_interest(Conn& c) {
   if (ring_) return ring_interest(c);
   std::uint32_t want = 0;
-  bool pending = c.pending_size() > 0;
-  if (!c.read_paused && !c.peer_done && !(pending && c.hold_reads_while_pending)) want |= EPOLLIN;
-  if (pending) want |= EPOLLOUT;
+  if (reading_wanted(c)) want |= EPOLLIN;
+  if (c.pending_size() > 0) want |= EPOLLOUT;
+  if (c.tls) tls_interest(c, &want);
   // With no interest at all, the kernel still reports errors and hang-ups, level-triggered:
   // edge-triggered, they are reported once instead of on every wakeup.
   if (want == 0) want = EPOLLET;
@@ -371,6 +377,10 @@ void Worker::update_interest(Conn& c) {
   ev.events = want;
   ev.data.ptr = static_cast<Handle*>(&c);
   epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, c.fd, &ev);
+}
+
+bool Worker::reading_wanted(const Conn& c) const {
+  return !c.read_paused && !c.peer_done && !(c.pending_size() > 0 && c.hold_reads_while_pending);
 }
 
 void Worker::set_events(Conn& c, std::uint32_t events) {
@@ -441,7 +451,7 @@ void Worker::answer_snapshot() {
   auto now = Clock::now();
   for (const Conn* c : conns_) {
     if (snapshot_.size() >= snapshot_limit_) break;
-    if (c->outgoing || c->awaiting_header || c->closed) continue;
+    if (c->outgoing || c->awaiting_header || c->tls_handshaking || c->closed) continue;
     snapshot_.push_back(
         {c->peer_name(), std::chrono::duration<double>(now - c->since).count(), c->in, c->out});
   }

@@ -13,6 +13,7 @@
 #include "parley/echo_server.hpp"
 #include "parley/errors.hpp"
 #include "serve.hpp"
+#include "tls_options.hpp"
 
 namespace parley::cmd {
 namespace {
@@ -24,6 +25,7 @@ struct EchoArgs {
   EchoOptions echo;
   AccessArgs access;
   ProxyProtocolArgs proxy_protocol;
+  TlsArgs tls;
   bool quiet = false;
   bool verbose = false;
   bool ipv4 = false, ipv6 = false;
@@ -67,8 +69,11 @@ void say_started(const EchoArgs& o, const Server& server, bool udp) {
   std::string text = fmt::format(
       "Echo server{} ({}, {} thread{}). Stop with Ctrl-C; kill -USR1 {} "
       "prints counters.",
-      o.echo.lines ? " in line mode" : "", udp ? "UDP" : "TCP", threads, threads == 1 ? "" : "s",
-      getpid());
+      o.echo.lines ? " in line mode" : "",
+      udp             ? "UDP"
+      : o.tls.enabled ? "TLS over TCP"
+                      : "TCP",
+      threads, threads == 1 ? "" : "s", getpid());
   if (o.log_format == LogFormat::json) return log_json("started", text);
   say("{}", text);
 }
@@ -106,6 +111,10 @@ int run_echo(EchoArgs& o) {
     say("echo: --io uring is for TCP; UDP echo runs on epoll");
     return kExitUsage;
   }
+  if (o.io == "uring" && o.tls.enabled) {
+    say("echo: --io uring does not take --tls (TLS runs on epoll; use --io auto)");
+    return kExitUsage;
+  }
   if (o.io == "uring" && o.proxy_protocol.on) {
     say("echo: --io uring does not take --proxy-protocol (it runs on epoll; use --io auto)");
     return kExitUsage;
@@ -119,6 +128,7 @@ int run_echo(EchoArgs& o) {
       return kExitUsage;
     }
   }
+  if (o.tls.enabled && !(o.server.tls = tls_server_or_say("echo", o.tls))) return kExitUsage;
   set_log(o);
   const bool json = o.log_format == LogFormat::json;
   auto service = echo_service(o.echo);
@@ -189,6 +199,8 @@ Subcommand echo_command(CLI::App& root) {
       "  parley echo -u 12345                     UDP: one datagram back per datagram\n"
       "  parley echo -4 7000                      IPv4 only (0.0.0.0)\n"
       "  parley echo --allow 192.168.0.0/16 --deny 192.168.0.13\n"
+      "  parley echo --tls 4433                   TLS (a generated certificate: its fingerprint\n"
+      "                                           is printed for connect --tls --tls-pin)\n"
       "Reply fields: {line} {peer} {n} (message number) {len}. Without --lines every chunk the\n"
       "server reads is one message, as recv() gives it; with --lines each line is (LF or CRLF;\n"
       "the answer uses the same ending). SIGINT/SIGTERM finish the echoes in flight, then exit 0.\n"
@@ -236,6 +248,8 @@ Subcommand echo_command(CLI::App& root) {
   add_access_options(*app, o->access);
   add_proxy_protocol_options(*app, o->proxy_protocol);
   add_metrics_option(*app, o->metrics);
+  add_tls_options(*app, o->tls, TlsRole::server);
+  tls_excludes(*app, {"-u"});
   auto* quiet = app->add_flag("-q,--quiet", o->quiet, "No per-connection log lines");
   add_log_format_option(*app, o->log_format);
   app->add_flag("--log-data", o->echo.log_data, "Log what each client sends")->excludes(quiet);

@@ -261,6 +261,9 @@ int run_listen(const ListenArgs& o) {
         "-c)");
     return kExitUsage;
   }
+  // TLS files are read (or a certificate generated) before anything listens.
+  std::shared_ptr<tls::Context> tls_ctx;
+  if (o.tls.enabled && !(tls_ctx = tls_server_or_say("listen", o.tls))) return kExitUsage;
   auto activated = activated_listeners(o);
   if (!activated) return kExitUsage;
   const bool from_systemd = !activated->empty();
@@ -288,7 +291,7 @@ int run_listen(const ListenArgs& o) {
       say("Listening on {}", l.local.to_string());
   }
   if (server_mode)
-    return run_listen_server(o, std::move(*listeners), std::move(access), relay->log);
+    return run_listen_server(o, std::move(*listeners), std::move(access), relay->log, tls_ctx);
   // The -v summary times the conversation, not the wait for a client (as ncat does).
   auto start = std::chrono::steady_clock::now();
   if (o.udp) return run_datagram(o, listeners->front(), access, *relay, start);
@@ -300,7 +303,18 @@ int run_listen(const ListenArgs& o) {
   listeners->clear();  // One client only: stop accepting, as ncat does without -k.
   if (o.verbose > 0) say("Connection from {}.", peer_name(*conn));
   start = std::chrono::steady_clock::now();
-  return finish_relay(o, relay_stream(STDIN_FILENO, STDOUT_FILENO, conn->fd.get(), *relay), start);
+  if (!tls_ctx)
+    return finish_relay(o, relay_stream(STDIN_FILENO, STDOUT_FILENO, conn->fd.get(), *relay),
+                        start);
+  auto session = tls_ctx->session(conn->fd.get());
+  std::error_code ec =
+      session ? (*session)->complete_handshake(tls_handshake_timeout(o.wait)) : session.error();
+  if (ec) {
+    say("TLS with {}: {}", peer_name(*conn), describe_tls_failure(ec));
+    return exit_code_for(ec);
+  }
+  if (o.verbose > 0) say_tls_info((*session)->info());
+  return finish_relay(o, relay_stream(STDIN_FILENO, STDOUT_FILENO, **session, *relay), start);
 }
 
 }  // namespace
@@ -328,6 +342,10 @@ void add_listen_options(CLI::App& app, ListenArgs& o) {
   add_log_format_option(app, o.log_format);
   add_proxy_protocol_options(app, o.proxy_protocol);
   add_metrics_option(app, o.metrics);
+  add_tls_options(app, o.tls, TlsRole::server);
+  // TLS carries byte streams: no datagrams; a -e/-c program owns its socket, which parley would
+  // have to relay to decrypt (not yet); -t and -d pace and answer on the raw socket.
+  tls_excludes(app, {"-u", "--exec", "--sh-exec", "-t", "-d"});
 }
 
 Subcommand listen_command(CLI::App& root) {
@@ -346,6 +364,9 @@ Subcommand listen_command(CLI::App& root) {
       "  parley listen --allow 10.0.0.0/8 --deny 10.0.0.13 -k 12345\n"
       "  parley listen 127.0.0.1 12345           only on loopback\n"
       "  parley listen -v 0                      any free port (printed with -v)\n"
+      "  parley listen --tls 4433                TLS with a generated certificate (its\n"
+      "                                          fingerprint printed for --tls-pin)\n"
+      "  parley listen -k --tls --tls-cert c.pem --tls-key k.pem 4433\n"
       "Without an address parley listens on both [::] and 0.0.0.0. Default port: 31337.\n"
       "-k/--broker/--chat: each client may have 1 MiB queued; a client that stops reading is\n"
       "disconnected when its queue is full. Input typed before the first client arrives is kept\n"

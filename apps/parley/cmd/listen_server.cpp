@@ -79,7 +79,8 @@ std::shared_ptr<Service> service_of(const ListenArgs& o) {
 }  // namespace
 
 int run_listen_server(const ListenArgs& o, std::vector<Listener> listeners, AccessList access,
-                      std::shared_ptr<TrafficLog> traffic) {
+                      std::shared_ptr<TrafficLog> traffic,
+                      std::shared_ptr<const tls::Context> tls) {
   const auto start = std::chrono::steady_clock::now();
   const bool exec = !o.exec.empty() || !o.sh_exec.empty();
   ServerConfig config;
@@ -93,6 +94,7 @@ int run_listen_server(const ListenArgs& o, std::vector<Listener> listeners, Acce
   config.access = std::move(access);
   if (!apply_proxy_protocol("listen", o.proxy_protocol, &config)) return kExitUsage;
   config.traffic = traffic;
+  config.tls = std::move(tls);
   const bool json = o.log_format == LogFormat::json;
   if (json) {
     use_json_log(config, false);

@@ -1,0 +1,134 @@
+# TLS on parley's servers (issue 13): echo --tls and listen --tls (one client, -k, --broker)
+# against parley's own client, openssl s_client and ncat --ssl, with a generated certificate
+# (pinned) and with certificates this test makes (verified, mutual TLS); 64 MiB byte-exact through
+# echo --tls; a client that does not speak TLS is refused with a log line and the server goes on.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/tls_lib.sh"
+
+use_quiet_input
+make_pki || { echo "cannot make test certificates with openssl" >&2; exit 1; }
+
+# pin_from FILE: the fingerprint a server printed for its generated certificate.
+pin_from() { grep -m1 -Eo 'sha256:[0-9a-f]{64}' "$1"; }
+
+# 64 MiB through echo --tls (two threads, a generated certificate, the client pinning it).
+echo_64mib_exact() {
+  start_echo e64 -q --tls --threads 2 || return 1
+  grep -qxF "parley: echo: TLS certificate generated for this run; clients can pin it with --tls-pin $(pin_from "$WORK/e64.err")" "$WORK/e64.err" || {
+    fail "no fingerprint line: $(cat "$WORK/e64.err")"
+    return 1
+  }
+  grep -qxF "parley: Echo server (TLS over TCP, 2 threads). Stop with Ctrl-C; kill -USR1 $EPID prints counters." "$WORK/e64.err" ||
+    fail "started line: $(cat "$WORK/e64.err")" || return 1
+  head -c $((64 << 20)) /dev/urandom >"$WORK/big"
+  timeout 60 "$PARLEY" connect --tls --tls-pin "$(pin_from "$WORK/e64.err")" 127.0.0.1 "$EPORT" \
+    <"$WORK/big" >"$WORK/big.back" 2>"$WORK/c.err" || { fail "exit $?: $(cat "$WORK/c.err")"; return 1; }
+  assert_eq "$(sha "$WORK/big")" "$(sha "$WORK/big.back")" "64 MiB back through TLS"
+}
+
+# Certificates from files: the client verifies chain and name; without the CA it is refused.
+echo_verified() {
+  start_echo ev --tls --tls-cert "$PKI/server.pem" --tls-key "$PKI/server.key" || return 1
+  assert_eq hi "$(echo hi | timeout 10 "$PARLEY" connect --tls --tls-ca "$PKI/ca.pem" localhost "$EPORT")" "verified" || return 1
+  local rc=0
+  echo hi | timeout 10 "$PARLEY" connect --tls localhost "$EPORT" >/dev/null 2>"$WORK/c.err" || rc=$?
+  assert_eq 1 "$rc" "unknown issuer: exit 1" || return 1
+  grep -q 'unknown issuer\|not trusted' "$WORK/c.err" || fail "$(cat "$WORK/c.err")"
+}
+
+# openssl s_client and ncat --ssl as clients.
+echo_interop() {
+  start_echo ei -q --tls --tls-cert "$PKI/server.pem" --tls-key "$PKI/server.key" || return 1
+  (printf 'from s_client\n'; sleep 1) | timeout 10 openssl s_client -quiet -no_ign_eof \
+    -CAfile "$PKI/ca.pem" -verify_return_error -connect "127.0.0.1:$EPORT" >"$WORK/s.out" 2>"$WORK/s.err"
+  assert_eq "from s_client" "$(cat "$WORK/s.out")" "s_client: $(cat "$WORK/s.err")" || return 1
+  have ncat || { echo "    (ncat not installed: not tested)"; return 0; }
+  (printf 'from ncat\n'; sleep 1) | timeout 10 ncat --ssl 127.0.0.1 "$EPORT" >"$WORK/n.out" 2>"$WORK/n.err"
+  assert_eq "from ncat" "$(cat "$WORK/n.out")" "ncat --ssl: $(cat "$WORK/n.err")"
+}
+
+# --tls-verify-client: no client certificate, no connection (both sides say why); with one, it works.
+mutual_tls() {
+  start_echo mt --tls --tls-cert "$PKI/server.pem" --tls-key "$PKI/server.key" \
+    --tls-verify-client --tls-ca "$PKI/ca.pem" || return 1
+  local rc=0
+  echo hi | timeout 10 "$PARLEY" connect --tls --tls-ca "$PKI/ca.pem" localhost "$EPORT" >"$WORK/c.out" 2>"$WORK/c.err" || rc=$?
+  assert_eq 1 "$rc" "no client certificate: exit 1 ($(cat "$WORK/c.err"))" || return 1
+  assert_eq "" "$(cat "$WORK/c.out")" "nothing echoed without a certificate" || return 1
+  grep -qi 'client certificate' "$WORK/c.err" || fail "client's words: $(cat "$WORK/c.err")" || return 1
+  wait_for_line "$WORK/mt.err" "refused: TLS: .*certificate" || return 1
+  assert_eq hi "$(echo hi | timeout 10 "$PARLEY" connect --tls --tls-ca "$PKI/ca.pem" \
+    --tls-cert "$PKI/client.pem" --tls-key "$PKI/client.key" localhost "$EPORT")" "with a client certificate"
+}
+
+# A plain client is refused with one log line; TLS clients are still served after it.
+plain_client_refused() {
+  start_echo pc --tls || return 1
+  printf 'not tls\n' | timeout 10 "$PARLEY" connect 127.0.0.1 "$EPORT" >/dev/null 2>&1
+  wait_for_line "$WORK/pc.err" "^[0-9: .-]+ 127\.0\.0\.1:[0-9]+ refused: TLS: " || return 1
+  assert_eq still "$(echo still | timeout 10 "$PARLEY" connect --tls --tls-pin "$(pin_from "$WORK/pc.err")" 127.0.0.1 "$EPORT")"
+}
+
+# listen --tls, one client: stdin to the client and the client's bytes to stdout, 1 MiB each way.
+listen_one_client() {
+  head -c $((1 << 20)) /dev/urandom >"$WORK/down"
+  head -c $((1 << 20)) /dev/urandom >"$WORK/up"
+  "$PARLEY" listen --tls -v 127.0.0.1 0 <"$WORK/down" >"$WORK/l.out" 2>"$WORK/l.err" &
+  local lpid=$!
+  BG_PIDS+=("$lpid")
+  wait_for_line "$WORK/l.err" 'Listening on' || return 1
+  timeout 20 "$PARLEY" connect --tls --tls-pin "$(pin_from "$WORK/l.err")" 127.0.0.1 "$(port_from "$WORK/l.err")" \
+    <"$WORK/up" >"$WORK/c.out" 2>"$WORK/c.err" || { fail "connect: $(cat "$WORK/c.err")"; return 1; }
+  wait_exit "$lpid" 10 || { fail "listen did not end: $(cat "$WORK/l.err")"; return 1; }
+  assert_eq "$(sha "$WORK/down")" "$(sha "$WORK/c.out")" "listen -> client" || return 1
+  assert_eq "$(sha "$WORK/up")" "$(sha "$WORK/l.out")" "client -> listen" || return 1
+  grep -qxF 'parley: TLS: TLSv1.3, TLS_AES_128_GCM_SHA256' "$WORK/l.err" || fail "-v: $(cat "$WORK/l.err")"
+}
+
+# ncat --ssl sends 1 MiB to listen --tls (ncat to ncat fails here on Debian 12).
+listen_from_ncat() {
+  have ncat || { echo "    (ncat not installed: not tested)"; return 0; }
+  head -c $((1 << 20)) /dev/urandom >"$WORK/up"
+  "$PARLEY" listen --tls -v 127.0.0.1 0 <"$QUIET" >"$WORK/ln.out" 2>"$WORK/ln.err" &
+  local lpid=$!
+  BG_PIDS+=("$lpid")
+  wait_for_line "$WORK/ln.err" 'Listening on' || return 1
+  timeout 20 ncat --ssl --send-only 127.0.0.1 "$(port_from "$WORK/ln.err")" <"$WORK/up" 2>"$WORK/n.err" ||
+    { fail "ncat: $(cat "$WORK/n.err")"; return 1; }
+  wait_exit "$lpid" 10 || { fail "listen did not end: $(cat "$WORK/ln.err")"; return 1; }
+  assert_eq "$(sha "$WORK/up")" "$(sha "$WORK/ln.out")" "ncat --ssl -> listen --tls"
+}
+
+# listen --broker --tls: what one client sends reaches the other.
+broker_over_tls() {
+  "$PARLEY" listen --broker --tls 127.0.0.1 0 -v <"$QUIET" >/dev/null 2>"$WORK/b.err" &
+  BG_PIDS+=($!)
+  wait_for_line "$WORK/b.err" 'Listening on' || return 1
+  local port pin
+  port=$(port_from "$WORK/b.err")
+  pin=$(pin_from "$WORK/b.err")
+  timeout 10 "$PARLEY" connect --tls --tls-pin "$pin" --recv-only 127.0.0.1 "$port" >"$WORK/b1.out" 2>/dev/null &
+  BG_PIDS+=($!)
+  wait_for_line "$WORK/b.err" 'Connection from' || return 1
+  (echo hello-all; sleep 0.5) | timeout 10 "$PARLEY" connect --tls --tls-pin "$pin" 127.0.0.1 "$port" >/dev/null 2>&1
+  wait_for_line "$WORK/b1.out" '^hello-all$'
+}
+
+usage_errors() {
+  expect_exit 2 "parley: echo: --udp excludes --tls" "$PARLEY" echo --tls -u || return 1
+  expect_exit 2 "parley: echo: --io uring does not take --tls (TLS runs on epoll; use --io auto)" \
+    "$PARLEY" echo --tls --io uring -p 0 || return 1
+  expect_exit 2 "parley: listen: --exec excludes --tls" "$PARLEY" listen --tls -e /bin/cat 0 || return 1
+  expect_exit 2 "parley: echo: --tls-key requires --tls-cert" "$PARLEY" echo --tls --tls-key "$PKI/server.key"
+}
+
+check "echo --tls: 64 MiB byte-exact, pinned generated certificate" echo_64mib_exact
+check "echo --tls: certificate files, verified; unknown issuer refused" echo_verified
+check "echo --tls: openssl s_client and ncat --ssl" echo_interop
+check "echo --tls --tls-verify-client: mutual TLS" mutual_tls
+check "echo --tls: a plain client is refused, the server goes on" plain_client_refused
+check "listen --tls: one client, 1 MiB each way" listen_one_client
+check "listen --tls: from ncat --ssl" listen_from_ncat
+check "listen --broker --tls" broker_over_tls
+check "usage errors" usage_errors
+finish
