@@ -238,10 +238,15 @@ Result<HttpUrl> parse_http_url(std::string_view url) {
     for (auto& c : s) c = lower(c);
     return s;
   };
-  if (lowered(8) == "https://") return std::make_error_code(std::errc::protocol_not_supported);
-  if (lowered(7) != "http://") return invalid;
-  url.remove_prefix(7);
   HttpUrl u;
+  if (lowered(8) == "https://") {
+    u.tls = true, u.port = 443;
+    url.remove_prefix(8);
+  } else if (lowered(7) == "http://") {
+    url.remove_prefix(7);
+  } else {
+    return invalid;
+  }
   const auto slash = url.find_first_of("/?");
   std::string_view authority = url.substr(0, slash);
   if (slash != std::string_view::npos) {

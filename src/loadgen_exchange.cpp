@@ -89,7 +89,8 @@ void Worker::write_some(Conn& c) {
   const char* at = c.out_ptr ? c.out_ptr + c.out_off : pattern_ + (c.out_off % kPattern);
   std::size_t left = c.out_len - c.out_off;
   if (!c.out_ptr) left = std::min(left, kPattern);
-  ssize_t w = ::send(c.fd, at, left, MSG_NOSIGNAL | MSG_DONTWAIT);
+  ssize_t w = put(c, at, left);
+  if (w == -2) return;  // A TLS failure: the connection failed already.
   if (w < 0) {
     if (errno == EAGAIN || errno == EINTR) return interest(c, true);
     return fail(c, kind_of(errno), errno);
@@ -109,8 +110,8 @@ void Worker::write_stream(Conn& c) {
     w = ::send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
   } else {
     std::size_t len = paced ? std::min<std::uint64_t>(c.stream_budget, kPattern) : config_.size;
-    w = ::send(c.fd, pattern_ + c.stream_out % kPattern, std::min(len, kPattern),
-               MSG_NOSIGNAL | MSG_DONTWAIT);
+    w = put(c, pattern_ + c.stream_out % kPattern, std::min(len, kPattern));
+    if (w == -2) return;
   }
   if (w < 0) {
     if (errno == EAGAIN || errno == EINTR || (config_.udp && errno == ENOBUFS))
@@ -125,7 +126,15 @@ void Worker::write_stream(Conn& c) {
 }
 
 void Worker::on_readable(Conn& c, int flags) {
-  ssize_t n = ::recv(c.fd, buffer_.get(), (256 << 10), flags);
+  const int fd = c.fd;
+  read_once(c, flags);
+  // A TLS session may hold more decrypted input than one read took; epoll cannot see it.
+  for (int i = 0; i < 64 && c.tls && c.fd == fd && c.tls->buffered(); ++i) read_once(c, flags);
+}
+
+void Worker::read_once(Conn& c, int flags) {
+  ssize_t n = get(c, buffer_.get(), (256 << 10), flags);
+  if (n == -2) return;              // A TLS failure: the connection failed already.
   if (flags == 0) now_ = now_ns();  // The wait happened in recv, not in epoll_wait.
   if (n < 0) {
     if (errno == EAGAIN || errno == EINTR) return;

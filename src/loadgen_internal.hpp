@@ -18,6 +18,7 @@
 #include "counter.hpp"
 #include "parley/fd.hpp"
 #include "parley/loadgen.hpp"
+#include "parley/transport.hpp"
 
 namespace parley::load {
 
@@ -117,6 +118,9 @@ class Worker {
     };
     std::unique_ptr<Tunnel> tunnel;
     bool tunnel_open = false;
+    // --tls: the session (every byte goes through it once it exists); handshaking until done.
+    std::unique_ptr<Transport> tls;
+    bool tls_handshaking = false;
   };
   // quiet: --until idle=T, the answer ends once the server has been quiet for T.
   enum class Timer : std::uint8_t { open, send, quiet };
@@ -130,6 +134,11 @@ class Worker {
   // loadgen_worker.cpp
   void reset(Conn& c);
   void open(Conn& c);
+  // --tls (loadgen_worker.cpp): the handshake; reads and writes through the session (as recv
+  // and send: -1 with errno EAGAIN to wait; on a TLS failure the connection fails and -2).
+  void tls_step(Conn& c);
+  ssize_t put(Conn& c, const char* data, std::size_t n);
+  ssize_t get(Conn& c, char* buf, std::size_t n, int flags);
   void adopt(Conn& c, int fd);
   void on_connected(Conn& c);
   void begin(Conn& c);  // The first request(s) on a connection (after any greeting).
@@ -156,6 +165,7 @@ class Worker {
   // Reads what arrived. flags: MSG_DONTWAIT from the epoll loop; 0 on the solo path, where the
   // socket is blocking and the read waits for the answer (then stamps now_ itself).
   void on_readable(Conn& c, int flags = MSG_DONTWAIT);
+  void read_once(Conn& c, int flags);
   bool take_answers(Conn& c, const char* data, std::size_t n, unsigned* done);
   void answer_complete(Conn& c);
   std::string fmt_size(std::size_t got) const;

@@ -16,6 +16,7 @@
 
 #include "loadgen_internal.hpp"
 #include "parley/dial.hpp"
+#include "parley/tls.hpp"
 
 namespace parley::load {
 namespace {
@@ -63,8 +64,9 @@ Worker::Worker(Shared& shared, std::vector<unsigned> ids, const char* pattern)
   if (config_.rate > 0)
     interval_ns_ = static_cast<std::int64_t>(1e9 * config_.connections / config_.rate);
   const bool exchange = config_.mode == BenchMode::pingpong || config_.mode == BenchMode::http;
+  // Quiet timers need the epoll loop; a TLS session on a blocking socket would block in writes.
   solo_ = conns_.size() == 1 && exchange && interval_ns_ == 0 && config_.pipeline == 1 &&
-          config_.until.kind != UntilSpec::Kind::idle;  // Quiet timers need the epoll loop.
+          config_.until.kind != UntilSpec::Kind::idle && !config_.tls;
   keep_answer_ = config_.expect.has_value() || config_.greeting_expect.has_value() ||
                  (config_.verify && config_.message.has_value());
 }
@@ -284,6 +286,13 @@ void Worker::on_connected(Conn& c) {
     c.tunnel = std::make_unique<Conn::Tunnel>(Conn::Tunnel{std::move(*h), {}});
     return tunnel_step(c);
   }
+  if (config_.tls && !c.tls) {
+    auto session = config_.tls->session(c.fd, config_.tls_host);
+    if (!session) return fail(c, ErrorKind::other, session.error());
+    c.tls = std::move(*session);
+    c.tls_handshaking = true;
+    return tls_step(c);
+  }
   if (solo_) {
     // Blocking reads that give up after kSoloWait, so the loop still looks at the clock, the
     // stop descriptor and the timeouts; sends stay non-blocking (MSG_DONTWAIT), so a message
@@ -348,9 +357,52 @@ void Worker::tunnel_step(Conn& c) {
   on_connected(c);
 }
 
+// The TLS handshake, on the connection's own events; then on_connected goes on.
+void Worker::tls_step(Conn& c) {
+  Io r = c.tls->handshake();
+  if (r.wants()) return interest(c, r.status == IoStatus::want_write);
+  if (!r.ok()) return fail(c, ErrorKind::other, r.error);
+  c.tls_handshaking = false;
+  on_connected(c);
+}
+
+ssize_t Worker::put(Conn& c, const char* data, std::size_t n) {
+  if (!c.tls) return ::send(c.fd, data, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+  Io r = c.tls->write(data, n);
+  if (r.ok()) return static_cast<ssize_t>(r.bytes);
+  if (r.wants()) {
+    errno = EAGAIN;
+    return -1;
+  }
+  fail(c, ErrorKind::other, r.error);
+  return -2;
+}
+
+ssize_t Worker::get(Conn& c, char* buf, std::size_t n, int flags) {
+  if (!c.tls) return ::recv(c.fd, buf, n, flags);
+  Io r = c.tls->read(buf, n);
+  switch (r.status) {
+    case IoStatus::ok:
+      return static_cast<ssize_t>(r.bytes);
+    case IoStatus::closed:
+      return 0;
+    case IoStatus::want_write:
+      interest(c, true);
+      [[fallthrough]];
+    case IoStatus::want_read:
+      errno = EAGAIN;
+      return -1;
+    case IoStatus::error:
+      break;
+  }
+  fail(c, ErrorKind::other, r.error);
+  return -2;
+}
+
 void Worker::on_event(Conn& c, std::uint32_t events) {
   if (c.fd < 0) return;
   if (c.tunnel) return tunnel_step(c);
+  if (c.tls_handshaking) return tls_step(c);
   if (c.connecting) {
     int err = 0;
     socklen_t len = sizeof(err);
@@ -397,6 +449,7 @@ void Worker::fail(Conn& c, ErrorKind kind, std::error_code error) {
 
 void Worker::close(Conn& c) {
   if (c.fd < 0) return;
+  c.tls.reset();
   ::close(c.fd);
   c.fd = -1;
   // Only a connection that was counted open is counted closed: a connect that failed at once
@@ -415,7 +468,8 @@ void Worker::reopen_later(Conn& c, std::int64_t delay_ns) {
 
 void Worker::sweep_timeouts() {
   for (auto& c : conns_) {
-    if (c.fd >= 0 && (c.connecting || c.tunnel || c.inflight > 0 || c.greeting) &&
+    if (c.fd >= 0 &&
+        (c.connecting || c.tunnel || c.tls_handshaking || c.inflight > 0 || c.greeting) &&
         now_ > c.deadline)
       fail(c, ErrorKind::timeout);
   }

@@ -65,15 +65,16 @@ class ChunkedBody {
 // body's content; what does not parse ends the result early.
 std::string dechunk(std::string_view body);
 
-// "http://host[:port][/path?query]": host may be a name, an IPv4 or a [bracketed] IPv6 literal.
+// "http://host[:port][/path?query]" (or https://: tls, port 443 by default): host may be a name,
+// an IPv4 or a [bracketed] IPv6 literal.
 struct HttpUrl {
   std::string host;  // Without brackets.
   std::uint16_t port = 80;
+  bool tls = false;          // https://
   std::string target = "/";  // The request target: path and query.
   std::string authority;     // For the Host header: as written ("[::1]:8080").
 };
-// Errors: invalid_argument (not an http:// URL, a bad port, spaces or control bytes);
-// protocol_not_supported for https:// (TLS is not there yet).
+// Errors: invalid_argument (not an http:// or https:// URL, a bad port, spaces or control bytes).
 Result<HttpUrl> parse_http_url(std::string_view url);
 
 // An HTTP/1.1 request: "METHOD target HTTP/1.1", Host, the extra headers ("Name: value"), and

@@ -25,6 +25,10 @@
 #include "parley/regex.hpp"
 #include "parley/result.hpp"
 
+namespace parley::tls {
+class Context;
+}
+
 namespace parley {
 
 // http is pingpong with HTTP/1.1 requests and responses (status codes counted).
@@ -99,6 +103,12 @@ struct LoadConfig {
     std::optional<ProxyCredentials> auth;
   };
   std::optional<Tunnel> proxy;
+  // --tls (TCP only): every connection speaks TLS through a session of this client context,
+  // checking tls_host (the name connected to) unless the context says otherwise. It counts as
+  // open once the handshake is done (connect mode's latency includes it); a failed handshake is
+  // an "other" error with the session's words as its cause.
+  std::shared_ptr<const tls::Context> tls;
+  std::string tls_host;
 };
 
 inline constexpr std::size_t kMaxDatagram = 65507;  // 65535 - IPv4 header (20) - UDP header (8).

@@ -169,8 +169,7 @@ EOF
 }
 
 usage_errors() {
-  expect_exit 2 "parley: bench http: https is not supported yet (TLS comes later): use http://" "$PARLEY" bench http https://127.0.0.1/ || return 1
-  expect_exit 2 "parley: bench http: 'ftp://x/' is not an http:// URL (http://HOST[:PORT][/PATH])" "$PARLEY" bench http ftp://x/ || return 1
+  expect_exit 2 "parley: bench http: 'ftp://x/' is not an http:// or https:// URL (http://HOST[:PORT][/PATH])" "$PARLEY" bench http ftp://x/ || return 1
   expect_exit 2 "parley: bench: --method, --header and --body are for 'bench http'" "$PARLEY" bench pingpong --method POST 127.0.0.1 9 || return 1
   expect_exit 2 "parley: bench: --pipeline needs a closed loop over TCP (pingpong or http, no --rate)" "$PARLEY" bench pingpong --pipeline 2 --rate 10 127.0.0.1 9 || return 1
   expect_exit 2 "parley: bench: --until takes newline, crlf, bytes=N, idle=TIME or regex=RE: missing closing parenthesis at offset 1" "$PARLEY" bench pingpong -m x --until 'regex=(' 127.0.0.1 9 || return 1

@@ -114,6 +114,51 @@ broker_over_tls() {
   wait_for_line "$WORK/b1.out" '^hello-all$'
 }
 
+# bench --tls against echo --tls: every answer checked; handshakes per second in connect mode;
+# an unverified server is an error of the run whose cause is named (issue 13).
+bench_over_tls() {
+  start_echo bt -q --tls --threads 1 || return 1
+  local pin
+  pin=$(pin_from "$WORK/bt.err")
+  "$PARLEY" bench pingpong --tls --tls-pin "$pin" -c 10 -t 1 -d 1s --verify --json 127.0.0.1 "$EPORT" >"$WORK/bp.json" || return 1
+  assert_eq "True True 0" "$(json "$WORK/bp.json" 'r["tls"], r["round_trips"] > 1000, r["errors_total"]')" "pingpong --tls" || return 1
+  "$PARLEY" bench connect --tls --tls-pin "$pin" -c 4 -t 1 -d 1s --json 127.0.0.1 "$EPORT" >"$WORK/bc.json" || return 1
+  assert_eq "True 0" "$(json "$WORK/bc.json" 'r["connections_opened"] >= r["round_trips"] > 20, r["errors_total"]')" "connect --tls" || return 1
+  local rc=0
+  "$PARLEY" bench pingpong --tls -d 1s 127.0.0.1 "$EPORT" >"$WORK/bu.out" 2>&1 || rc=$?
+  assert_eq 1 "$rc" "unverified: exit 1" || return 1
+  grep -q '^  note            other errors: TLS: unknown issuer: the certificate (CN=parley) is self-signed' "$WORK/bu.out" ||
+    fail "no cause: $(cat "$WORK/bu.out")"
+}
+
+# bench http https://: HAProxy terminates TLS with the test CA's certificate and answers itself.
+bench_https() {
+  have haproxy || { echo "    (haproxy not installed: not tested)"; return 0; }
+  local port
+  port=$(free_port)
+  cat "$PKI/server.pem" "$PKI/server.key" >"$WORK/haproxy.pem"
+  cat >"$WORK/https.cfg" <<EOF
+global
+  maxconn 100
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+frontend f
+  bind 127.0.0.1:$port ssl crt $WORK/haproxy.pem
+  http-request return status 200 content-type text/plain string "ok"
+EOF
+  haproxy -f "$WORK/https.cfg" -db >"$WORK/https.log" 2>&1 &
+  BG_PIDS+=($!)
+  wait_port "$port" || return 1
+  "$PARLEY" bench http -c 4 -t 1 -d 1s --expect ok --tls --tls-ca "$PKI/ca.pem" --json "https://localhost:$port/" >"$WORK/bh.json" || {
+    fail "bench http: $(cat "$WORK/bh.json")"
+    return 1
+  }
+  assert_eq "True True 0" "$(json "$WORK/bh.json" 'r["tls"], r["status"]["200"] == r["round_trips"] > 100, r["errors_total"]')" "https"
+}
+
 usage_errors() {
   expect_exit 2 "parley: echo: --udp excludes --tls" "$PARLEY" echo --tls -u || return 1
   expect_exit 2 "parley: echo: --io uring does not take --tls (TLS runs on epoll; use --io auto)" \
@@ -130,5 +175,7 @@ check "echo --tls: a plain client is refused, the server goes on" plain_client_r
 check "listen --tls: one client, 1 MiB each way" listen_one_client
 check "listen --tls: from ncat --ssl" listen_from_ncat
 check "listen --broker --tls" broker_over_tls
+check "bench --tls: pingpong, connect, unverified" bench_over_tls
+check "bench http https://" bench_https
 check "usage errors" usage_errors
 finish

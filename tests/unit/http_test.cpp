@@ -106,7 +106,16 @@ TEST(HttpUrl, Forms) {
   u = parse_http_url("http://example.org?x");
   ASSERT_TRUE(u);
   EXPECT_EQ(u->target, "/?x");
-  EXPECT_EQ(parse_http_url("https://x/").error(), std::errc::protocol_not_supported);
+  u = parse_http_url("https://x/");
+  ASSERT_TRUE(u);
+  EXPECT_TRUE(u->tls);
+  EXPECT_EQ(u->port, 443);
+  u = parse_http_url("HTTPS://x:8443/y");
+  ASSERT_TRUE(u);
+  EXPECT_TRUE(u->tls);
+  EXPECT_EQ(u->port, 8443);
+  EXPECT_EQ(u->target, "/y");
+  EXPECT_FALSE(parse_http_url("http://x/")->tls);
   for (const char* bad : {"ftp://x/", "http://", "http://:80/", "http://x:0/", "http://x:65536/",
                           "http://x y/", "http://u@x/", "http://[::1/"})
     EXPECT_FALSE(parse_http_url(bad)) << bad;

@@ -174,6 +174,8 @@ Subcommand bench_command(CLI::App& root) {
       ->excludes(quiet)
       ->excludes(json);
   add_proxy_options(*app, o->proxy_args);
+  add_tls_options(*app, o->tls, TlsRole::client);
+  tls_excludes(*app, {"-u"});
   auto* v4 = app->add_flag("-4", o->ipv4, "IPv4 only");
   app->add_flag("-6", o->ipv6, "IPv6 only")->excludes(v4);
   (void)udp;

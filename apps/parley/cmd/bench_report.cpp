@@ -143,8 +143,11 @@ std::string summary(const BenchHeader& h, const LoadResult& r) {
   double secs = std::max(1e-9, std::chrono::duration<double>(r.elapsed).count());
   std::string out = fmt::format(
       "parley bench {} {}{}: {} connection{}, {}{} thread{}, {:.2f} s{}\n", h.mode, h.target,
-      c.udp ? " (UDP)" : "", c.connections, c.connections == 1 ? "" : "s", request_text(c),
-      c.threads, c.threads == 1 ? "" : "s", secs, h.interrupted ? " (interrupted)" : "");
+      c.udp   ? " (UDP)"
+      : c.tls ? " (TLS)"
+              : "",
+      c.connections, c.connections == 1 ? "" : "s", request_text(c), c.threads,
+      c.threads == 1 ? "" : "s", secs, h.interrupted ? " (interrupted)" : "");
   if (c.warmup.count() > 0)
     out += fmt::format("  warmup          {} before, not counted\n",
                        format_latency(static_cast<std::uint64_t>(c.warmup.count()) * 1'000'000));
@@ -215,6 +218,7 @@ std::string json_result(const BenchHeader& h, const LoadResult& r) {
   nlohmann::json j;
   j["mode"] = h.mode;
   j["protocol"] = c.udp ? "udp" : "tcp";
+  j["tls"] = c.tls != nullptr;
   j["target"] = h.target;
   j["connections"] = c.connections;
   j["size"] = c.message && c.message->constant() ? c.message->constant_text().size() : c.size;

@@ -53,12 +53,11 @@ bool prepare_http(BenchArgs& o) {
   }
   auto url = parse_http_url(o.target[0]);
   if (!url) {
-    if (url.error() == std::errc::protocol_not_supported)
-      say("bench http: https is not supported yet (TLS comes later): use http://");
-    else
-      say("bench http: '{}' is not an http:// URL (http://HOST[:PORT][/PATH])", o.target[0]);
+    say("bench http: '{}' is not an http:// or https:// URL (http://HOST[:PORT][/PATH])",
+        o.target[0]);
     return false;
   }
+  o.tls.enabled = o.tls.enabled || url->tls;  // https:// means TLS, as --tls would.
   for (const auto& h : o.headers) {
     auto colon = h.find(':');
     if (colon == std::string::npos || colon == 0 || h.find_first_of("\r\n") != std::string::npos) {
@@ -72,6 +71,8 @@ bool prepare_http(BenchArgs& o) {
     return false;
   }
   o.http_host = url->host, o.http_port = url->port;
+  if (o.tls.enabled && !(c.tls = tls_client_or_say("bench", o.tls))) return false;
+  c.tls_host = o.http_host;
   c.message = MessageTemplate::literal(http_request(method, *url, o.headers, o.body));
   c.until = UntilSpec{};
   c.until.kind = UntilSpec::Kind::http;
@@ -291,6 +292,8 @@ std::string bench_footer() {
          "  parley bench connect -m 'GET {rand:1000}\\n' --linger0 localhost 7000\n"
          "  parley bench http -c 50 -t 1 -d 10s --pipeline 4 http://127.0.0.1:8080/\n"
          "  parley bench pingpong -u -c 10 --timeout 200ms 127.0.0.1 12345\n"
+         "  parley bench connect --tls --tls-pin sha256:HEX 127.0.0.1 4433   TLS handshakes/s\n"
+         "  parley bench http -c 20 https://127.0.0.1:8443/      https:// speaks TLS (--tls)\n"
          "Requests: -s bytes of a fixed pattern (echo servers; --verify checks the echo), or\n"
          "-m TEXT / --message-file. An answer ends per --until: by default it is the echo (as\n"
          "many bytes as sent), or one line when the request ends in LF (or --lines). --expect\n"
@@ -307,7 +310,7 @@ std::string bench_footer() {
          "counts messages of -s bytes. --warmup runs first and is not counted. Runs are always\n"
          "bounded (-d, default 10 s; with only -n at most 5 min). Exit status: 0 no errors,\n"
          "1 errors or mismatches, 2 usage.\n"
-         "--json fields: mode, protocol, target, connections, size, threads, rate, pipeline,\n"
+         "--json fields: mode, protocol, tls, target, connections, size, threads, rate, pipeline,\n"
          "seconds, warmup_seconds, interrupted, round_trips, round_trips_per_s,\n"
          "steady_round_trips_per_s (after all connections were up), connect_ramp_ms,\n"
          "bytes_sent, bytes_received, connections_opened, open_at_end, peak_open,\n"
@@ -349,6 +352,8 @@ int run_bench(BenchArgs& o) {
   }
   c.target = *target;
   c.adopt_fd = probe.get();
+  if (o.tls.enabled && !c.tls && !(c.tls = tls_client_or_say("bench", o.tls))) return kExitUsage;
+  if (c.mode != BenchMode::http) c.tls_host = hp->host;  // Through a proxy too: the real target.
   if (o.verbose > 0)
     say("bench: {} {} at {}{}: {} connection{} on up to {} thread{} for {}", o.mode,
         c.mode == BenchMode::http ? o.target[0] : format_target(*hp), target->to_string(),

@@ -8,6 +8,7 @@
 
 #include "parley/loadgen.hpp"
 #include "proxy_options.hpp"
+#include "tls_options.hpp"
 
 namespace parley::cmd {
 
@@ -27,6 +28,7 @@ struct BenchArgs {
   std::string http_host;  // bench http: from the URL.
   std::uint16_t http_port = 80;
   ProxyArgs proxy_args;            // --proxy and its options, as connect has them.
+  TlsArgs tls;                     // --tls and its client options, as connect has them.
   std::optional<ProxySpec> proxy;  // Made from proxy_args before the run.
 };
 
