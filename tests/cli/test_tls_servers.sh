@@ -1,7 +1,8 @@
 # TLS on parley's servers (issue 13): echo --tls and listen --tls (one client, -k, --broker)
-# against parley's own client, openssl s_client and ncat --ssl, with a generated certificate
-# (pinned) and with certificates this test makes (verified, mutual TLS); 64 MiB byte-exact through
-# echo --tls; a client that does not speak TLS is refused with a log line and the server goes on.
+# against parley's own clients (connect, bench, talk), openssl s_client and ncat --ssl, with a
+# generated certificate (pinned) and with certificates this test makes (verified, mutual TLS);
+# 64 MiB byte-exact through echo --tls; a client that does not speak TLS is refused with a log
+# line and the server goes on; bench http against HAProxy terminating TLS.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/tls_lib.sh"
 
@@ -159,11 +160,27 @@ EOF
   assert_eq "True True 0" "$(json "$WORK/bh.json" 'r["tls"], r["status"]["200"] == r["round_trips"] > 100, r["errors_total"]')" "https"
 }
 
+# talk --tls: a transcript through TLS (-v names the session); a wrong pin is one line, exit 1.
+talk_over_tls() {
+  start_echo tt -q --tls --lines --reply 'got {line}' || return 1
+  local pin
+  pin=$(pin_from "$WORK/tt.err")
+  printf 'Hallo\nwie gehts\n' | timeout 10 "$PARLEY" talk -v --tls --tls-pin "$pin" 127.0.0.1 "$EPORT" >"$WORK/t.out" 2>"$WORK/t.err" ||
+    { fail "talk: $(cat "$WORK/t.err")"; return 1; }
+  assert_eq $'> Hallo\n< got Hallo\n> wie gehts\n< got wie gehts' "$(sed -E 's/  [0-9.]+ ms$//' "$WORK/t.out")" || return 1
+  grep -qxF 'parley: TLS: TLSv1.3, TLS_AES_128_GCM_SHA256' "$WORK/t.err" || fail "-v: $(cat "$WORK/t.err")" || return 1
+  local wrong=sha256:0000000000000000000000000000000000000000000000000000000000000000
+  expect_exit 1 "" "$PARLEY" talk --tls --tls-pin "$wrong" 127.0.0.1 "$EPORT" || return 1
+  grep -q "^parley: connect to 127.0.0.1:$EPORT: TLS: pin mismatch: the certificate's fingerprint is $pin" "$WORK/expect.err" ||
+    fail "$(cat "$WORK/expect.err")"
+}
+
 usage_errors() {
   expect_exit 2 "parley: echo: --udp excludes --tls" "$PARLEY" echo --tls -u || return 1
   expect_exit 2 "parley: echo: --io uring does not take --tls (TLS runs on epoll; use --io auto)" \
     "$PARLEY" echo --tls --io uring -p 0 || return 1
   expect_exit 2 "parley: listen: --exec excludes --tls" "$PARLEY" listen --tls -e /bin/cat 0 || return 1
+  expect_exit 2 "parley: talk: --udp excludes --tls" "$PARLEY" talk --tls -u 127.0.0.1 9 || return 1
   expect_exit 2 "parley: echo: --tls-key requires --tls-cert" "$PARLEY" echo --tls --tls-key "$PKI/server.key"
 }
 
@@ -177,5 +194,6 @@ check "listen --tls: from ncat --ssl" listen_from_ncat
 check "listen --broker --tls" broker_over_tls
 check "bench --tls: pingpong, connect, unverified" bench_over_tls
 check "bench http https://" bench_https
+check "talk --tls: transcript, -v, pin mismatch" talk_over_tls
 check "usage errors" usage_errors
 finish

@@ -18,6 +18,7 @@
 #include "talk_pipe.hpp"
 #include "talk_session.hpp"
 #include "talk_terminal.hpp"
+#include "tls_options.hpp"
 
 namespace parley::cmd {
 namespace {
@@ -28,6 +29,7 @@ struct TalkArgs : NetcatOptions {
   std::chrono::milliseconds timeout{5'000};
   std::string until = "newline", eol = "lf", script;
   ProxyArgs proxy;
+  TlsArgs tls;
 };
 
 // --until, checked against what the transport can frame.
@@ -124,7 +126,8 @@ bool config_or_say(const TalkArgs& o, TalkConfig& c, const std::optional<ProxySp
       o.proxy.nc_type.empty() ? hex_dump_path_or_say("talk", o, &bad) : o.hex_dump;
   if (bad) return false;
   c.log = traffic_log_or_say("talk", o, hex_path, &bad);
-  return !bad;
+  if (bad) return false;
+  return !o.tls.enabled || (c.tls = tls_client_or_say("talk", o.tls));
 }
 
 int run_talk(const TalkArgs& o) {
@@ -147,10 +150,11 @@ int run_talk(const TalkArgs& o) {
     if (proxy && ec.category() == proxy_category())
       say("connect to {} through proxy {}: {}", *target, proxy_text(*proxy), describe(ec));
     else
-      say("connect to {}: {}", *target, describe(ec));
+      say("connect to {}: {}", *target, describe_tls_failure(ec));
     return exit_code_for(ec);
   }
   if (o.verbose > 0) say("Connected to {}.", session.peer());
+  if (o.verbose > 0 && o.tls.enabled) say_tls_info(session.tls_info());
   int code;
   if (script.valid()) {
     code = run_pipe(session, script.get(), *target, o.json);
@@ -220,6 +224,8 @@ void add_talk_options(CLI::App& app, TalkArgs& o) {
       ->group("Traffic log");
   app.add_flag("-v,--verbose", o.verbose, "Say what happens on stderr (repeat for more)");
   add_proxy_options(app, o.proxy);
+  add_tls_options(app, o.tls, TlsRole::client);
+  tls_excludes(app, {"-u"});
 }
 
 }  // namespace
@@ -253,6 +259,7 @@ Subcommand talk_command(CLI::App& root) {
       "  parley talk --until idle=200ms example.org 80   an answer: all until the server is quiet\n"
       "  printf 'Hallo\\nwie gehts\\n' | parley talk localhost 12345   a transcript\n"
       "  parley talk --json localhost 12345 < lines.txt | jq .rtt_ms\n"
+      "  parley talk --tls --until 'regex=(?m)^[0-9]{3} .*\\n' --eol crlf mail.example 465\n"
       "  parley talk --script smtp.txt --eol crlf mail.example 25   a script, CRLF line ends");
   add_talk_options(*app, *o);
   return {app, [o] { return run_talk(*o); }};

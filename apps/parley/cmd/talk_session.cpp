@@ -1,5 +1,6 @@
 #include "talk_session.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 
@@ -44,6 +45,10 @@ std::error_code TalkSession::connect() {
   }();
   if (!c) return c.error();
   fd_ = std::move(c->fd);
+  if (auto ec = start_tls()) {
+    drop();
+    return ec;
+  }
   if (!config_.unix_path.empty())
     peer_ = config_.unix_path;
   else if (config_.dial.proxy)
@@ -55,8 +60,33 @@ std::error_code TalkSession::connect() {
   return {};
 }
 
-void TalkSession::close() {
+// The handshake over the connected socket, then non-blocking: a session's write on a blocking
+// socket would block where the plain path sends with MSG_DONTWAIT.
+std::error_code TalkSession::start_tls() {
+  if (!config_.tls) return {};
+  auto session = config_.tls->session(fd_.get(), config_.where.host);
+  if (!session) return session.error();
+  auto timeout = config_.dial.connect.timeout;
+  if (auto ec =
+          (*session)->complete_handshake(timeout.count() > 0 ? timeout : std::chrono::seconds(10)))
+    return ec;
+  ::fcntl(fd_.get(), F_SETFL, ::fcntl(fd_.get(), F_GETFL) | O_NONBLOCK);
+  tls_ = std::move(*session);
+  return {};
+}
+
+tls::Info TalkSession::tls_info() const {
+  return tls_ ? tls_->info() : tls::Info{};
+}
+
+void TalkSession::drop() {
+  tls_.reset();
   fd_.reset();
+}
+
+void TalkSession::close() {
+  if (tls_) tls_->shutdown_write();  // close_notify: best effort, never waits.
+  drop();
   queue_.clear();
   unsent_ = 0;
   awaited_.clear();
@@ -109,19 +139,27 @@ bool TalkSession::handle(short revents, std::vector<Event>& out, std::string* wh
   if (!connected()) return false;
   if (revents & POLLNVAL) return lost(EBADF, out, why);
   if (revents & POLLOUT) {
-    if (int err = write_some()) return lost(err, out, why);
+    if (auto ec = write_some()) return lost(ec, out, why);
   }
   if (!(revents & (POLLIN | POLLHUP | POLLERR))) return true;
   return config_.udp ? read_datagram(out, why) : read_stream(out, why);
 }
 
-int TalkSession::write_some() {
+std::error_code TalkSession::write_some() {
   while (!queue_.empty()) {
     Chunk& c = queue_.front();
-    ssize_t n = ::send(fd_.get(), c.data.data() + c.done, c.data.size() - c.done,
-                       MSG_DONTWAIT | MSG_NOSIGNAL);
+    ssize_t n;
+    if (tls_) {  // A retry after want_* starts at the same byte, as the session needs.
+      Io io = tls_->write(c.data.data() + c.done, c.data.size() - c.done);
+      if (io.status == IoStatus::error) return io.error;
+      n = io.ok() ? static_cast<ssize_t>(io.bytes) : (errno = EAGAIN, -1);
+    } else {
+      n = ::send(fd_.get(), c.data.data() + c.done, c.data.size() - c.done,
+                 MSG_DONTWAIT | MSG_NOSIGNAL);
+    }
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return errno == EAGAIN ? 0 : errno;
+    if (n < 0)
+      return errno == EAGAIN ? std::error_code() : std::error_code(errno, std::system_category());
     const auto now = Clock::now();
     const auto w = static_cast<std::size_t>(n);
     if (config_.log) config_.log->record(TrafficDirection::sent, c.data.data() + c.done, w);
@@ -133,17 +171,25 @@ int TalkSession::write_some() {
     if (c.ends_line) line_sent(std::move(c.line), now);
     queue_.pop_front();
   }
-  return 0;
+  return {};
 }
 
 bool TalkSession::read_stream(std::vector<Event>& out, std::string* why) {
-  ssize_t n = ::recv(fd_.get(), buf_.get(), kReadBuffer, MSG_DONTWAIT);
+  ssize_t n;
+  if (tls_) {
+    Io io = tls_->read(buf_.get(), kReadBuffer);
+    if (io.status == IoStatus::error) return lost(io.error, out, why);
+    n = io.ok() ? static_cast<ssize_t>(io.bytes) : io.status == IoStatus::closed ? 0 : -1;
+    if (n < 0) errno = EAGAIN;
+  } else {
+    n = ::recv(fd_.get(), buf_.get(), kReadBuffer, MSG_DONTWAIT);
+  }
   if (n < 0 && (errno == EAGAIN || errno == EINTR)) return true;
   if (n <= 0) {
     if (n < 0) return lost(errno, out, why);
     *why = "closed by the server";
     flush(out);
-    fd_.reset();
+    drop();
     return false;
   }
   const auto now = Clock::now();
@@ -152,6 +198,8 @@ bool TalkSession::read_stream(std::vector<Event>& out, std::string* why) {
   bytes_received_ += size;
   last_received_ = now;
   feed({buf_.get(), size}, now, out);
+  // A TLS session may hold more than one read took, which poll() cannot see.
+  if (tls_ && tls_->buffered()) return read_stream(out, why);
   return true;
 }
 
@@ -213,10 +261,17 @@ bool TalkSession::read_datagram(std::vector<Event>& out, std::string* why) {
   return true;
 }
 
+bool TalkSession::lost(const std::error_code& ec, std::vector<Event>& out, std::string* why) {
+  *why = ec.message();
+  flush(out);
+  drop();
+  return false;
+}
+
 bool TalkSession::lost(int err, std::vector<Event>& out, std::string* why) {
   *why = std::strerror(err);
   flush(out);
-  fd_.reset();
+  drop();
   return false;
 }
 
@@ -245,7 +300,7 @@ bool TalkSession::tick(std::vector<Event>& out, std::vector<std::string>* overdu
   if (unsent_ > 0 && now - last_progress_ >= limit) {
     *why = fmt::format("stalled: the server has read nothing for {} ms ({} bytes not sent)",
                        limit.count(), unsent_);
-    fd_.reset();
+    drop();
     return false;
   }
   return true;

@@ -19,6 +19,7 @@
 #include "parley/answers.hpp"
 #include "parley/dial.hpp"
 #include "parley/fd.hpp"
+#include "parley/tls.hpp"
 #include "parley/traffic_log.hpp"
 
 namespace parley::cmd {
@@ -34,6 +35,9 @@ struct TalkConfig {
   // sent. Zero: no limit.
   std::chrono::milliseconds timeout{5000};
   std::shared_ptr<TrafficLog> log;  // -o/-x, or null.
+  // --tls (streams only): the client context; connect() completes the handshake (within the
+  // connect timeout, 10 s without one) before it returns, and every byte goes through it.
+  std::shared_ptr<const tls::Context> tls;
 };
 
 class TalkSession {
@@ -51,6 +55,8 @@ class TalkSession {
   int fd() const { return fd_.get(); }
   std::string peer() const { return peer_; }
   const TalkConfig& config() const { return config_; }
+  // --tls: what the handshake agreed on (for -v); only while connected.
+  tls::Info tls_info() const;
 
   // Queues a line; the line ending is added, and its answer is awaited once it is sent. Over UDP
   // the datagram goes out at once; the error (EMSGSIZE: too long for a datagram) is returned.
@@ -95,7 +101,7 @@ class TalkSession {
     Clock::time_point sent;
   };
 
-  int write_some();  // 0, or the errno that ended the connection.
+  std::error_code write_some();  // What ended the connection, if anything did.
   bool read_stream(std::vector<Event>& out, std::string* why);
   bool read_datagram(std::vector<Event>& out, std::string* why);
   void feed(std::string_view data, Clock::time_point now, std::vector<Event>& out);
@@ -103,10 +109,14 @@ class TalkSession {
   void take(std::vector<Event>& from, std::vector<Event>& out);
   void line_sent(std::string line, Clock::time_point now);
   bool lost(int err, std::vector<Event>& out, std::string* why);
+  bool lost(const std::error_code& ec, std::vector<Event>& out, std::string* why);
+  void drop();  // The session, then the socket.
+  std::error_code start_tls();
 
   TalkConfig config_;
   AnswerCollector collector_;
   Fd fd_;
+  std::unique_ptr<tls::Session> tls_;
   std::string peer_;
   std::deque<Chunk> queue_;
   std::size_t unsent_ = 0;
