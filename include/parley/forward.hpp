@@ -5,7 +5,8 @@
 // TCP and Unix streams: each client gets a connection to a target, chosen round robin; a target
 // that refuses (or does not answer within connect_timeout) is skipped for retry_after, and the
 // client is tried on the next one, so it never sees a refused backend while another one works.
-// Bytes move socket -> pipe -> socket with splice(2), never entering user space. Each direction
+// Bytes move socket -> pipe -> socket with splice(2), never entering user space (with TLS on a
+// side: through a 64 KiB buffer per stuck direction instead). Each direction
 // half-closes on its own (one side's FIN becomes a shutdown(SHUT_WR) on the other); a session
 // ends when both directions are done, or at once when either side resets (the reset is passed
 // on). A side that does not read pauses the other: at most one pipe (1 MiB) per direction.
@@ -40,6 +41,7 @@ Result<ForwardEndpoint> parse_forward_endpoint(std::string_view text, bool liste
 
 struct ForwardTarget {
   std::string text;                      // As given, for the logs.
+  std::string host;                      // The name or address given (TLS: SNI, checked).
   std::vector<SocketAddress> addresses;  // Tried in order.
 };
 
@@ -51,6 +53,10 @@ struct ForwardOptions {
   bool udp = false;
   std::chrono::milliseconds udp_timeout{60000};
   std::size_t max_udp_sessions = 10000;
+  // --target-tls: TLS to every target (a client context; the target's host is checked and sent
+  // as SNI unless the context names another). With TLS on either side (this, or ServerConfig::tls
+  // on the listening side) the bytes go through user space, since a session cannot splice.
+  std::shared_ptr<const tls::Context> target_tls;
 };
 
 std::shared_ptr<Service> forward_service(const ForwardOptions& options);

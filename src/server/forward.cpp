@@ -15,6 +15,7 @@
 
 #include "forward_internal.hpp"
 #include "parley/connector.hpp"
+#include "parley/tls.hpp"
 #include "runtime.hpp"
 
 namespace parley::server {
@@ -43,6 +44,10 @@ struct Side : Conn {
   bool connecting = false;  // A target still connecting.
   bool lingering = false;   // A client with no target, being closed cleanly.
   bool client = false;
+  bool copy = false;         // TLS on a side of this session: bytes go through user space.
+  bool handshaking = false;  // A target's TLS handshake is under way.
+  std::string stuck;         // Copy mode: read from this side, not yet taken by the peer.
+  std::size_t stuck_off = 0;
   std::uint32_t target = 0, address = 0, attempts = 0;
   Clock::time_point deadline;
   std::string header;       // PROXY protocol header still to send (target side).
@@ -68,7 +73,13 @@ class ForwardHandler : public Handler {
  private:
   bool connect_next(Side& client, std::error_code last);
   void connected(Side& target);
+  void handshake(Side& target);
+  void ready(Side& target);
   void pump(Side& from);
+  void pump_copy(Side& from);
+  bool copy_out(Side& from, Side& to);
+  void shut(Side& to);
+  bool held(const Side& s) const { return s.pipe.bytes > 0 || s.stuck.size() > s.stuck_off; }
   bool move_out(Pipe& p, Side& to);
   bool flush_to(Side& to);
   void update(Side& s);
@@ -122,6 +133,7 @@ bool ForwardHandler::opened(Worker& w, Conn& conn) {
   auto& client = static_cast<Side&>(conn);
   client.custom_io = true;
   client.client = true;
+  client.copy = client.tls != nullptr || options_.target_tls != nullptr;
   w.set_events(client, 0);  // Nothing is read until the target is there.
   return connect_next(client, {});
 }
@@ -171,6 +183,7 @@ bool ForwardHandler::connect_next(Side& client, std::error_code last) {
     auto* target = new Side(fd->release());
     target->custom_io = true;
     target->connecting = true;
+    target->copy = client.copy;
     target->peer = &client;
     target->deadline = w_->now() + options_.connect_timeout;
     client.peer = target;
@@ -208,6 +221,30 @@ void ForwardHandler::connected(Side& target) {
     connect_next(client, std::error_code(err, std::system_category()));
     return;
   }
+  if (options_.target_tls) {
+    auto session = options_.target_tls->session(target.fd, options_.targets[client.target].host);
+    if (!session) return end(target, fmt::format("target: {}", session.error().message()), true);
+    target.tls = std::move(*session);
+    target.handshaking = true;
+    return handshake(target);
+  }
+  ready(target);
+}
+
+// --target-tls: the target's handshake, on its own events. A target that fails it ends the
+// session (it answered, so trying the next one would hide a configuration error).
+void ForwardHandler::handshake(Side& target) {
+  Io r = target.tls->handshake();
+  if (r.wants())
+    return w_->set_events(target, r.status == IoStatus::want_read ? EPOLLIN : EPOLLOUT);
+  if (!r.ok()) return end(target, fmt::format("target {}", r.error.message()), true);
+  target.handshaking = false;
+  ready(target);
+}
+
+// The target is there (connected, and its TLS handshake done): bytes may flow.
+void ForwardHandler::ready(Side& target) {
+  Side& client = *target.peer;
   down_until_[client.target] = {};
   if (options_.proxy_protocol) {
     SocketAddress local;
@@ -218,6 +255,8 @@ void ForwardHandler::connected(Side& target) {
   }
   update(target);
   update(client);
+  // The client may have sent its first bytes with its TLS handshake: they wait in the session.
+  if (client.copy && client.tls && client.tls->buffered()) pump_copy(client);
 }
 
 // The interest a side needs: read it while the way to its peer is free, write to it while the
@@ -228,10 +267,12 @@ void ForwardHandler::update(Side& s) {
   Side* p = s.peer;
   if (s.connecting) {
     want = EPOLLOUT;
-  } else if (p != nullptr && !p->connecting) {
+  } else if (s.handshaking) {
+    return;  // handshake() sets what the session wants.
+  } else if (p != nullptr && !p->connecting && !p->handshaking) {
     // Not read while its bytes are stuck, nor before the PROXY header has gone to the target.
-    if (!s.eof && s.pipe.bytes == 0 && p->header.empty()) want |= EPOLLIN;
-    if (p->pipe.bytes > 0 || !s.header.empty()) want |= EPOLLOUT;
+    if (!s.eof && !held(s) && p->header.empty()) want |= EPOLLIN;
+    if (held(*p) || !s.header.empty()) want |= EPOLLOUT;
   }
   w_->set_events(s, want);
 }
@@ -242,6 +283,7 @@ void ForwardHandler::io(Worker&, Conn& conn, std::uint32_t events) {
     if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) connected(s);
     return;
   }
+  if (s.handshaking) return handshake(s);
   if (s.lingering) {
     ssize_t n = ::recv(s.fd, w_->buffer(), kReadBuffer, MSG_DONTWAIT);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) w_->close(s, s.target_name.c_str());
@@ -256,7 +298,80 @@ void ForwardHandler::io(Worker&, Conn& conn, std::uint32_t events) {
       return end(s, fmt::format("{} reset the connection", s.client ? "client" : "target"), true);
   }
   if ((events & EPOLLOUT) && !flush_to(s)) return;
-  if (!s.closed && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && (s.events & EPOLLIN)) pump(s);
+  if (!s.closed && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && (s.events & EPOLLIN))
+    s.copy ? pump_copy(s) : pump(s);
+}
+
+// A FIN (or TLS close_notify) from one side becomes the same on the other.
+void ForwardHandler::shut(Side& to) {
+  if (to.shut) return;
+  if (to.tls)
+    to.tls->shutdown_write();  // close_notify, then SHUT_WR (best effort: never waits).
+  else
+    ::shutdown(to.fd, SHUT_WR);
+  to.shut = true;
+}
+
+// Copy mode (TLS on a side): from -> the worker's buffer -> to, through each side's session or
+// socket. What `to` does not take is kept in from.stuck, and `from` is not read meanwhile. A
+// session may hold more input than one read took, which epoll cannot see: it is read on until
+// it is empty or `to` is full.
+void ForwardHandler::pump_copy(Side& from) {
+  Side& to = *from.peer;
+  for (int round = 0; round < 64; ++round) {
+    Io r;
+    if (from.tls) {
+      r = from.tls->read(w_->buffer(), kReadBuffer);
+    } else {
+      PlainTransport plain(from.fd);
+      r = plain.read(w_->buffer(), kReadBuffer);
+    }
+    if (r.wants()) break;
+    if (r.status == IoStatus::error)
+      return end(from, fmt::format("{}: {}", from.client ? "client" : "target", r.error.message()),
+                 true);
+    if (r.status == IoStatus::closed) {
+      from.eof = true;
+      shut(to);
+      update(from);
+      return finish_if_done(from);
+    }
+    Side& client = from.client ? from : to;
+    (from.client ? client.in : client.out) += r.bytes;
+    (from.client ? w_->counters().bytes_in : w_->counters().bytes_out).add(r.bytes);
+    from.last_active = to.last_active = w_->now();
+    from.stuck.assign(w_->buffer(), r.bytes);
+    from.stuck_off = 0;
+    if (to.header.empty() && !copy_out(from, to)) return;
+    if (held(from) || !from.tls || !from.tls->buffered()) break;
+  }
+  update(from);
+  update(to);
+}
+
+// Writes what from.stuck holds into `to`, as far as it takes. False if the session ended.
+bool ForwardHandler::copy_out(Side& from, Side& to) {
+  while (from.stuck_off < from.stuck.size()) {
+    const char* at = from.stuck.data() + from.stuck_off;
+    const std::size_t left = from.stuck.size() - from.stuck_off;
+    Io r;
+    if (to.tls) {
+      r = to.tls->write(at, left);
+    } else {
+      PlainTransport plain(to.fd);
+      r = plain.write(at, left);
+    }
+    if (r.wants()) return true;  // Retried from the same byte, as a session needs.
+    if (!r.ok()) {
+      end(to, fmt::format("{}: {}", to.client ? "client" : "target", r.error.message()), true);
+      return false;
+    }
+    from.stuck_off += r.bytes;
+  }
+  from.stuck.clear();
+  from.stuck.shrink_to_fit();  // An idle session holds no buffer.
+  from.stuck_off = 0;
+  return true;
 }
 
 // Moves what `from` sent towards its peer: socket -> pipe -> socket. What the peer does not
@@ -323,6 +438,13 @@ bool ForwardHandler::flush_to(Side& to) {
     }
     to.header.erase(0, static_cast<std::size_t>(w));
   }
+  if (from.copy) {
+    if (!copy_out(from, to)) return false;
+    update(from);
+    update(to);
+    if (!held(from) && from.tls && from.tls->buffered()) pump_copy(from);
+    return true;
+  }
   if (!move_out(from.pipe, to)) return false;
   if (from.pipe.bytes == 0) give_back(from.pipe);
   update(from);
@@ -334,8 +456,8 @@ bool ForwardHandler::flush_to(Side& to) {
 void ForwardHandler::finish_if_done(Side& s) {
   Side* p = s.peer;
   if (p == nullptr || s.closed) return;
-  bool done_here = s.eof && s.pipe.bytes == 0 && p->shut;
-  bool done_there = p->eof && p->pipe.bytes == 0 && s.shut;
+  bool done_here = s.eof && !held(s) && p->shut;
+  bool done_there = p->eof && !held(*p) && s.shut;
   if (done_here && done_there) end(s, "closed", false);
 }
 

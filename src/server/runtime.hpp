@@ -86,8 +86,10 @@ struct Conn : Handle {
   bool peer_done = false;          // The client half-closed: finish the output, then close.
   bool close_after = false;        // Close once the pending output is gone.
   bool read_paused = false;        // The handler stopped reading (its output is blocked).
-  bool custom_io = false;          // The handler moves the bytes itself (Handler::io).
-  bool outgoing = false;           // Opened by the handler (a forwarder's target), not accepted.
+  // The handler moves the bytes itself (Handler::io), through `tls` when it is set: the handler
+  // then drains what the session holds, since epoll cannot see it.
+  bool custom_io = false;
+  bool outgoing = false;  // Opened by the handler (a forwarder's target), not accepted.
   // Another process holds the socket too (an exec child): closing our descriptor does not take
   // it out of the epoll set then, which watches the open file, so close() removes it first.
   bool fd_shared = false;

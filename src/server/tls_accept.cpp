@@ -67,7 +67,8 @@ void Worker::expire_handshakes() {
 void Worker::tls_interest(Conn& c, std::uint32_t* want) {
   if (c.tls_read_wants_write) *want |= EPOLLOUT;
   if (c.tls_write_wants_read && c.pending_size() > 0) *want |= EPOLLIN;
-  if ((*want & EPOLLIN) && reading_wanted(c) && c.tls->buffered() && !c.tls_revisit) {
+  if ((*want & EPOLLIN) && reading_wanted(c) && !c.custom_io && c.tls->buffered() &&
+      !c.tls_revisit) {
     c.tls_revisit = true;
     tls_buffered_.push_back(&c);
   }
@@ -123,7 +124,7 @@ void Worker::tls_revisit() {
   list.swap(tls_buffered_);
   for (Conn* c : list) c->tls_revisit = false;
   for (Conn* c : list) {
-    if (c->closed || !reading_wanted(*c)) continue;
+    if (c->closed || c->custom_io || !reading_wanted(*c)) continue;  // custom_io: the handler's.
     tls_readable(*c);
   }
 }

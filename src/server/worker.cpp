@@ -213,8 +213,9 @@ void Worker::delete_closed() {
 
 void Worker::on_conn_event(Conn& c, std::uint32_t ev) {
   if (c.awaiting_header) return read_proxy_header(c);
+  if (c.tls_handshaking) return continue_handshake(c);
+  if (c.custom_io) return handler_->io(*this, c, ev);  // It reads its sessions itself (forward).
   if (c.tls) return tls_event(c, ev);
-  if (c.custom_io) return handler_->io(*this, c, ev);
   if ((c.events & EPOLLIN) && (ev & (EPOLLIN | EPOLLERR | EPOLLHUP))) {
     on_readable(c);
   } else if ((c.events & EPOLLOUT) && (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {

@@ -13,7 +13,9 @@
 #include "parley/duration.hpp"
 #include "parley/errors.hpp"
 #include "parley/forward.hpp"
+#include "parley/tls.hpp"
 #include "serve.hpp"
+#include "tls_options.hpp"
 #include "unlink_on_exit.hpp"
 
 namespace parley::cmd {
@@ -32,7 +34,60 @@ struct ForwardArgs {
   std::chrono::milliseconds stats_interval{0};
   LogFormat log_format = LogFormat::text;
   bool activated = false;  // The listening sockets came from systemd; every side is a target.
+  TlsArgs tls;             // --tls: terminate TLS on the listening side.
+  // --target-tls: originate TLS to the targets, verified as connect --tls verifies.
+  struct TargetTls {
+    bool on = false, insecure = false;
+    std::string ca, pin, servername, cert, key;
+  } target_tls;
 };
+
+// The --target-tls client context, or false after one line (exit 2).
+bool target_tls_or_say(ForwardArgs& o) {
+  const auto& t = o.target_tls;
+  if (!t.on) return true;
+  if (o.forward.proxy_protocol) {
+    say("forward: --proxy-protocol-send goes before the target's TLS handshake, which parley "
+        "does not do yet: drop one of them");
+    return false;
+  }
+  tls::ClientConfig c;
+  c.ca = t.ca, c.pin = t.pin, c.servername = t.servername, c.cert = t.cert, c.key = t.key;
+  c.insecure = t.insecure;
+  auto ctx = tls::Context::client(c);
+  if (!ctx) {
+    say("forward: --target-tls: {}", describe(ctx.error()));
+    return false;
+  }
+  if (t.insecure)
+    say("forward: warning: --target-tls-insecure: the targets' certificates are NOT verified");
+  o.forward.target_tls = *ctx;
+  return true;
+}
+
+void add_target_tls_options(CLI::App& app, ForwardArgs::TargetTls& t) {
+  const char* group = "TLS to the targets";
+  auto* on =
+      app.add_flag("--target-tls", t.on, "Speak TLS to the targets, verifying them")->group(group);
+  auto need = [&](CLI::Option* option) { return option->group(group)->needs(on); };
+  auto* ca = need(app.add_option("--target-tls-ca", t.ca,
+                                 "Trust these CA certificates for the targets (PEM file or dir)")
+                      ->type_name("FILE|DIR"));
+  auto* pin = need(app.add_option("--target-tls-pin", t.pin,
+                                  "Accept exactly the target certificate with this fingerprint")
+                       ->type_name("sha256:HEX"));
+  need(app.add_option("--target-tls-servername", t.servername,
+                      "Name sent as SNI and checked (default: the target's host)")
+           ->type_name("NAME"));
+  auto* cert = need(
+      app.add_option("--target-tls-cert", t.cert, "Client certificate (PEM)")->type_name("FILE"));
+  need(app.add_option("--target-tls-key", t.key, "Key for --target-tls-cert (PEM)")
+           ->type_name("FILE"))
+      ->needs(cert);
+  need(app.add_flag("--target-tls-insecure", t.insecure, "Verify nothing (says so on stderr)"))
+      ->excludes(pin)
+      ->excludes(ca);
+}
 
 Family family_of(const ForwardArgs& o) {
   return o.ipv4 ? Family::v4 : o.ipv6 ? Family::v6 : Family::any;
@@ -49,7 +104,7 @@ bool resolve_targets(ForwardArgs& o) {
       say("forward: target '{}': {}", text, describe(e.error()));
       return false;
     }
-    ForwardTarget t{text, {}};
+    ForwardTarget t{text, e->host, {}};
     if (e->is_unix()) {
       if (o.udp) {
         say("forward: -u forwards UDP to UDP; '{}' is a Unix socket", text);
@@ -165,6 +220,8 @@ int run_forward(ForwardArgs& o) {
     return kExitUsage;
   }
   if (!resolve_targets(o)) return kExitUsage;
+  if (!target_tls_or_say(o)) return kExitUsage;
+  if (o.tls.enabled && !(o.server.tls = tls_server_or_say("forward", o.tls))) return kExitUsage;
   std::string unix_path;
   if (!o.activated && !listening_side(o, &unix_path)) return kExitUsage;
   UnlinkOnExit cleanup(unix_path);
@@ -231,6 +288,8 @@ Subcommand forward_command(CLI::App& root) {
       "  parley forward unix:/tmp/web.sock 127.0.0.1:80 a Unix socket in front of a TCP service\n"
       "  parley forward -u 5353 10.0.0.1:53             UDP, a session per client\n"
       "  parley forward --proxy-protocol-send v2 443 10.0.0.5:443\n"
+      "  parley forward --tls --tls-cert c.pem --tls-key k.pem 443 127.0.0.1:80   terminate TLS\n"
+      "  parley forward 8080 --target-tls example.org:443   originate TLS (verified)\n"
       "Each direction half-closes on its own; a session ends when both are done, or when either\n"
       "side resets (the reset is passed on). A side that does not read pauses the other (at most\n"
       "1 MiB in flight per direction). -v logs one line per connection when it ends; SIGUSR1 or\n"
@@ -267,6 +326,10 @@ Subcommand forward_command(CLI::App& root) {
   add_metrics_option(*app, o->metrics);
   add_log_format_option(*app, o->log_format);
   app->add_flag("-v,--verbose", o->verbose, "One log line per connection");
+  add_tls_options(*app, o->tls, TlsRole::server);
+  add_target_tls_options(*app, o->target_tls);
+  tls_excludes(*app, {"-u"});
+  app->get_option("--target-tls")->excludes("-u");
   return {app, [o] { return run_forward(*o); }};
 }
 
