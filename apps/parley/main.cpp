@@ -5,6 +5,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <iterator>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -52,6 +54,21 @@ void ensure_standard_fds() {
 
 const std::string kVersionLine = std::string("parley ") + parley::kVersion;
 
+using Factory = parley::cmd::Subcommand (*)(CLI::App&);
+struct Command {
+  const char* name;
+  Factory make;
+};
+// Every command, in the order --help lists them. Only the one that runs is built (its options,
+// validators and callbacks): building all ten touched ~1 MB more of the binary at every start,
+// which `conns` pays against ss's memory. --help, help, --generate and errors build them all.
+constexpr Command kCommands[] = {
+    {"connect", parley::cmd::connect_command}, {"listen", parley::cmd::listen_command},
+    {"echo", parley::cmd::echo_command},       {"conns", parley::cmd::conns_command},
+    {"talk", parley::cmd::talk_command},       {"bench", parley::cmd::bench_command},
+    {"chat", parley::cmd::chat_command},       {"doctor", parley::cmd::doctor_command},
+    {"scan", parley::cmd::scan_command},       {"forward", parley::cmd::forward_command}};
+
 // -V and --version on every command (only --version where a command uses -V for itself).
 void add_version_flags(CLI::App& app) {
   for (CLI::App* sub : app.get_subcommands({})) {
@@ -84,26 +101,25 @@ int main(int argc, char** argv) {
       "  parley echo                      an echo server on port 12345, every core\n"
       "  parley conns -tanp               TCP sockets with their processes, as ss -tanp\n"
       "  parley help conns                the options of one command");
-  std::vector<parley::cmd::Subcommand> commands = {
-      parley::cmd::connect_command(app), parley::cmd::listen_command(app),
-      parley::cmd::echo_command(app),    parley::cmd::conns_command(app),
-      parley::cmd::talk_command(app),    parley::cmd::bench_command(app),
-      parley::cmd::chat_command(app),    parley::cmd::doctor_command(app),
-      parley::cmd::scan_command(app),    parley::cmd::forward_command(app)};
-
   std::vector<std::string> names;  // As error messages list them (help is not a tool).
-  for (const auto& c : commands) names.push_back(c.app->get_name());
-  commands.push_back(parley::cmd::help_command(app));
-  add_version_flags(app);
+  for (const auto& c : kCommands) names.push_back(c.name);
   std::vector<std::string> known = names;
   known.push_back("help");
 
   std::vector<std::string> raw(argv + 1, argv + argc);
-  // Build-time use (and packagers'): man pages and completions from this very command tree.
-  if (!raw.empty() && raw.front() == "--generate")
-    return parley::doc::generate(app, std::vector<std::string>(raw.begin() + 1, raw.end()));
+  const bool generating = !raw.empty() && raw.front() == "--generate";
   std::string unknown;
-  auto args = parley::normalize_args(std::move(raw), known, &unknown);
+  auto args = generating ? raw : parley::normalize_args(std::move(raw), known, &unknown);
+  const bool one =
+      !args.empty() && std::find(names.begin(), names.end(), args.front()) != names.end();
+  std::vector<parley::cmd::Subcommand> commands;
+  for (const auto& c : kCommands)
+    if (!one || args.front() == c.name) commands.push_back(c.make(app));
+  if (commands.size() == std::size(kCommands)) commands.push_back(parley::cmd::help_command(app));
+  add_version_flags(app);
+  // Build-time use (and packagers'): man pages and completions from this very command tree.
+  if (generating)
+    return parley::doc::generate(app, std::vector<std::string>(args.begin() + 1, args.end()));
   if (!unknown.empty()) {
     std::string guess = parley::closest(unknown, names);
     parley::cmd::say("unknown command '{}'{}. Commands: {}. See parley --help.", unknown,
