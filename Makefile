@@ -80,6 +80,7 @@ bench: build
 	bash bench/http.sh $(PARLEY)
 	bash bench/conns.sh $(PARLEY)
 	bash bench/scan.sh $(PARLEY)
+	bash bench/tls.sh $(PARLEY)
 	bash bench/serve.sh $(PARLEY)
 	bash bench/forward.sh $(PARLEY)
 

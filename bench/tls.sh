@@ -62,13 +62,13 @@ bulk_run() {
   case $1 in
     parley)
       taskset -c 0 timeout 120 "$PARLEY" listen --tls --tls-cert "$tmp/cert.pem" --tls-key "$tmp/key.pem" \
-        127.0.0.1 "$port" </dev/null >/dev/null 2>&1 & ;;
+        127.0.0.1 "$port" < <(sleep 120) >/dev/null 2>&1 & ;;
     socat)
       taskset -c 0 timeout 120 socat -u "OPENSSL-LISTEN:$port,bind=127.0.0.1,reuseaddr,cert=$tmp/cert.pem,key=$tmp/key.pem,verify=0" \
         STDOUT </dev/null >/dev/null 2>&1 & ;;
     openssl)
       taskset -c 0 timeout 120 openssl s_server -quiet -naccept 1 -accept "127.0.0.1:$port" \
-        -cert "$tmp/cert.pem" -key "$tmp/key.pem" </dev/null >/dev/null 2>&1 & ;;
+        -cert "$tmp/cert.pem" -key "$tmp/key.pem" < <(sleep 120) >/dev/null 2>&1 & ;;
   esac
   rp=$!
   wait_port "$port"
@@ -84,8 +84,9 @@ bulk_run() {
       taskset -c 1 timeout 120 openssl s_client -quiet -no_ign_eof -CAfile "$tmp/cert.pem" \
         -connect "127.0.0.1:$port" <"$tmp/bulk" >/dev/null 2>&1 || true ;;
   esac
-  # s_server does not end at the client's close_notify by itself on every version: bounded wait.
-  for _ in $(seq 100); do kill -0 "$rp" 2>/dev/null || break; sleep 0.02; done
+  # The receivers' stdin stays open (a sleeping pipe: at its EOF each would end the session), so
+  # each ends when the sender's close_notify and FIN arrive. A bounded wait all the same.
+  for _ in $(seq 500); do kill -0 "$rp" 2>/dev/null || break; sleep 0.01; done
   t1=$(date +%s.%N)
   kill "$rp" 2>/dev/null || true
   wait "$rp" 2>/dev/null || true
