@@ -128,7 +128,7 @@ int run_echo(EchoArgs& o) {
       return kExitUsage;
     }
   }
-  if (o.tls.enabled && !(o.server.tls = tls_server_or_say("echo", o.tls))) return kExitUsage;
+  if (o.tls.enabled && !(o.server.tls = tls_server_or_say("echo", o.tls, true))) return kExitUsage;
   set_log(o);
   const bool json = o.log_format == LogFormat::json;
   auto service = echo_service(o.echo);

@@ -221,7 +221,7 @@ int run_forward(ForwardArgs& o) {
   }
   if (!resolve_targets(o)) return kExitUsage;
   if (!target_tls_or_say(o)) return kExitUsage;
-  if (o.tls.enabled && !(o.server.tls = tls_server_or_say("forward", o.tls))) return kExitUsage;
+  if (o.tls.enabled && !(o.server.tls = tls_server_or_say("forward", o.tls, true))) return kExitUsage;
   std::string unix_path;
   if (!o.activated && !listening_side(o, &unix_path)) return kExitUsage;
   UnlinkOnExit cleanup(unix_path);

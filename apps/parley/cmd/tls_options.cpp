@@ -109,8 +109,10 @@ std::shared_ptr<tls::Context> tls_client_or_say(const char* command, const TlsAr
   return *ctx;
 }
 
-std::shared_ptr<tls::Context> tls_server_or_say(const char* command, const TlsArgs& t) {
+std::shared_ptr<tls::Context> tls_server_or_say(const char* command, const TlsArgs& t,
+                                                bool many_clients) {
   tls::ServerConfig c;
+  c.release_buffers = many_clients;
   c.cert = t.cert;
   c.key = t.key;
   c.verify_client = t.verify_client;
