@@ -368,6 +368,7 @@ void Worker::tls_step(Conn& c) {
 
 ssize_t Worker::put(Conn& c, const char* data, std::size_t n) {
   if (!c.tls) return ::send(c.fd, data, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+  if (n == 0) return 0;  // A write wakeup with nothing to write (a read that wanted it).
   Io r = c.tls->write(data, n);
   if (r.ok()) return static_cast<ssize_t>(r.bytes);
   if (r.wants()) {

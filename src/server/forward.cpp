@@ -78,6 +78,7 @@ class ForwardHandler : public Handler {
   void pump(Side& from);
   void pump_copy(Side& from);
   bool copy_out(Side& from, Side& to);
+  std::size_t write_to(Side& to, const char* data, std::size_t n);
   void shut(Side& to);
   bool held(const Side& s) const { return s.pipe.bytes > 0 || s.stuck.size() > s.stuck_off; }
   bool move_out(Pipe& p, Side& to);
@@ -340,34 +341,48 @@ void ForwardHandler::pump_copy(Side& from) {
     (from.client ? client.in : client.out) += r.bytes;
     (from.client ? w_->counters().bytes_in : w_->counters().bytes_out).add(r.bytes);
     from.last_active = to.last_active = w_->now();
-    from.stuck.assign(w_->buffer(), r.bytes);
-    from.stuck_off = 0;
-    if (to.header.empty() && !copy_out(from, to)) return;
-    if (held(from) || !from.tls || !from.tls->buffered()) break;
+    std::size_t taken = 0;
+    if (to.header.empty() && (taken = write_to(to, w_->buffer(), r.bytes)) == SIZE_MAX) return;
+    if (taken < r.bytes) {  // Kept until `to` drains; retried from the same byte.
+      from.stuck.assign(w_->buffer() + taken, r.bytes - taken);
+      from.stuck_off = 0;
+      break;
+    }
+    if (!from.tls || !from.tls->buffered()) break;
   }
   update(from);
   update(to);
 }
 
-// Writes what from.stuck holds into `to`, as far as it takes. False if the session ended.
-bool ForwardHandler::copy_out(Side& from, Side& to) {
-  while (from.stuck_off < from.stuck.size()) {
-    const char* at = from.stuck.data() + from.stuck_off;
-    const std::size_t left = from.stuck.size() - from.stuck_off;
+// Writes data into `to` (its session or socket) as far as it takes; SIZE_MAX if the session
+// ended (an error).
+std::size_t ForwardHandler::write_to(Side& to, const char* data, std::size_t n) {
+  std::size_t done = 0;
+  while (done < n) {
     Io r;
     if (to.tls) {
-      r = to.tls->write(at, left);
+      r = to.tls->write(data + done, n - done);
     } else {
       PlainTransport plain(to.fd);
-      r = plain.write(at, left);
+      r = plain.write(data + done, n - done);
     }
-    if (r.wants()) return true;  // Retried from the same byte, as a session needs.
+    if (r.wants()) break;
     if (!r.ok()) {
       end(to, fmt::format("{}: {}", to.client ? "client" : "target", r.error.message()), true);
-      return false;
+      return SIZE_MAX;
     }
-    from.stuck_off += r.bytes;
+    done += r.bytes;
   }
+  return done;
+}
+
+// Writes what from.stuck holds into `to`, as far as it takes. False if the session ended.
+bool ForwardHandler::copy_out(Side& from, Side& to) {
+  std::size_t n =
+      write_to(to, from.stuck.data() + from.stuck_off, from.stuck.size() - from.stuck_off);
+  if (n == SIZE_MAX) return false;
+  from.stuck_off += n;
+  if (from.stuck_off < from.stuck.size()) return true;  // Retried from the same byte.
   from.stuck.clear();
   from.stuck.shrink_to_fit();  // An idle session holds no buffer.
   from.stuck_off = 0;
