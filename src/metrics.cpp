@@ -54,10 +54,12 @@ std::string prometheus_text(const ServerStats& s) {
       "# TYPE parley_refused_total counter\n"
       "parley_refused_total{{reason=\"full\"}} {}\n"
       "parley_refused_total{{reason=\"denied\"}} {}\n"
+      "parley_refused_total{{reason=\"handshake\"}} {}\n"
       "# HELP parley_messages_total Messages handled (chunks, lines, datagrams, programs).\n"
       "# TYPE parley_messages_total counter\n"
       "parley_messages_total {}\n",
-      s.active, s.total, s.bytes_in, s.bytes_out, s.refused, s.denied, s.messages);
+      s.active, s.total, s.bytes_in, s.bytes_out, s.refused, s.denied, s.failed_handshakes,
+      s.messages);
 }
 
 struct MetricsServer::Impl {
@@ -83,6 +85,7 @@ std::string MetricsServer::Impl::clients_json() const {
   j["bytes_out"] = s.bytes_out;
   j["refused"] = s.refused;
   j["denied"] = s.denied;
+  j["failed_handshakes"] = s.failed_handshakes;
   j["messages"] = s.messages;
   j["clients"] = nlohmann::json::array();
   for (const auto& c : server->clients()) {

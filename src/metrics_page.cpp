@@ -46,7 +46,8 @@ async function refresh() {
     const r = await fetch("/clients.json", {cache: "no-store"});
     const j = await r.json();
     const now = Date.now() / 1000;
-    set("active", j.active); set("total", j.total); set("refused", j.refused + j.denied);
+    set("active", j.active); set("total", j.total);
+    set("refused", j.refused + j.denied + j.failed_handshakes);
     set("in", human(j.bytes_in)); set("out", human(j.bytes_out));
     if (last) {
       const dt = Math.max(now - last.t, 0.001);

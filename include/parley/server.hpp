@@ -124,6 +124,7 @@ struct ClientInfo {
 // Counters merged across workers.
 struct ServerStats {
   std::uint64_t active = 0, total = 0, refused = 0, denied = 0;
+  std::uint64_t failed_handshakes = 0;  // No valid PROXY header, or a failed TLS handshake.
   std::uint64_t bytes_in = 0, bytes_out = 0, messages = 0;
 };
 

@@ -26,7 +26,7 @@ void Worker::read_proxy_header(Conn& c) {
   ssize_t n = ::recv(c.fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
   auto refuse = [&](const std::string& why) {
     std::string name = c.peer_name();
-    stats_.refused.add(1);
+    stats_.failed_handshakes.add(1);
     if (shared_.config.log_connections) shared_.event({ServerEvent::Kind::refused, name, why});
     close(c, why.c_str());
   };
@@ -75,7 +75,7 @@ void Worker::expire_proxy_headers() {
     if (!c.awaiting_header || now_ - c.since < limit) continue;
     std::string name = c.peer_name();
     std::string why = fmt::format("no PROXY header within {} ms", limit.count());
-    stats_.refused.add(1);
+    stats_.failed_handshakes.add(1);
     if (shared_.config.log_connections) shared_.event({ServerEvent::Kind::refused, name, why});
     close(c, why.c_str());
   }

@@ -33,6 +33,7 @@ inline constexpr std::chrono::milliseconds kDrainQuiet{100};
 
 struct WorkerStats {
   Counter active, total, refused, denied, bytes_in, bytes_out, messages;
+  Counter failed_handshakes;  // PROXY header or TLS handshake (refused events, not "full").
 };
 
 enum class Phase : int { running = 0, draining = 1, closing = 2 };

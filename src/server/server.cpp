@@ -243,6 +243,7 @@ ServerStats Server::stats() const {
     s.total += ws.total.get();
     s.refused += ws.refused.get();
     s.denied += ws.denied.get();
+    s.failed_handshakes += ws.failed_handshakes.get();
     s.bytes_in += ws.bytes_in.get();
     s.bytes_out += ws.bytes_out.get();
     s.messages += ws.messages.get();

@@ -24,7 +24,7 @@ void Worker::start_tls(Conn& c) {
   ++handshakes_;
   if (!session) {
     std::string name = c.peer_name();
-    stats_.refused.add(1);
+    stats_.failed_handshakes.add(1);
     std::string why = fmt::format("TLS: {}", session.error().message());
     if (shared_.config.log_connections) shared_.event({ServerEvent::Kind::refused, name, why});
     return close(c, "refused");
@@ -39,7 +39,7 @@ void Worker::continue_handshake(Conn& c) {
   if (!r.ok()) {
     std::string name = c.peer_name();
     std::string why = r.error.message();  // "TLS: ..." in plain words (tls.hpp).
-    stats_.refused.add(1);
+    stats_.failed_handshakes.add(1);
     if (shared_.config.log_connections) shared_.event({ServerEvent::Kind::refused, name, why});
     return close(c, "refused");
   }
@@ -58,7 +58,7 @@ void Worker::expire_handshakes() {
     if (!c.tls_handshaking || now_ - c.since < limit) continue;
     std::string name = c.peer_name();
     std::string why = fmt::format("no TLS handshake within {} ms", limit.count());
-    stats_.refused.add(1);
+    stats_.failed_handshakes.add(1);
     if (shared_.config.log_connections) shared_.event({ServerEvent::Kind::refused, name, why});
     close(c, "refused");
   }

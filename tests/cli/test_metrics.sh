@@ -30,6 +30,7 @@ prometheus_and_json() {
   local line
   for line in 'parley_connections_total 2' 'parley_bytes_received_total 6' 'parley_bytes_sent_total 6' \
     'parley_refused_total{reason="full"} 0' 'parley_refused_total{reason="denied"} 0' \
+    'parley_refused_total{reason="handshake"} 0' \
     '# TYPE parley_connections_active gauge'; do
     grep -qxF "$line" "$WORK/prom" || { fail "no line [$line] in: $(cat "$WORK/prom")"; return 1; }
   done

@@ -63,12 +63,19 @@ mutual_tls() {
     --tls-cert "$PKI/client.pem" --tls-key "$PKI/client.key" localhost "$EPORT")" "with a client certificate"
 }
 
-# A plain client is refused with one log line; TLS clients are still served after it.
+# A plain client is refused with one log line; TLS clients are still served after it. The
+# counters call it a failed handshake, not a full server (SIGUSR1, --metrics).
 plain_client_refused() {
-  start_echo pc --tls || return 1
+  local mport
+  mport=$(free_port)
+  start_echo pc --tls --metrics "127.0.0.1:$mport" || return 1
   printf 'not tls\n' | timeout 10 "$PARLEY" connect 127.0.0.1 "$EPORT" >/dev/null 2>&1
   wait_for_line "$WORK/pc.err" "^[0-9: .-]+ 127\.0\.0\.1:[0-9]+ refused: TLS: " || return 1
-  assert_eq still "$(echo still | timeout 10 "$PARLEY" connect --tls --tls-pin "$(pin_from "$WORK/pc.err")" 127.0.0.1 "$EPORT")"
+  assert_eq still "$(echo still | timeout 10 "$PARLEY" connect --tls --tls-pin "$(pin_from "$WORK/pc.err")" 127.0.0.1 "$EPORT")" || return 1
+  kill -USR1 "$EPID"
+  wait_for_line "$WORK/pc.err" " 0 refused, 0 denied, .* messages, 1 failed handshake\$" || return 1
+  curl -fs "http://127.0.0.1:$mport/metrics" | grep -qxF 'parley_refused_total{reason="handshake"} 1' ||
+    fail "metrics: $(curl -s "http://127.0.0.1:$mport/metrics" | grep refused)"
 }
 
 # listen --tls, one client: stdin to the client and the client's bytes to stdout, 1 MiB each way.

@@ -177,9 +177,10 @@ int run_echo(EchoArgs& o) {
     log_json_stats("summary", s, std::chrono::duration<double>(elapsed).count());
     return kExitOk;
   }
-  say("{} connections served ({} refused, {} denied), {} bytes in, {} bytes out, {} messages in "
-      "{} s.",
-      s.total, s.refused, s.denied, s.bytes_in, s.bytes_out, s.messages, format_seconds(elapsed));
+  say("{} connections served ({} refused, {} denied{}), {} bytes in, {} bytes out, {} messages "
+      "in {} s.",
+      s.total, s.refused, s.denied, handshakes_text(s), s.bytes_in, s.bytes_out, s.messages,
+      format_seconds(elapsed));
   return kExitOk;
 }
 

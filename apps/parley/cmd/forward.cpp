@@ -221,7 +221,8 @@ int run_forward(ForwardArgs& o) {
   }
   if (!resolve_targets(o)) return kExitUsage;
   if (!target_tls_or_say(o)) return kExitUsage;
-  if (o.tls.enabled && !(o.server.tls = tls_server_or_say("forward", o.tls, true))) return kExitUsage;
+  if (o.tls.enabled && !(o.server.tls = tls_server_or_say("forward", o.tls, true)))
+    return kExitUsage;
   std::string unix_path;
   if (!o.activated && !listening_side(o, &unix_path)) return kExitUsage;
   UnlinkOnExit cleanup(unix_path);
@@ -265,8 +266,9 @@ int run_forward(ForwardArgs& o) {
     log_json_stats("summary", s, std::chrono::duration<double>(elapsed).count());
     return kExitOk;
   }
-  say("{} connections forwarded ({} refused, {} denied), {} bytes up, {} bytes down in {} s.",
-      s.total, s.refused, s.denied, s.bytes_in, s.bytes_out, format_seconds(elapsed));
+  say("{} connections forwarded ({} refused, {} denied{}), {} bytes up, {} bytes down in {} s.",
+      s.total, s.refused, s.denied, handshakes_text(s), s.bytes_in, s.bytes_out,
+      format_seconds(elapsed));
   return kExitOk;
 }
 

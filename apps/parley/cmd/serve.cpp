@@ -163,6 +163,7 @@ void log_json_stats(std::string_view event, const ServerStats& s, double seconds
   j["total"] = s.total;
   j["refused"] = s.refused;
   j["denied"] = s.denied;
+  j["failed_handshakes"] = s.failed_handshakes;
   j["bytes_in"] = s.bytes_in;
   j["bytes_out"] = s.bytes_out;
   j["messages"] = s.messages;
@@ -215,10 +216,17 @@ void print_addresses(const Server& server, bool wildcard, std::string_view fix, 
     say("Reachable at {} ({})", addresses[i].to_string(), names[i]);
 }
 
+std::string handshakes_text(const ServerStats& s) {
+  if (s.failed_handshakes == 0) return {};
+  return fmt::format(", {} failed handshake{}", s.failed_handshakes,
+                     s.failed_handshakes == 1 ? "" : "s");
+}
+
 void print_stats(const ServerStats& s, std::string_view prefix, LogFormat format) {
   if (format == LogFormat::json) return log_json_stats("stats", s);
-  say("{}{} active, {} total, {} refused, {} denied, {} bytes in, {} bytes out, {} messages",
-      prefix, s.active, s.total, s.refused, s.denied, s.bytes_in, s.bytes_out, s.messages);
+  say("{}{} active, {} total, {} refused, {} denied, {} bytes in, {} bytes out, {} messages{}",
+      prefix, s.active, s.total, s.refused, s.denied, s.bytes_in, s.bytes_out, s.messages,
+      handshakes_text(s));
 }
 
 void add_metrics_option(CLI::App& app, std::string& address) {

@@ -77,6 +77,8 @@ inline constexpr std::string_view kActivatedLoopback =
     "the socket unit listens on a loopback address";
 
 void print_stats(const ServerStats& s, std::string_view prefix, LogFormat format = LogFormat::text);
+// ", 3 failed handshakes" (PROXY header or TLS), or "" when there were none.
+std::string handshakes_text(const ServerStats& s);
 
 // systemd socket activation (sd_listen_fds(3)): the sockets this process was started with
 // (LISTEN_PID is ours; LISTEN_FDS sockets from descriptor 3; LISTEN_FDNAMES their names), ready
