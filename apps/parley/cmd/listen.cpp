@@ -263,7 +263,8 @@ int run_listen(const ListenArgs& o) {
   }
   // TLS files are read (or a certificate generated) before anything listens.
   std::shared_ptr<tls::Context> tls_ctx;
-  if (o.tls.enabled && !(tls_ctx = tls_server_or_say("listen", o.tls, server_mode))) return kExitUsage;
+  if (o.tls.enabled && !(tls_ctx = tls_server_or_say("listen", o.tls, server_mode)))
+    return kExitUsage;
   auto activated = activated_listeners(o);
   if (!activated) return kExitUsage;
   const bool from_systemd = !activated->empty();
