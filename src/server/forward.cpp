@@ -222,6 +222,13 @@ void ForwardHandler::connected(Side& target) {
     connect_next(client, std::error_code(err, std::system_category()));
     return;
   }
+  if (options_.proxy_protocol) {  // Before anything else, TLS included (as HAProxy sends it).
+    SocketAddress local;
+    *local.size_ptr() = SocketAddress::capacity();
+    getsockname(client.fd, local.get(), local.size_ptr());
+    target.header = proxy_protocol_header(
+        *options_.proxy_protocol, SocketAddress(client.peer_address(), client.peer_len), local);
+  }
   if (options_.target_tls) {
     auto session = options_.target_tls->session(target.fd, options_.targets[client.target].host);
     if (!session) return end(target, fmt::format("target: {}", session.error().message()), true);
@@ -235,6 +242,14 @@ void ForwardHandler::connected(Side& target) {
 // --target-tls: the target's handshake, on its own events. A target that fails it ends the
 // session (it answered, so trying the next one would hide a configuration error).
 void ForwardHandler::handshake(Side& target) {
+  while (!target.header.empty()) {  // The PROXY header goes first, in plain.
+    ssize_t w =
+        ::send(target.fd, target.header.data(), target.header.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && errno == EAGAIN) return w_->set_events(target, EPOLLOUT);
+    if (w < 0) return end(target, fmt::format("target: {}", std::strerror(errno)), true);
+    target.header.erase(0, static_cast<std::size_t>(w));
+  }
   Io r = target.tls->handshake();
   if (r.wants())
     return w_->set_events(target, r.status == IoStatus::want_read ? EPOLLIN : EPOLLOUT);
@@ -247,13 +262,6 @@ void ForwardHandler::handshake(Side& target) {
 void ForwardHandler::ready(Side& target) {
   Side& client = *target.peer;
   down_until_[client.target] = {};
-  if (options_.proxy_protocol) {
-    SocketAddress local;
-    *local.size_ptr() = SocketAddress::capacity();
-    getsockname(client.fd, local.get(), local.size_ptr());
-    target.header = proxy_protocol_header(
-        *options_.proxy_protocol, SocketAddress(client.peer_address(), client.peer_len), local);
-  }
   update(target);
   update(client);
   // The client may have sent its first bytes with its TLS handshake: they wait in the session.

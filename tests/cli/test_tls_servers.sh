@@ -218,8 +218,15 @@ forward_tls() {
   echo hi | timeout 10 "$PARLEY" connect 127.0.0.1 "$FPORT" >"$WORK/bad.out" 2>/dev/null
   assert_eq "" "$(cat "$WORK/bad.out")" "nothing through an untrusted target" || return 1
   wait_for_line "$WORK/fbad.err" "target TLS: unknown issuer" || return 1
-  expect_exit 2 "parley: forward: --proxy-protocol-send goes before the target's TLS handshake, which parley does not do yet: drop one of them" \
-    "$PARLEY" forward --target-tls --proxy-protocol-send v1 127.0.0.1:0 "127.0.0.1:$plain"
+  # --proxy-protocol-send with --target-tls: the header first, in plain, then TLS; an echo that
+  # takes both (header, then handshake) names the real client.
+  start_echo fpp -q --tls --tls-cert "$PKI/server.pem" --tls-key "$PKI/server.key" --proxy-protocol \
+    --reply 'from {peer}: {line}' || return 1
+  start_forward fsend --target-tls --target-tls-ca "$PKI/ca.pem" --proxy-protocol-send v2 \
+    127.0.0.1:0 "localhost:$EPORT" || return 1
+  local answer
+  answer=$( (echo hi; sleep 0.5) | timeout 10 "$PARLEY" connect -s 127.0.0.2 127.0.0.1 "$FPORT" 2>&1)
+  [[ $answer =~ ^from\ 127\.0\.0\.2:[0-9]+:\ hi ]] || fail "PROXY header, then TLS: [$answer]"
 }
 
 usage_errors() {

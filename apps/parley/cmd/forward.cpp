@@ -46,11 +46,6 @@ struct ForwardArgs {
 bool target_tls_or_say(ForwardArgs& o) {
   const auto& t = o.target_tls;
   if (!t.on) return true;
-  if (o.forward.proxy_protocol) {
-    say("forward: --proxy-protocol-send goes before the target's TLS handshake, which parley "
-        "does not do yet: drop one of them");
-    return false;
-  }
   tls::ClientConfig c;
   c.ca = t.ca, c.pin = t.pin, c.servername = t.servername, c.cert = t.cert, c.key = t.key;
   c.insecure = t.insecure;
