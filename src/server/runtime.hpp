@@ -30,6 +30,8 @@ inline constexpr std::size_t kReadBuffer = 64 << 10;  // One per worker, shared 
 inline constexpr int kBurst = 64;  // Accepts or datagrams per wakeup, for fairness.
 // While stopping, a connection with nothing in flight for this long is done.
 inline constexpr std::chrono::milliseconds kDrainQuiet{100};
+// How often connections still owing a PROXY header or a TLS handshake are checked for lateness.
+inline constexpr std::chrono::milliseconds kExpiryScan{100};
 
 struct WorkerStats {
   Counter active, total, refused, denied, bytes_in, bytes_out, messages;
@@ -290,6 +292,7 @@ class Worker {
   WorkerStats stats_;
   Clock::time_point now_;
   Clock::time_point next_sweep_;
+  Clock::time_point next_expiry_scan_{};  // Late PROXY headers and TLS handshakes.
   Clock::time_point accept_paused_until_{};
   bool accept_paused_ = false;  // Out of descriptors, for a moment.
   bool accept_held_ = false;    // The handler is at its own limit.

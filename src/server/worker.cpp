@@ -119,7 +119,7 @@ int Worker::next_timeout_ms() const {
   if (shared_.config.idle_timeout.count() > 0) next = std::min(next, next_sweep_);
   if (accept_paused_) next = std::min(next, accept_paused_until_);
   if (awaiting_headers_ > 0 || handshakes_ > 0)
-    next = std::min(next, now_ + std::chrono::milliseconds(100));
+    next = std::min(next, std::max(now_, next_expiry_scan_));
   if (!tls_buffered_.empty()) return 0;  // Input is waiting inside TLS sessions.
   if (draining_) next = std::min({next, drain_deadline_, now_ + kDrainQuiet / 2});
   if (next == Clock::time_point::max()) return -1;
@@ -150,8 +150,13 @@ void Worker::run() {
       poll_epoll(next_timeout_ms());
     }
     if (!tls_buffered_.empty()) tls_revisit();
-    if (awaiting_headers_ > 0) expire_proxy_headers();
-    if (handshakes_ > 0) expire_handshakes();
+    // Late PROXY headers and TLS handshakes: a scan of every connection, so at most every
+    // 100 ms (each loop would cost O(clients) per wakeup while handshakes keep coming).
+    if ((awaiting_headers_ > 0 || handshakes_ > 0) && now_ >= next_expiry_scan_) {
+      if (awaiting_headers_ > 0) expire_proxy_headers();
+      if (handshakes_ > 0) expire_handshakes();
+      next_expiry_scan_ = now_ + kExpiryScan;
+    }
     handler_->on_time(*this);
     delete_closed();
     if (accept_paused_ && now_ >= accept_paused_until_ && !draining_) {
