@@ -49,15 +49,19 @@ EOF
 
 soak() {
   start_echo soak || return 1
+  # The server's descriptors before any holder: counted after bench started, the first holders
+  # could already be in the base, and the wait below would never end (seen once in CI).
+  local base deadline=$((SECONDS + 30))
+  base=$(fds_of "$EPID")
   "$PARLEY" bench hold "127.0.0.1:$EPORT" -c "$HOLDERS" -d "$((SECONDS_SOAK + 30))s" \
     >"$WORK/hold.out" 2>"$WORK/hold.err" </dev/null &
   local hold=$!
   BG_PIDS+=("$hold")
   # Wait until the holders are in (each is a descriptor of the server's).
-  local base deadline=$((SECONDS + 30))
-  base=$(fds_of "$EPID")
   while [ "$(fds_of "$EPID")" -lt $((base + HOLDERS)) ]; do
-    [ $SECONDS -lt $deadline ] || fail "holders not in after 30s: $(fds_of "$EPID") fds" || return 1
+    [ $SECONDS -lt $deadline ] ||
+      fail "holders not in after 30s: $(fds_of "$EPID") fds, $base before: $(cat "$WORK/hold.err")" ||
+      return 1
     sleep 0.2
   done
   local fds0 rss0 fds1 rss1 done
