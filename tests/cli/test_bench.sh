@@ -170,15 +170,19 @@ interrupt_partial_report() {
 
 # On a terminal, a progress line each second: bar, elapsed/duration, rate, MB/s, open, errors.
 # Both shapes: the loop on the main thread (one worker) and the main thread watching workers.
+# script(1) can lose what the child wrote last when the child exits at once (seen in CI: an
+# empty typescript, status 0), so the shell inside waits a moment before it exits.
 progress_line_on_terminal() {
-  timeout 10 script -qec "'$PARLEY' bench pingpong $* -d 2s 127.0.0.1 $EPORT" /dev/null >"$WORK/tty.out" 2>&1 || return 1
+  timeout 10 script -qec "'$PARLEY' bench pingpong $* -d 2s 127.0.0.1 $EPORT; rc=\$?; sleep 0.3; exit \$rc" \
+    /dev/null >"$WORK/tty.out" 2>&1 || return 1
   tr '\r' '\n' <"$WORK/tty.out" | grep -aEq '\[#+ *\] 1/2 s  [1-9][0-9]* rt/s  [0-9.]+ MB/s  [1-9][0-9]* open  0 errors' ||
     fail "no progress line: $(tr '\r' '\n' <"$WORK/tty.out" | head -5)"
 }
 
 # --quiet (issue 19): no progress line even on a terminal, the report still comes.
 quiet_on_terminal() {
-  timeout 10 script -qec "'$PARLEY' bench pingpong --quiet -d 2s 127.0.0.1 $EPORT" /dev/null >"$WORK/q.out" 2>&1 || return 1
+  timeout 10 script -qec "'$PARLEY' bench pingpong --quiet -d 2s 127.0.0.1 $EPORT; rc=\$?; sleep 0.3; exit \$rc" \
+    /dev/null >"$WORK/q.out" 2>&1 || return 1
   if tr '\r' '\n' <"$WORK/q.out" | grep -aEq '^\[#* *\]'; then fail "progress line with --quiet"; return 1; fi
   grep -aq "round trips" "$WORK/q.out" || fail "no report: $(head -3 "$WORK/q.out")"
 }

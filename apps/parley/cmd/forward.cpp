@@ -219,8 +219,10 @@ int run_forward(ForwardArgs& o) {
   if (o.tls.enabled && !(o.server.tls = tls_server_or_say("forward", o.tls, true)))
     return kExitUsage;
   std::string unix_path;
+  auto held = std::make_unique<ExitSignalsHeld>();  // Until the socket file's cleanup is armed.
   if (!o.activated && !listening_side(o, &unix_path)) return kExitUsage;
   UnlinkOnExit cleanup(unix_path);
+  held.reset();
   o.forward.udp = o.udp;
   o.server.udp = o.udp;
   o.server.refusal.clear();  // A relay never puts bytes of its own into the stream.

@@ -268,10 +268,13 @@ int run_listen(const ListenArgs& o) {
   auto activated = activated_listeners(o);
   if (!activated) return kExitUsage;
   const bool from_systemd = !activated->empty();
+  // A signal between bind() and the cleanup's arming would leave the socket file behind.
+  auto held = std::make_unique<ExitSignalsHeld>();
   Result<std::vector<Listener>> listeners =
       from_systemd ? Result<std::vector<Listener>>(std::move(*activated)) : open_all(o);
   if (!listeners) return report_open_failure(o, listeners.error());
   UnlinkOnExit cleanup(o.unix_path);
+  held.reset();  // A signal that came meanwhile is delivered now, and the file goes with it.
   std::vector<SocketAddress> bound;
   for (const auto& l : *listeners) bound.push_back(l.local);
   const bool json = o.log_format == LogFormat::json;

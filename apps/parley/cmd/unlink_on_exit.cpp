@@ -33,6 +33,17 @@ extern "C" void unlink_then_die(int sig) {
 
 }  // namespace
 
+ExitSignalsHeld::ExitSignalsHeld() {
+  sigset_t held;
+  sigemptyset(&held);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&held, sig);
+  pthread_sigmask(SIG_BLOCK, &held, &old_);
+}
+
+ExitSignalsHeld::~ExitSignalsHeld() {
+  pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+}
+
 UnlinkOnExit::UnlinkOnExit(const std::string& path) {
   struct stat st {};
   if (path.empty() || path.front() == '@' || path.size() >= sizeof(g_socket_path) ||

@@ -5,9 +5,25 @@
 // after ours was replaced, is not ours to delete. One per process (the signal handler's state is
 // static); the server modes block these signals and return normally, and the destructor works.
 
+#include <signal.h>
+
 #include <string>
 
 namespace parley::cmd {
+
+// Ctrl-C, SIGTERM and SIGHUP wait while it lives (blocked, then delivered): held from before a
+// socket file is made until its UnlinkOnExit is armed, so that no signal in between can end the
+// process with the file left behind.
+class ExitSignalsHeld {
+ public:
+  ExitSignalsHeld();
+  ~ExitSignalsHeld();
+  ExitSignalsHeld(const ExitSignalsHeld&) = delete;
+  ExitSignalsHeld& operator=(const ExitSignalsHeld&) = delete;
+
+ private:
+  sigset_t old_;
+};
 
 class UnlinkOnExit {
  public:
