@@ -226,6 +226,27 @@ void Worker::close_quiet() {
   }
 }
 
+// Clients still owing a PROXY header (proxy_timeout) or a TLS handshake (tls_timeout) past their
+// time are refused and logged; the service never saw them.
+void Worker::expire_late() {
+  const auto& config = shared_.config;
+  for (std::size_t i = conns_.size(); i-- > 0;) {
+    if (i >= conns_.size()) continue;
+    Conn& c = *conns_[i];
+    std::string why;
+    if (c.awaiting_header && now_ - c.since >= config.proxy_timeout)
+      why = fmt::format("no PROXY header within {} ms", config.proxy_timeout.count());
+    else if (c.tls_handshaking && now_ - c.since >= config.tls_timeout)
+      why = fmt::format("no TLS handshake within {} ms", config.tls_timeout.count());
+    else
+      continue;
+    std::string name = c.peer_name();
+    stats_.failed_handshakes.add(1);
+    if (config.log_connections) shared_.event({ServerEvent::Kind::refused, name, why});
+    close(c, why.c_str());
+  }
+}
+
 void Worker::sweep_idle() {
   auto limit = shared_.config.idle_timeout;
   for (std::size_t i = conns_.size(); i-- > 0;) {

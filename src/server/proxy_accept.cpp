@@ -67,18 +67,4 @@ void Worker::read_proxy_header(Conn& c) {
   welcome(c);
 }
 
-void Worker::expire_proxy_headers() {
-  auto limit = shared_.config.proxy_timeout;
-  for (std::size_t i = conns_.size(); i-- > 0;) {
-    if (i >= conns_.size()) continue;
-    Conn& c = *conns_[i];
-    if (!c.awaiting_header || now_ - c.since < limit) continue;
-    std::string name = c.peer_name();
-    std::string why = fmt::format("no PROXY header within {} ms", limit.count());
-    stats_.failed_handshakes.add(1);
-    if (shared_.config.log_connections) shared_.event({ServerEvent::Kind::refused, name, why});
-    close(c, why.c_str());
-  }
-}
-
 }  // namespace parley::server

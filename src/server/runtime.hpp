@@ -250,7 +250,6 @@ class Worker {
   bool admit(int fd, const sockaddr_in6& peer, socklen_t len);
   void welcome(Conn& c);
   void read_proxy_header(Conn& c);
-  void expire_proxy_headers();
   bool on_readable(Conn& c);
   void on_writable(Conn& c);
   bool wrote(Conn& c, std::size_t n);  // Bookkeeping after n pending bytes left; false: closed.
@@ -258,7 +257,7 @@ class Worker {
   // --tls (tls_accept.cpp).
   void start_tls(Conn& c);
   void continue_handshake(Conn& c);
-  void expire_handshakes();
+  void expire_late();  // Late PROXY headers and TLS handshakes (conn.cpp).
   void tls_event(Conn& c, std::uint32_t ev);
   bool tls_readable(Conn& c);
   void tls_flush(Conn& c);

@@ -50,20 +50,6 @@ void Worker::continue_handshake(Conn& c) {
   welcome(c);
 }
 
-void Worker::expire_handshakes() {
-  auto limit = shared_.config.tls_timeout;
-  for (std::size_t i = conns_.size(); i-- > 0;) {
-    if (i >= conns_.size()) continue;
-    Conn& c = *conns_[i];
-    if (!c.tls_handshaking || now_ - c.since < limit) continue;
-    std::string name = c.peer_name();
-    std::string why = fmt::format("no TLS handshake within {} ms", limit.count());
-    stats_.failed_handshakes.add(1);
-    if (shared_.config.log_connections) shared_.event({ServerEvent::Kind::refused, name, why});
-    close(c, "refused");
-  }
-}
-
 void Worker::tls_interest(Conn& c, std::uint32_t* want) {
   if (c.tls_read_wants_write) *want |= EPOLLOUT;
   if (c.tls_write_wants_read && c.pending_size() > 0) *want |= EPOLLIN;

@@ -153,8 +153,7 @@ void Worker::run() {
     // Late PROXY headers and TLS handshakes: a scan of every connection, so at most every
     // 100 ms (each loop would cost O(clients) per wakeup while handshakes keep coming).
     if ((awaiting_headers_ > 0 || handshakes_ > 0) && now_ >= next_expiry_scan_) {
-      if (awaiting_headers_ > 0) expire_proxy_headers();
-      if (handshakes_ > 0) expire_handshakes();
+      expire_late();
       next_expiry_scan_ = now_ + kExpiryScan;
     }
     handler_->on_time(*this);

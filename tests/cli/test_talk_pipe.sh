@@ -284,17 +284,14 @@ verbose_and_source() {
 
 # --json (issue 19): one object per answer with what was sent; bytes that are not UTF-8 kept as hex.
 json_transcript() {
-  "$PARLEY" echo -p 0 --bind 127.0.0.1 -q --lines --reply 'got {line}' >/dev/null 2>"$WORK/js.err" </dev/null &
-  BG_PIDS+=($!)
-  wait_for_line "$WORK/js.err" 'Listening on' || return 1
-  local port
-  port=$(port_from "$WORK/js.err")
+  start_line_echo || return 1
+  local port=$LPORT
   printf 'Hallo\nwie\xff\n' | "$PARLEY" talk --json 127.0.0.1 "$port" >"$WORK/js.out" || return 1
-  assert_eq '{"sent":"Hallo","answer":"got Hallo","rtt_ms":R}
-{"sent":"wie�","sent_hex":"776965ff","answer":"got wie�","answer_hex":"676f7420776965ff","rtt_ms":R}' \
+  assert_eq '{"sent":"Hallo","answer":"got[Hallo]","rtt_ms":R}
+{"sent":"wie�","sent_hex":"776965ff","answer":"got[wie�]","answer_hex":"676f745b776965ff5d","rtt_ms":R}' \
     "$(sed -E 's/"rtt_ms":[0-9.]+/"rtt_ms":R/' "$WORK/js.out")" || return 1
   printf 'a\n' | "$PARLEY" talk --json --until none 127.0.0.1 "$port" >"$WORK/jn.out" || return 1
-  assert_eq $'{"sent":"a"}\n{"unsolicited":"got a"}' "$(cat "$WORK/jn.out")" || return 1
+  assert_eq $'{"sent":"a"}\n{"unsolicited":"got[a]"}' "$(cat "$WORK/jn.out")" || return 1
   expect_exit 2 "parley: talk: --json excludes --no-history" "$PARLEY" talk --json --no-history 127.0.0.1 "$port"
 }
 
