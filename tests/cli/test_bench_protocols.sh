@@ -68,7 +68,9 @@ templates_verified() {
   local pid=$!
   BG_PIDS+=($pid)
   wait_for_line "$WORK/seen.err" 'Listening on' || return 1
-  "$PARLEY" bench pingpong -c 2 -n 40 --threads 1 -m 'c{conn} n{n} r{rand:10}\t\x41\n' --json 127.0.0.1 "$(port_from "$WORK/seen.err")" >/dev/null || return 1
+  # Paced, so that both connections take turns: unpaced, the first one can finish all 40 round
+  # trips before the second has connected (CI saw c2 send one line).
+  "$PARLEY" bench pingpong -c 2 -n 40 --rate 400 --threads 1 -m 'c{conn} n{n} r{rand:10}\t\x41\n' --json 127.0.0.1 "$(port_from "$WORK/seen.err")" >/dev/null || return 1
   kill $pid
   wait_for_line "$WORK/seen.err" 'sent 11 bytes: c2 n3 r[0-9]\\tA\\n' || return 1
   wait_for_line "$WORK/seen.err" 'sent 11 bytes: c1 n1 r[0-9]\\tA\\n'
