@@ -11,7 +11,9 @@
 #   bulk    BULK_MIB from a file (parley connect, sendfile) through the forwarder into a sink
 #           (parley listen > /dev/null); GB/s from the sender's wall time
 # HAProxy runs with `option splice-auto` (its own zero-copy path) so that both relays can splice.
-# Medians are printed with the ratios parley/HAProxy and parley/socat.
+# Medians are printed with the ratios parley/HAProxy and parley/socat. parley runs twice: on epoll
+# (`parley`) and on io_uring (`parley-uring`, --io uring: the ring waits, the sides still splice),
+# and the ratio io_uring/epoll is printed too.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -58,9 +60,11 @@ fwd=''
 start_forwarder() {
   local name=$1 port=$2 target=$3 limit=$((DURATION * 3 + 120))
   case $name in
-    parley)
-      taskset -c 0 timeout $limit "$PARLEY" forward --threads 1 -m 20000 "127.0.0.1:$port" \
-        "127.0.0.1:$target" </dev/null >/dev/null 2>&1 & ;;
+    parley | parley-uring)
+      local io=epoll
+      [[ $name == parley-uring ]] && io=uring
+      taskset -c 0 timeout $limit "$PARLEY" forward --io $io --threads 1 -m 20000 \
+        "127.0.0.1:$port" "127.0.0.1:$target" </dev/null >/dev/null 2>&1 & ;;
     haproxy)
       cat >"$tmp/haproxy.cfg" <<EOF
 global
@@ -114,9 +118,14 @@ bulk_run() {  # GB/s of BULK_MIB through the forwarder on port $1 into a sink on
 }
 
 names=(parley haproxy socat)
+# io_uring where the kernel gives it (forward --io uring refuses at once otherwise).
+timeout 1 "$PARLEY" forward --io uring 127.0.0.1:0 127.0.0.1:9 </dev/null >/dev/null 2>"$tmp/io" || true
+if grep -q 'Listening on' "$tmp/io"; then
+  names=(parley parley-uring haproxy socat)
+fi
 for r in $(seq "$ROUNDS"); do
   order=("${names[@]}")
-  ((r % 2)) || order=(socat haproxy parley)
+  ((r % 2)) || order=($(printf '%s\n' "${names[@]}" | tac))
   for n in "${order[@]}"; do
     port=$(free_port)
     start_forwarder "$n" "$port" "$echo_port"
@@ -142,4 +151,8 @@ for metric in rt conn bulk; do
   h=$(median <"$tmp/$metric.haproxy")
   s=$(median <"$tmp/$metric.socat")
   echo "$metric: parley $p, HAProxy $h, socat $s;  parley/HAProxy $(ratio "$p" "$h")x, parley/socat $(ratio "$p" "$s")x"
+  if [[ -f $tmp/$metric.parley-uring ]]; then
+    u=$(median <"$tmp/$metric.parley-uring")
+    echo "$metric: parley io_uring $u;  io_uring/epoll $(ratio "$u" "$p")x, io_uring/HAProxy $(ratio "$u" "$h")x"
+  fi
 done

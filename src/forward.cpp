@@ -35,6 +35,8 @@ namespace {
 class ForwardService : public Service {
  public:
   explicit ForwardService(const ForwardOptions& options) : options_(options) {}
+  // Streams: its sides are custom_io (splice, or TLS sessions), which io_uring workers poll.
+  bool io_uring_ready() const override { return !options_.udp; }
   std::unique_ptr<server::Handler> make_handler() override {
     if (options_.udp) return server::make_forward_datagram_handler(options_);
     return server::make_forward_stream_handler(options_);

@@ -43,8 +43,9 @@ class Service {
   // Most workers this service can use (broadcast services keep every client on one loop).
   virtual unsigned max_workers() const { return 1u << 16; }
   // Whether its handlers can run on an io_uring worker (ServerConfig::io): they use only
-  // Worker::send/close/set_reading on accepted stream connections -- no watched descriptors, no
-  // connections of their own, no custom_io.
+  // Worker::send/close/set_reading on accepted stream connections, or move the bytes of custom_io
+  // connections (their own too: Worker::adopt) themselves on Handler::io readiness -- no watched
+  // descriptors.
   virtual bool io_uring_ready() const { return false; }
   virtual std::unique_ptr<server::Handler> make_handler() = 0;
 };

@@ -23,6 +23,7 @@ enum RingOp : std::uint64_t {
   kOpAccept = 3,
   kOpWake = 4,
   kOpCancel = 5,  // A cancellation's own completion: nothing to do.
+  kOpPoll = 6,    // Readiness of a custom_io connection (a forwarder's sides).
 };
 inline constexpr std::uint64_t kOpMask = 7;
 inline constexpr std::size_t kStashBound = 16 << 10;

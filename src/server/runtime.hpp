@@ -122,6 +122,13 @@ struct Conn : Handle {
   bool ring_cancel = false;    // ... and its cancellation was asked for.
   bool ring_send = false;      // A send is in the ring.
   bool ring_dirty = false;     // On the worker's list of connections to look at before submitting.
+  // custom_io connections wait for readiness with one-shot polls instead of receives: polls in
+  // the ring (only the newest is armed, older ones are being removed), the newest one's events,
+  // and whether an errors-only poll fired (not armed again until the interest changes: a hang-up
+  // stays, and would fire on every round).
+  std::uint8_t ring_polls = 0;
+  bool ring_quiet = false;
+  std::uint32_t ring_poll_mask = 0;
 
   // Output not yet taken by the client (or, on io_uring, not yet confirmed sent).
   std::size_t pending_size() const { return pending.size() - pending_off + sending.size(); }
@@ -200,7 +207,8 @@ class Worker {
   void set_events(Conn& c, std::uint32_t events);
   // Registers a connection the handler opened itself (a forwarder's target): it is closed,
   // swept for idleness and drained like the others, but not counted against max_conns or
-  // reported as a client. The worker owns it from now on.
+  // reported as a client. The worker owns it from now on. On io_uring it must be custom_io (it is
+  // polled for `events`, and the handler moves its bytes).
   void adopt(Conn& c, std::uint32_t events);
   // Registers, changes or removes a watched descriptor (w.fd must be set).
   void watch(Watch& w, std::uint32_t events);
@@ -238,6 +246,8 @@ class Worker {
   void ring_on_recv(Conn& c, int res, std::uint32_t flags);
   void ring_on_send(Conn& c, int res);
   void ring_on_accept(Slot& s, int res, std::uint32_t flags);
+  void ring_on_poll(Conn& c, int res);
+  void ring_arm_poll(Conn& c);  // custom_io: a poll for c.events, unless one is armed.
   void ring_prepare();          // Before each submit: output, resumed input, receives to arm.
   void ring_mark(Conn& c);      // Put c on the list ring_prepare() looks at.
   void ring_send_now(Conn& c);  // pending -> sending, into the ring.

@@ -392,6 +392,10 @@ void Worker::set_events(Conn& c, std::uint32_t events) {
   if (events == 0) events = EPOLLET;  // Errors and hang-ups once, not on every wakeup.
   if (c.events == events) return;
   c.events = events;
+  if (ring_) {
+    c.ring_quiet = false;
+    return ring_mark(c);  // A poll for the new interest, before the next submit.
+  }
   epoll_event ev{};
   ev.events = events;
   ev.data.ptr = static_cast<Handle*>(&c);
@@ -404,6 +408,7 @@ void Worker::adopt(Conn& c, std::uint32_t events) {
   c.index = static_cast<std::uint32_t>(conns_.size());
   conns_.push_back(&c);
   c.events = events == 0 ? EPOLLET : events;
+  if (ring_) return ring_mark(c);  // Polled (custom_io) before the next submit.
   epoll_event ev{};
   ev.events = c.events;
   ev.data.ptr = static_cast<Handle*>(&c);

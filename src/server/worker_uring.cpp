@@ -4,10 +4,11 @@
 // A round: publish the buffers given back, look at the connections that changed (their output
 // goes into one send each, receives that ended are armed again), then one io_uring_enter submits
 // all of it and waits for completions. Each connection has at most one multishot receive (into
-// the worker's provided buffers) and one send in the ring. Backpressure as on epoll: while a
-// send is in the ring and more output has queued behind it, the connection's receive is
-// cancelled; input that completed before the cancellation waits in a stash. The Conn stays
-// allocated until no request names it any more (ring_ops).
+// the worker's provided buffers) and one send in the ring. Backpressure as on epoll: while a send
+// is in the ring and more output has queued behind it, the connection's receive is cancelled; input
+// that completed before the cancellation waits in a stash. Custom_io connections (a forwarder's
+// sides) are polled instead (ring_arm_poll). The Conn stays allocated until no request names it any
+// more (ring_ops).
 
 #include <netinet/in.h>
 #include <poll.h>
@@ -107,6 +108,8 @@ void Worker::ring_complete(std::uint64_t data, int res, std::uint32_t flags) {
       }
       return;
     }
+    case kOpPoll:
+      return ring_on_poll(*static_cast<Conn*>(p), res);
     case kOpCancel:
       return;
   }
@@ -188,6 +191,10 @@ void Worker::ring_prepare() {
       c->ring_dirty = false;
       --c->ring_ops;
       if (c->closed) continue;
+      if (c->custom_io) {  // The handler moves the bytes: it only needs to know when.
+        ring_arm_poll(*c);
+        continue;
+      }
       if (!ring_resume(*c)) continue;
       if (!c->ring_send && !c->pending.empty()) ring_send_now(*c);
       if (c->closed) continue;
@@ -298,6 +305,44 @@ void Worker::ring_on_send(Conn& c, int res) {
   handler_->drained(*this, c);
 }
 
+// A custom_io connection waits as on epoll, level-triggered: a one-shot poll for the events the
+// handler asked for (set_events), armed again after each completion while they are still wanted.
+// A changed interest removes the armed poll and arms a new one in the same submit.
+void Worker::ring_arm_poll(Conn& c) {
+  std::uint32_t want = c.events & (EPOLLIN | EPOLLOUT | EPOLLRDHUP);
+  if (c.ring_polls > 0 && c.ring_poll_mask == want) return;
+  if (want == 0 && c.ring_quiet) return;
+  if (c.ring_polls > 0) {
+    if (auto* s = ring_->sqe()) {
+      io_uring_prep_poll_remove(s, tag(&c, kOpPoll));
+      io_uring_sqe_set_data64(s, kOpCancel);
+    }
+  }
+  auto* s = ring_->sqe();
+  if (s == nullptr) return close(c, "io_uring submission queue full");
+  io_uring_prep_poll_add(s, c.fd, want);  // POLLIN/POLLOUT/POLLRDHUP are the EPOLL values.
+  io_uring_sqe_set_data64(s, tag(&c, kOpPoll));
+  ++c.ring_polls;
+  ++c.ring_ops;
+  c.ring_poll_mask = want;
+}
+
+void Worker::ring_on_poll(Conn& c, int res) {
+  --c.ring_polls;
+  --c.ring_ops;
+  if (c.closed) return;
+  const bool newest = c.ring_polls == 0;
+  if (newest) {
+    // Errors only: what fired (a hang-up, an error) would fire again at once if re-armed.
+    c.ring_quiet = res > 0 && (c.ring_poll_mask == 0);
+    ring_mark(c);  // Armed again before the next submit, if still wanted.
+  }
+  if (res <= 0) return;  // Removed (a newer one replaced it), or interrupted.
+  // Only what is asked for now, as epoll would report it (an older poll may have asked for more).
+  auto ev = static_cast<std::uint32_t>(res) & (c.events | EPOLLERR | EPOLLHUP);
+  if (ev != 0) handler_->io(*this, c, ev);
+}
+
 // Closing: what the ring still does for c is cancelled (the ring holds its own reference to the
 // socket, so the connection really ends once those requests are gone, in the next submit).
 void Worker::ring_closing(Conn& c) {
@@ -312,6 +357,12 @@ void Worker::ring_closing(Conn& c) {
   if (c.ring_send) {
     if (auto* s = ring_->sqe()) {
       io_uring_prep_cancel64(s, tag(&c, kOpSend), 0);
+      io_uring_sqe_set_data64(s, kOpCancel);
+    }
+  }
+  if (c.ring_polls > 0) {
+    if (auto* s = ring_->sqe()) {
+      io_uring_prep_poll_remove(s, tag(&c, kOpPoll));
       io_uring_sqe_set_data64(s, kOpCancel);
     }
   }

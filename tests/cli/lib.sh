@@ -4,19 +4,22 @@
 set -u
 PARLEY=${PARLEY:?PARLEY must point at the parley binary}
 WORK=$(mktemp -d /tmp/parley-test.XXXXXX)
-# PARLEY_IO=epoll|uring: every `parley echo` of the script runs with --io PARLEY_IO (ctest runs
-# the echo suites once more this way, so that both I/O backends pass the same tests). UDP and
-# --proxy-protocol run on epoll whatever is asked, so --io uring is left off those.
+# PARLEY_IO=epoll|uring: every `parley echo` and `parley forward` of the script runs with --io
+# PARLEY_IO (ctest runs the echo and forward suites once more this way, so that both I/O backends
+# pass the same tests). UDP, --proxy-protocol and TLS on the listening side run on epoll whatever
+# is asked, so --io uring is left off those.
 if [ -n "${PARLEY_IO:-}" ]; then
   printf '%s\n' '#!/usr/bin/env bash' \
     "real=$(printf '%q' "$PARLEY") io=$(printf '%q' "$PARLEY_IO")" \
-    'if [ "${1:-}" = echo ]; then' \
+    'if [ "${1:-}" = echo ] || [ "${1:-}" = forward ]; then' \
+    '  command=$1' \
     '  shift' \
     '  case " $* " in' \
-    '    *" -u "* | *" --udp "* | *" --proxy-protocol"*) [ "$io" = uring ] || set -- --io "$io" "$@" ;;' \
+    '    *" -u "* | *" --udp "* | *" --proxy-protocol "* | *" --tls "* | *" --ssl "*)' \
+    '      [ "$io" = uring ] || set -- --io "$io" "$@" ;;' \
     '    *) set -- --io "$io" "$@" ;;' \
     '  esac' \
-    '  exec "$real" echo "$@"' \
+    '  exec "$real" "$command" "$@"' \
     'fi' \
     'exec "$real" "$@"' >"$WORK/parley"
   chmod +x "$WORK/parley"

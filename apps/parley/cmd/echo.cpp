@@ -107,27 +107,8 @@ int run_echo(EchoArgs& o) {
     say("echo: --proxy-protocol is for TCP connections, not UDP");
     return kExitUsage;
   }
-  if (o.io == "uring" && o.server.udp) {
-    say("echo: --io uring is for TCP; UDP echo runs on epoll");
+  if (!apply_io("echo", o.io, o.tls.enabled, "TCP; UDP echo runs on epoll", &o.server))
     return kExitUsage;
-  }
-  if (o.io == "uring" && o.tls.enabled) {
-    say("echo: --io uring does not take --tls (TLS runs on epoll; use --io auto)");
-    return kExitUsage;
-  }
-  if (o.io == "uring" && o.proxy_protocol.on) {
-    say("echo: --io uring does not take --proxy-protocol (it runs on epoll; use --io auto)");
-    return kExitUsage;
-  }
-  o.server.io = o.io == "uring"   ? IoBackend::uring
-                : o.io == "epoll" ? IoBackend::epoll
-                                  : IoBackend::automatic;
-  if (o.server.io == IoBackend::uring) {
-    if (auto problem = io_uring_problem(); !problem.empty()) {
-      say("echo: --io uring: io_uring unavailable: {} (--io auto falls back to epoll)", problem);
-      return kExitUsage;
-    }
-  }
   if (o.tls.enabled && !(o.server.tls = tls_server_or_say("echo", o.tls, true))) return kExitUsage;
   set_log(o);
   const bool json = o.log_format == LogFormat::json;
@@ -222,11 +203,7 @@ Subcommand echo_command(CLI::App& root) {
       ->excludes(v4);
   app->add_option("--threads", o->server.threads, "Event loops, one per thread (default: cores)")
       ->check(CLI::Range(1, 256));
-  app->add_option("--io", o->io,
-                  "I/O backend: epoll (default), uring (io_uring, TCP only) or auto (io_uring "
-                  "where the kernel allows it, else epoll; -v says which and why)")
-      ->check(CLI::IsMember({"epoll", "uring", "auto"}))
-      ->type_name("BACKEND");
+  add_io_option(*app, o->io);
   app->add_flag("--lines", o->echo.lines, "Line mode: answer each line with --reply");
   app->add_option("--reply", o->echo.reply,
                   "Reply template (default: the bytes as they came); per chunk, or per line "

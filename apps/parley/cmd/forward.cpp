@@ -25,6 +25,7 @@ struct ForwardArgs {
   std::vector<std::string> sides;  // LISTEN TARGET...
   bool udp = false, ipv4 = false, ipv6 = false, numeric = false;
   int verbose = 0;
+  std::string io = "epoll";
   ServerConfig server;
   ForwardOptions forward;
   std::string proxy_protocol;
@@ -214,6 +215,10 @@ int run_forward(ForwardArgs& o) {
     say("forward: --proxy-protocol is for TCP connections, not UDP");
     return kExitUsage;
   }
+  o.server.udp = o.udp;
+  if (!apply_io("forward", o.io, o.tls.enabled,
+                "TCP and Unix streams; UDP forwarding runs on epoll", &o.server))
+    return kExitUsage;
   if (!resolve_targets(o)) return kExitUsage;
   if (!target_tls_or_say(o)) return kExitUsage;
   if (o.tls.enabled && !(o.server.tls = tls_server_or_say("forward", o.tls, true)))
@@ -224,7 +229,6 @@ int run_forward(ForwardArgs& o) {
   UnlinkOnExit cleanup(unix_path);
   held.reset();
   o.forward.udp = o.udp;
-  o.server.udp = o.udp;
   o.server.refusal.clear();  // A relay never puts bytes of its own into the stream.
   set_log(o);
   const bool wildcard = o.server.bind.empty() && unix_path.empty() && !o.activated;
@@ -234,6 +238,7 @@ int run_forward(ForwardArgs& o) {
     say("forward: cannot listen on {}: {}", from, describe(server.error()));
     return kExitUsage;
   }
+  if (o.verbose) say_line(o, "message", fmt::format("I/O: {}", (*server)->io()));
   sigset_t signals = block_server_signals();
   print_addresses(
       **server, wildcard,
@@ -305,6 +310,7 @@ Subcommand forward_command(CLI::App& root) {
   app->add_flag("-n,--nodns", o->numeric, "Numeric addresses only, never ask DNS");
   app->add_option("--threads", o->server.threads, "Event loops, one per thread (default: cores)")
       ->check(CLI::Range(1, 256));
+  add_io_option(*app, o->io);
   app->add_option("-m,--max-conns", o->server.max_conns,
                   "Most clients at once (default 10000); more are closed at once")
       ->check(CLI::Range(std::size_t{1}, std::size_t{10'000'000}));

@@ -62,6 +62,41 @@ bool apply_proxy_protocol(const char* command, const ProxyProtocolArgs& p, Serve
   return true;
 }
 
+CLI::Option* add_io_option(CLI::App& app, std::string& io) {
+  return app
+      .add_option("--io", io,
+                  "I/O backend: epoll (default), uring (io_uring, TCP only) or auto (io_uring "
+                  "where the kernel allows it, else epoll; -v says which and why)")
+      ->check(CLI::IsMember({"epoll", "uring", "auto"}))
+      ->type_name("BACKEND");
+}
+
+bool apply_io(const char* command, const std::string& io, bool tls, const char* streams,
+              ServerConfig* config) {
+  config->io = io == "uring"   ? IoBackend::uring
+               : io == "epoll" ? IoBackend::epoll
+                               : IoBackend::automatic;
+  if (config->io != IoBackend::uring) return true;
+  if (config->udp) {
+    say("{}: --io uring is for {}", command, streams);
+    return false;
+  }
+  if (tls) {
+    say("{}: --io uring does not take --tls (TLS runs on epoll; use --io auto)", command);
+    return false;
+  }
+  if (config->proxy_protocol) {
+    say("{}: --io uring does not take --proxy-protocol (it runs on epoll; use --io auto)", command);
+    return false;
+  }
+  if (auto problem = io_uring_problem(); !problem.empty()) {
+    say("{}: --io uring: io_uring unavailable: {} (--io auto falls back to epoll)", command,
+        problem);
+    return false;
+  }
+  return true;
+}
+
 bool build_access(const char* command, const AccessArgs& a, AccessList* out) {
   auto fail = [&](const char* option, const std::error_code& ec) {
     if (ec == std::errc::invalid_argument)

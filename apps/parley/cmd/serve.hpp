@@ -39,6 +39,14 @@ void add_proxy_protocol_options(CLI::App& app, ProxyProtocolArgs& p);
 // Into the server's configuration; on a bad --proxy-protocol-from prints one line, false.
 bool apply_proxy_protocol(const char* command, const ProxyProtocolArgs& p, ServerConfig* config);
 
+// --io epoll|uring|auto (echo, forward).
+CLI::Option* add_io_option(CLI::App& app, std::string& io);
+// Into config->io. --io uring with what runs on epoll only (UDP, TLS on the listening side,
+// --proxy-protocol), or on a kernel that cannot give it, prints one line and returns false;
+// `streams` names what io_uring serves ("TCP; UDP echo runs on epoll").
+bool apply_io(const char* command, const std::string& io, bool tls, const char* streams,
+              ServerConfig* config);
+
 // Builds the list; on a bad rule or file prints one line naming it and returns false.
 bool build_access(const char* command, const AccessArgs& a, AccessList* out);
 
