@@ -67,7 +67,7 @@ struct ServerEvent {
 
 // How workers wait for and move bytes. epoll: readiness, then recv()/send() per connection.
 // uring: one io_uring per worker (SINGLE_ISSUER | DEFER_TASKRUN | COOP_TASKRUN, multishot accept,
-// multishot receive into a ring of buffers shared by the worker's connections, sends batched into
+// receives into a ring of buffers shared by the worker's connections, sends batched into
 // one io_uring_enter per round). automatic: uring where the kernel, the service and the options
 // allow it, else epoll; Server::io() says which and why.
 enum class IoBackend { automatic, epoll, uring };

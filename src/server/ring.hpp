@@ -1,6 +1,6 @@
 #pragma once
 // One server worker's io_uring (internal to the server runtime): the ring itself, set up with the
-// flags that make it cheap, and the ring of provided buffers that multishot receives fill.
+// flags that make it cheap, and the ring of provided buffers that receives fill.
 // Made on any thread, disabled; the worker enables it on its own thread (SINGLE_ISSUER makes
 // that thread the only one allowed to submit). Everything else runs on the worker's thread.
 
@@ -39,8 +39,8 @@ struct Ring {
 
   // Input that came while the connection's output was pending (handlers get input only when
   // none is, as on epoll), with the end of input if that came too; delivered once the output is
-  // gone. Past kStashBound the receive is cancelled (in the next submit), so a client that sends
-  // and never reads costs at most this plus one round's input.
+  // gone. Past kStashBound the receive is not armed again, so a client that sends and never reads
+  // costs at most this plus one buffer.
   struct Stash {
     std::string data;
     bool eof = false;

@@ -118,7 +118,7 @@ bool choose_io(const ServerConfig& config, const Service& service, std::size_t w
   }
   *io = required ? "io_uring (--io uring)"
                  : "io_uring (--io auto: the kernel gives each worker a ring with SINGLE_ISSUER, "
-                   "DEFER_TASKRUN and COOP_TASKRUN, multishot accept and receive, provided "
+                   "DEFER_TASKRUN and COOP_TASKRUN, multishot accept, receives into provided "
                    "buffers)";
   return true;
 }
