@@ -7,6 +7,11 @@
 // input would reset the connection and could destroy the child's last output). A client that
 // resets makes the server send the child SIGHUP. The child's stderr stays the server's.
 //
+// With TLS on the server (ServerConfig::tls) the child cannot have the socket: its stdin and
+// stdout are Unix socket pairs and the worker relays them to the client's session, with the same
+// end of stream (close_notify becomes EOF on stdin; the end of stdout becomes close_notify and
+// FIN, then the lingering close) and 64 KiB per direction before the reading side pauses.
+//
 // Environment: PARLEY_REMOTE_ADDR, PARLEY_REMOTE_PORT, PARLEY_LOCAL_ADDR, PARLEY_LOCAL_PORT,
 // PARLEY_PROTO (tcp, udp or unix), and the same values under ncat's NCAT_* names.
 //

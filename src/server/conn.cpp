@@ -35,7 +35,7 @@ bool Worker::on_readable(Conn& c) {
 bool Worker::deliver(Conn& c, char* data, std::size_t n) {
   c.in += n;
   c.last_active = now_;
-  stats_.bytes_in.add(n);
+  if (!c.outgoing) stats_.bytes_in.add(n);  // The server's counters are its clients' bytes.
   if (shared_.config.traffic) shared_.config.traffic->record(TrafficDirection::received, data, n);
   return handler_->received(*this, c, data, n);
 }
@@ -59,8 +59,7 @@ bool Worker::send(Conn& c, const char* data, std::size_t n) {
   if (c.pending_size() == 0 && c.tls) {
     sent = tls_send(c, data, n);
     if (sent == SIZE_MAX) return false;
-    c.out += sent;
-    stats_.bytes_out.add(sent);
+    count_out(c, sent);
   } else if (c.pending_size() == 0) {  // Nothing queued: straight to the socket, in order.
     ssize_t w = ::send(c.fd, data, n, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (w < 0) {
@@ -71,8 +70,7 @@ bool Worker::send(Conn& c, const char* data, std::size_t n) {
       w = 0;
     }
     sent = static_cast<std::size_t>(w);
-    c.out += sent;
-    stats_.bytes_out.add(sent);
+    count_out(c, sent);
   }
   if (sent < n) {
     c.pending.append(data + sent, n - sent);
@@ -117,8 +115,7 @@ bool Worker::send(Conn& c, const iovec* pieces, int count) {
       w = 0;
     }
     sent = static_cast<std::size_t>(w);
-    c.out += sent;
-    stats_.bytes_out.add(sent);
+    count_out(c, sent);
   }
   if (sent == total) return true;
   for (int i = 0; i < count; ++i) {  // Queue what the socket did not take, in order.
@@ -145,9 +142,8 @@ void Worker::on_writable(Conn& c) {
 
 bool Worker::wrote(Conn& c, std::size_t n) {
   c.pending_off += n;
-  c.out += n;
+  count_out(c, n);
   c.last_active = now_;
-  stats_.bytes_out.add(n);
   if (c.pending_size() > 0) {
     // A long queue (broadcast) is compacted now and then instead of growing at the front.
     if (c.pending_off >= (64 << 10) && c.pending_off * 2 >= c.pending.size()) {

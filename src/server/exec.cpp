@@ -16,97 +16,9 @@
 
 #include <fmt/format.h>
 
-#include "parley/exec.hpp"
-#include "runtime.hpp"
-#include "udp.hpp"
+#include "exec_internal.hpp"
 
-namespace parley::server {
-namespace {
-
-// After the child exits: how long to wait for the client to close before closing anyway.
-constexpr std::chrono::seconds kLinger{2};
-// Without pidfds (kernels before 5.3) children are looked for this often.
-constexpr std::chrono::milliseconds kReapPoll{50};
-
-class ExecHandler;
-struct Child;
-
-struct ExecConn : Conn {
-  using Conn::Conn;
-  Child* child = nullptr;  // Running for this client.
-  bool lingering = false;  // The child is gone; waiting for the client's EOF.
-  Clock::time_point linger_until;
-};
-
-// A UDP peer's session: the child's end of a datagram socket pair, and where replies go.
-struct Session : Watch {
-  Session(ExecHandler& h, int listener) : handler(h), listener(listener) {}
-  void on_event(std::uint32_t events) override;
-  ExecHandler& handler;
-  int listener;
-  Fd pair;  // The server's end; the child has the other.
-  Datagram peer;
-  std::string key;
-  Child* child = nullptr;
-  Clock::time_point last_active;
-};
-
-// A running child, watched through its pidfd.
-struct Child : Watch {
-  explicit Child(ExecHandler& h) : handler(h) {}
-  void on_event(std::uint32_t) override;
-  ExecHandler& handler;
-  pid_t pid = -1;
-  Fd pidfd;
-  ExecConn* conn = nullptr;    // TCP/Unix: the client, while connected.
-  Session* session = nullptr;  // UDP.
-  std::string client;
-};
-
-class ExecHandler : public Handler {
- public:
-  explicit ExecHandler(const ExecOptions& options) : options_(options) {}
-
-  void start(Worker& w) override { w_ = &w; }
-  Conn* make_conn(int fd) override { return new ExecConn(fd); }
-  bool opened(Worker& w, Conn& c) override;
-  bool received(Worker&, Conn&, char*, std::size_t) override { return true; }  // Discarded.
-  bool peer_closed(Worker& w, Conn& c) override;
-  void closing(Worker& w, Conn& c, const char* reason) override;
-  void hangup(Worker& w, Conn& c, std::uint32_t events) override;
-  void datagram_ready(Worker& w, Slot& slot) override;
-  void draining(Worker& w) override;
-  bool drain_done(Worker&, const Conn& c) override;
-  bool settled(Worker&) override { return children_.empty(); }
-  void closing_all(Worker& w) override;
-  Clock::time_point last_active(const Conn& c) override;
-  Clock::time_point next_deadline() override;
-  void on_time(Worker& w) override;
-
-  void child_exited(Child& child, int status);
-  void reap(Child& child);
-  void session_output(Session& s);
-
- private:
-  Child* start_child(int in_fd, int out_fd, const SocketAddress& local, const SocketAddress& remote,
-                     std::string client);
-  void end_session(Session& s);
-  void hold_if_full();
-  void signal_all(int sig);
-
-  const ExecOptions& options_;
-  Worker* w_ = nullptr;
-  std::list<Child> children_;
-  std::map<std::string, Session*> sessions_;
-  std::list<Session> session_store_;
-  // Ended children and sessions stay allocated until the round of events is over: one of them
-  // may still have an event waiting in the worker's array.
-  std::list<Child> dead_children_;
-  std::list<Session> dead_sessions_;
-  bool served_ = false;   // Without -k: the one client came.
-  bool polling_ = false;  // Some child has no pidfd: reap by polling.
-  bool told_full_ = false;
-};
+namespace parley::server::exec_impl {
 
 void Child::on_event(std::uint32_t) {
   handler.reap(*this);
@@ -115,10 +27,14 @@ void Session::on_event(std::uint32_t) {
   handler.session_output(*this);
 }
 
+namespace {
+
 const char* proto_of(const SocketAddress& a, bool udp) {
   if (a.family() == AF_UNIX) return "unix";
   return udp ? "udp" : "tcp";
 }
+
+}  // namespace
 
 Child* ExecHandler::start_child(int in_fd, int out_fd, const SocketAddress& local,
                                 const SocketAddress& remote, std::string client) {
@@ -159,12 +75,13 @@ void ExecHandler::hold_if_full() {
 bool ExecHandler::opened(Worker& w, Conn& conn) {
   auto& c = static_cast<ExecConn&>(conn);
   served_ = true;
-  w.set_reading(c, false);  // The child reads it; the server only hears about errors.
   SocketAddress local;
   *local.size_ptr() = SocketAddress::capacity();
   getsockname(c.fd, local.get(), local.size_ptr());
   SocketAddress remote(c.peer_address(), c.peer_len);
-  c.fd_shared = true;  // From now on the child holds the socket too.
+  if (c.tls) return open_relay(w, c, local, remote);  // The child cannot speak TLS itself.
+  w.set_reading(c, false);  // The child reads it; the server only hears about errors.
+  c.fd_shared = true;       // From now on the child holds the socket too.
   c.child = start_child(c.fd, c.fd, local, remote, c.peer_name());
   if (c.child == nullptr) {
     w.close(c, "program did not start");
@@ -175,9 +92,22 @@ bool ExecHandler::opened(Worker& w, Conn& conn) {
   return true;
 }
 
+bool ExecHandler::received(Worker& w, Conn& conn, char* data, std::size_t n) {
+  auto& c = static_cast<ExecConn&>(conn);
+  return relayed(c) ? relay_received(w, c, data, n) : true;
+}
+
+bool ExecHandler::drained(Worker& w, Conn& conn) {
+  auto& c = static_cast<ExecConn&>(conn);
+  if (!relayed(c)) return Handler::drained(w, c);
+  relay_drained(w, c);
+  return !c.closed;
+}
+
 // The child is gone and the client closed too: the connection is done.
 bool ExecHandler::peer_closed(Worker& w, Conn& conn) {
   auto& c = static_cast<ExecConn&>(conn);
+  if (relayed(c)) return relay_peer_closed(w, c);
   if (c.lingering) {
     w.close(c, "done");
     return false;
@@ -185,8 +115,9 @@ bool ExecHandler::peer_closed(Worker& w, Conn& conn) {
   return true;
 }
 
-void ExecHandler::closing(Worker&, Conn& conn, const char*) {
+void ExecHandler::closing(Worker& w, Conn& conn, const char*) {
   auto& c = static_cast<ExecConn&>(conn);
+  if (relayed(c)) relay_closing(w, c);
   if (c.child != nullptr) {
     c.child->conn = nullptr;
     c.child = nullptr;
@@ -201,7 +132,7 @@ void ExecHandler::hangup(Worker& w, Conn& conn, std::uint32_t events) {
   int err = 0;
   socklen_t len = sizeof(err);
   getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &err, &len);
-  if (c.child != nullptr) {
+  if (c.child != nullptr && !relayed(c)) {  // (Relayed: relay_closing() tells the child.)
     if (w.config().log_connections)
       w.log(fmt::format("[pid {}] {} reset the connection; sending SIGHUP", c.child->pid,
                         c.child->client));
@@ -222,7 +153,9 @@ void ExecHandler::child_exited(Child& child, int status) {
     w_->log(fmt::format("[pid {}] {} for {}: {}", child.pid, options_.command.text, child.client,
                         describe_wait_status(status)));
   w_->unwatch(child);
-  if (ExecConn* c = child.conn) {
+  if (ExecConn* c = child.conn; c != nullptr && relayed(*c)) {
+    c->child = nullptr;  // Its output is still read to its end, then passed on (exec_relay.cpp).
+  } else if (c != nullptr) {
     // Everything the child wrote is in the socket: send it and EOF, then wait for the client's
     // EOF before closing, so unread input cannot turn the close into a reset.
     c->child = nullptr;
@@ -249,6 +182,8 @@ void ExecHandler::child_exited(Child& child, int status) {
 
 bool ExecHandler::drain_done(Worker& w, const Conn& conn) {
   const auto& c = static_cast<const ExecConn&>(conn);
+  // A relay's ends go with their client; the client stays while the child's output is relayed.
+  if (c.role != ExecConn::Role::client || c.from_child != nullptr) return false;
   if (c.child != nullptr) return false;
   return !c.lingering || w.now() >= c.linger_until;
 }
@@ -276,6 +211,8 @@ void ExecHandler::closing_all(Worker&) {
 
 // The child owns the stream, so the server never sees the bytes: ask TCP when data last moved.
 Clock::time_point ExecHandler::last_active(const Conn& conn) {
+  const auto& c = static_cast<const ExecConn&>(conn);
+  if (c.client != nullptr) return last_active(*c.client);  // A relay end: idle as its client.
   tcp_info info{};
   socklen_t len = sizeof(info);
   if (conn.peer.sin6_family == AF_UNIX ||
@@ -388,6 +325,8 @@ void ExecHandler::end_session(Session& s) {
   }
 }
 
+namespace {
+
 class ExecService : public Service {
  public:
   explicit ExecService(const ExecOptions& options) : options_(options) {}
@@ -401,12 +340,12 @@ class ExecService : public Service {
 };
 
 }  // namespace
-}  // namespace parley::server
+}  // namespace parley::server::exec_impl
 
 namespace parley {
 
 std::shared_ptr<Service> exec_service(const ExecOptions& options) {
-  return std::make_shared<server::ExecService>(options);
+  return std::make_shared<server::exec_impl::ExecService>(options);
 }
 
 }  // namespace parley

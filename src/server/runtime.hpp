@@ -263,6 +263,11 @@ class Worker {
   bool on_readable(Conn& c);
   void on_writable(Conn& c);
   bool wrote(Conn& c, std::size_t n);  // Bookkeeping after n pending bytes left; false: closed.
+  // n bytes went out to c (the server's counters count only its clients, not adopted ends).
+  void count_out(Conn& c, std::size_t n) {
+    c.out += n;
+    if (!c.outgoing) stats_.bytes_out.add(n);
+  }
   bool reading_wanted(const Conn& c) const;
   // --tls (tls_accept.cpp).
   void start_tls(Conn& c);

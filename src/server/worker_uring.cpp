@@ -295,9 +295,8 @@ void Worker::ring_on_send(Conn& c, int res) {
     return close(c, std::strerror(-res));
   }
   auto n = static_cast<std::size_t>(res);
-  c.out += n;
+  count_out(c, n);
   c.last_active = now_;
-  stats_.bytes_out.add(n);
   if (n < c.sending.size()) {  // The rest of it, then what queued behind it.
     c.sending.erase(0, n);
     return ring_send_now(c);

@@ -1,4 +1,4 @@
-# TLS on parley's servers (issue 13): echo --tls and listen --tls (one client, -k, --broker)
+# TLS on parley's servers (issue 13): echo --tls and listen --tls (one client, -k, --broker, -e/-c)
 # against parley's own clients (connect, bench, talk), openssl s_client and ncat --ssl, with a
 # generated certificate (pinned) and with certificates this test makes (verified, mutual TLS);
 # 64 MiB byte-exact through echo --tls; a client that does not speak TLS is refused with a log
@@ -106,6 +106,50 @@ listen_from_ncat() {
     { fail "ncat: $(cat "$WORK/n.err")"; return 1; }
   wait_exit "$lpid" 10 || { fail "listen did not end: $(cat "$WORK/ln.err")"; return 1; }
   assert_eq "$(sha "$WORK/up")" "$(sha "$WORK/ln.out")" "ncat --ssl -> listen --tls"
+}
+
+# listen -e/-c --tls: the program gets socket pairs and parley relays. 1 MiB through /bin/cat
+# (-k, two clients at once), end of stream both ways (the client's close_notify is EOF on the
+# program's stdin; the program's exit ends the client's stream), its environment, a program that
+# reads nothing and one that reads late (backpressure, nothing lost), and ncat --ssl as client.
+listen_exec() {
+  head -c $((1 << 20)) /dev/urandom >"$WORK/up"
+  start_parley_listen lx -k --tls -e /bin/cat 127.0.0.1 0 <"$QUIET" || return 1
+  local pin i pids=()
+  pin=$(pin_from "$WORK/lx.err")
+  for i in 1 2; do
+    timeout 20 "$PARLEY" connect --tls --tls-pin "$pin" 127.0.0.1 "$LPORT" <"$WORK/up" \
+      >"$WORK/x$i.out" 2>"$WORK/x$i.err" &
+    pids+=($!)
+  done
+  wait "${pids[@]}"
+  for i in 1 2; do
+    assert_eq "$(sha "$WORK/up")" "$(sha "$WORK/x$i.out")" "client $i through cat: $(cat "$WORK/x$i.err")" || return 1
+  done
+  wait_for_line "$WORK/lx.err" '/bin/cat for 127\.0\.0\.1:[0-9]+: exit status 0' || return 1
+  # One client (no -k): the answer comes after the client's EOF, then listen ends, exit 0.
+  start_parley_listen lc --tls -c 'n=$(wc -c); echo "got $n bytes from $PARLEY_REMOTE_ADDR"' \
+    127.0.0.1 0 <"$QUIET" || return 1
+  assert_eq "got 3 bytes from 127.0.0.1" \
+    "$(printf abc | timeout 10 "$PARLEY" connect --tls --tls-pin "$(pin_from "$WORK/lc.err")" 127.0.0.1 "$LPORT")" \
+    "half-close through the relay" || return 1
+  wait_exit "$LPID" 10 || { fail "listen -c did not end: $(cat "$WORK/lc.err")"; return 1; }
+  local rc=0
+  wait "$LPID" || rc=$?
+  assert_eq 0 "$rc" "listen -c --tls exit status" || return 1
+  # A program that reads nothing: its output, then EOF; the client's 1 MiB is read and dropped.
+  start_parley_listen lh -k --tls -c 'echo hi' 127.0.0.1 0 <"$QUIET" || return 1
+  assert_eq hi "$(timeout 10 "$PARLEY" connect --tls --tls-pin "$(pin_from "$WORK/lh.err")" 127.0.0.1 "$LPORT" <"$WORK/up" 2>"$WORK/h.err")" \
+    "a program that reads nothing: $(cat "$WORK/h.err")" || return 1
+  # A program that reads late: 8 MiB wait behind the relay's bound, and all of it arrives.
+  head -c $((8 << 20)) /dev/zero >"$WORK/eight"
+  start_parley_listen ll -k --tls -c 'sleep 1; wc -c' 127.0.0.1 0 <"$QUIET" || return 1
+  assert_eq $((8 << 20)) "$(timeout 20 "$PARLEY" connect --tls --tls-pin "$(pin_from "$WORK/ll.err")" 127.0.0.1 "$LPORT" <"$WORK/eight" | tr -d ' ')" \
+    "8 MiB to a program that reads late" || return 1
+  have ncat || { echo "    (ncat not installed: not tested)"; return 0; }
+  start_parley_listen ln -k --tls -c 'read line; echo "got $line"' 127.0.0.1 0 <"$QUIET" || return 1
+  assert_eq "got from ncat" "$( (echo 'from ncat'; sleep 2) | timeout 10 ncat --ssl 127.0.0.1 "$LPORT" 2>"$WORK/n.err")" \
+    "ncat --ssl: $(cat "$WORK/n.err")"
 }
 
 # listen --broker --tls: what one client sends reaches the other.
@@ -233,7 +277,7 @@ usage_errors() {
   expect_exit 2 "parley: echo: --udp excludes --tls" "$PARLEY" echo --tls -u || return 1
   expect_exit 2 "parley: echo: --io uring does not take --tls (TLS runs on epoll; use --io auto)" \
     "$PARLEY" echo --tls --io uring -p 0 || return 1
-  expect_exit 2 "parley: listen: --exec excludes --tls" "$PARLEY" listen --tls -e /bin/cat 0 || return 1
+  expect_exit 2 "parley: listen: --udp excludes --tls" "$PARLEY" listen --tls -u -e /bin/cat 0 || return 1
   expect_exit 2 "parley: talk: --udp excludes --tls" "$PARLEY" talk --tls -u 127.0.0.1 9 || return 1
   expect_exit 2 "parley: echo: --tls-key requires --tls-cert" "$PARLEY" echo --tls --tls-key "$PKI/server.key"
 }
@@ -245,6 +289,7 @@ check "echo --tls --tls-verify-client: mutual TLS" mutual_tls
 check "echo --tls: a plain client is refused, the server goes on" plain_client_refused
 check "listen --tls: one client, 1 MiB each way" listen_one_client
 check "listen --tls: from ncat --ssl" listen_from_ncat
+check "listen -e/-c --tls: relayed, end of stream, backpressure, ncat --ssl" listen_exec
 check "listen --broker --tls" broker_over_tls
 check "bench --tls: pingpong, connect, unverified" bench_over_tls
 check "bench http https://" bench_https

@@ -347,9 +347,9 @@ void add_listen_options(CLI::App& app, ListenArgs& o) {
   add_proxy_protocol_options(app, o.proxy_protocol);
   add_metrics_option(app, o.metrics);
   add_tls_options(app, o.tls, TlsRole::server);
-  // TLS carries byte streams: no datagrams; a -e/-c program owns its socket, which parley would
-  // have to relay to decrypt (not yet); -t and -d pace and answer on the raw socket.
-  tls_excludes(app, {"-u", "--exec", "--sh-exec", "-t", "-d"});
+  // TLS carries byte streams: no datagrams; -t and -d pace and answer on the raw socket. (A -e/-c
+  // program then gets socket pairs that parley relays, instead of the socket.)
+  tls_excludes(app, {"-u", "-t", "-d"});
 }
 
 Subcommand listen_command(CLI::App& root) {
@@ -371,12 +371,14 @@ Subcommand listen_command(CLI::App& root) {
       "  parley listen --tls 4433                TLS with a generated certificate (its\n"
       "                                          fingerprint printed for --tls-pin)\n"
       "  parley listen -k --tls --tls-cert c.pem --tls-key k.pem 4433\n"
+      "  parley listen -k --tls -e /bin/cat 4433   a program per TLS client (parley relays)\n"
       "Without an address parley listens on both [::] and 0.0.0.0. Default port: 31337.\n"
       "-k/--broker/--chat: each client may have 1 MiB queued; a client that stops reading is\n"
       "disconnected when its queue is full. Input typed before the first client arrives is kept\n"
       "for it (up to 1 MiB). -e/-c: the program's stdin and stdout are the connection, it gets\n"
       "PARLEY_REMOTE_ADDR/PORT, PARLEY_LOCAL_ADDR/PORT, PARLEY_PROTO (and NCAT_*); with -m N a\n"
-      "client beyond N children waits in the backlog until one exits.\n"
+      "client beyond N children waits in the backlog until one exits. With --tls the program\n"
+      "gets socket pairs instead, and parley decrypts and relays.\n"
       "Access: --deny wins over --allow; with any --allow, others are refused. A refused client\n"
       "is closed at once, unread.\n"
       "Under systemd socket activation (LISTEN_FDS) listen serves the sockets it is given\n"
