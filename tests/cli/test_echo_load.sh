@@ -49,6 +49,9 @@ never_reading_clients() {
   rss2=$(rss_kb "$EPID")
   echo "    server RSS: ${rss0} KiB idle, ${rss1} KiB with 100 stuck clients, ${rss2} KiB after another client; bound $((rss0 + BOUND_KB)) KiB"
   kill "${pids[@]}" 2>/dev/null
+  # RSS means nothing under a sanitizer (its quarantine keeps freed blocks: on io_uring, the
+  # small stashes of each round); the release build's run holds the bound.
+  [ "${PARLEY_SANITIZED:-0}" = 1 ] && return 0
   [ "$rss1" -le $((rss0 + BOUND_KB)) ] && [ "$rss2" -le $((rss0 + BOUND_KB)) ] || fail "RSS over the bound"
 }
 
