@@ -3,9 +3,10 @@
 # completions, the example systemd units and the README.
 #
 # Dependencies are the Debian packages of the shared libraries parley links, found by
-# dpkg-shlibdeps from the binary itself (libc6 and libssl3 on Debian 12, for a release build:
-# the rest is linked in, see StaticLibs.cmake), so a new library cannot be forgotten and
-# `apt install ./parley_*.deb` pulls exactly what is missing.
+# dpkg-shlibdeps from the binary itself (libc6 on Debian 12, for a release build: the rest is
+# linked in, see StaticLibs.cmake), so a new library cannot be forgotten and
+# `apt install ./parley_*.deb` pulls exactly what is missing; and by hand, those it loads with
+# dlopen when a command needs them.
 
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME parley)
@@ -26,9 +27,10 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)  # parley_0.1.0_amd64.deb
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-# doctor loads libnftables only when it reads the firewall (dlopen), so dpkg-shlibdeps cannot see
-# it: named here, so that the doctor's firewall check works after an install.
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "libnftables1")
+# doctor loads libnftables only when it reads the firewall, and TLS loads libssl3 on first use
+# (dlopen: src/firewall_nft.cpp, src/openssl_lazy.cpp), so dpkg-shlibdeps cannot see them: named
+# here, so that both work after an install.
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "libnftables1, libssl3")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "bash-completion")
 # The package directory tree must not be group-writable whatever the builder's umask is.
 set(CPACK_INSTALL_DEFAULT_DIRECTORY_PERMISSIONS

@@ -188,7 +188,14 @@ std::string generated_sans(const std::vector<std::string>& extra) {
 // An ephemeral ECDSA P-256 key and a self-signed certificate for it (CN=parley), valid from an
 // hour ago (clock skew) for a year.
 std::error_code generate(SSL_CTX* ctx, const std::vector<std::string>& names) {
-  EVP_PKEY* key = EVP_EC_gen("P-256");
+  // (EVP_EC_gen is a variadic call, which the lazy loader cannot forward: openssl_lazy.cpp.)
+  EVP_PKEY* key = nullptr;
+  if (EVP_PKEY_CTX* kctx = EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr)) {
+    if (EVP_PKEY_keygen_init(kctx) != 1 || EVP_PKEY_CTX_set_group_name(kctx, "P-256") != 1 ||
+        EVP_PKEY_generate(kctx, &key) != 1)
+      key = nullptr;
+    EVP_PKEY_CTX_free(kctx);
+  }
   X509* cert = X509_new();
   bool ok = key != nullptr && cert != nullptr && X509_set_version(cert, X509_VERSION_3) == 1;
   unsigned char serial[16];
@@ -229,6 +236,7 @@ std::error_code generate(SSL_CTX* ctx, const std::vector<std::string>& names) {
 Context::~Context() = default;
 
 Result<std::shared_ptr<Context>> Context::client(const ClientConfig& config) {
+  if (std::string why; detail::openssl_loaded(&why)) return config_error("TLS: " + why);
   std::shared_ptr<Context> c(new Context());
   c->impl_ = std::make_unique<Impl>();
   Impl& impl = *c->impl_;
@@ -269,6 +277,7 @@ Result<std::shared_ptr<Context>> Context::client(const ClientConfig& config) {
 }
 
 Result<std::shared_ptr<Context>> Context::server(const ServerConfig& config) {
+  if (std::string why; detail::openssl_loaded(&why)) return config_error("TLS: " + why);
   std::shared_ptr<Context> c(new Context());
   c->server_ = true;
   c->impl_ = std::make_unique<Impl>();

@@ -46,6 +46,13 @@ struct Session::State {
   int alert_received = -1;  // Alert description, -1: none.
 };
 
+namespace detail {
+// OpenSSL is loaded on first use (openssl_lazy.cpp): whether it could be, and if not why (a
+// missing libssl3). The context factories ask before anything calls into it.
+std::error_code openssl_loaded(std::string* why);
+void* openssl_symbol(const char* name);
+}  // namespace detail
+
 // Index of the Session::State pointer in each SSL's ex_data.
 int state_index();
 Session::State* state_of(const SSL* ssl);

@@ -61,8 +61,8 @@ depends() {
       { fail "Depends [$field] lacks $pkg (for $lib)"; return 1; }
   done
   # fmt, libstdc++, libedit, PCRE2 and liburing are linked in (release builds, see
-  # cmake/StaticLibs.cmake), so none is a dependency; libnftables is loaded by doctor with dlopen
-  # and named by hand.
+  # cmake/StaticLibs.cmake), so none is a dependency; libnftables (doctor) and libssl3 (TLS) are
+  # loaded with dlopen when needed and named by hand.
   for pkg in libnftables1 libssl3 libc6; do
     [[ ", $field," =~ [\ ,]$pkg[\ ,] ]] || { fail "Depends [$field] lacks $pkg"; return 1; }
   done

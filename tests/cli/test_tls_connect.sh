@@ -177,4 +177,19 @@ check "a malformed pin" expect_exit 2 \
 check "an unreadable CA file" expect_exit 2 \
   "parley: connect: TLS: cannot read CA $WORK/none.pem: No such file or directory" \
   "$PARLEY" connect --tls --tls-ca "$WORK/none.pem" localhost 1
+
+# OpenSSL is loaded when TLS is first used, not at every start: a libssl that cannot be loaded
+# (here a broken one found first through LD_LIBRARY_PATH) is one line and exit 2 for TLS, and
+# commands without TLS do not notice it.
+no_libssl() {
+  mkdir -p "$WORK/nolib" && : >"$WORK/nolib/libssl.so.3"
+  expect_exit 2 "parley: connect: TLS: $WORK/nolib/libssl.so.3: file too short (TLS needs OpenSSL 3: Debian's libssl3)" \
+    env LD_LIBRARY_PATH="$WORK/nolib" "$PARLEY" connect --tls 127.0.0.1 1 || return 1
+  expect_exit 2 "parley: echo: TLS: $WORK/nolib/libssl.so.3: file too short (TLS needs OpenSSL 3: Debian's libssl3)" \
+    env LD_LIBRARY_PATH="$WORK/nolib" "$PARLEY" echo --tls -p 0 || return 1
+  local out
+  out=$(env LD_LIBRARY_PATH="$WORK/nolib" "$PARLEY" conns -s) || { fail "conns -s without libssl"; return 1; }
+  [[ $out == Total:* ]] || fail "conns -s: $out"
+}
+check "libssl that cannot be loaded: TLS says so, the rest works" no_libssl
 finish
