@@ -60,6 +60,11 @@ struct Ring {
   void recycle(unsigned id);
   void publish();
 
+  // Whether the kernel takes a multishot receive with a byte limit (sqe->optlen, the field that
+  // is file_index in older headers): it then ends after kStashBound, so a client whose answers
+  // are stuck cannot be read further ahead than that. Found out at the first receive (EINVAL
+  // where it is not supported); single-shot receives otherwise.
+  bool capped_multishot = true;
   io_uring ring{};
   io_uring_buf_ring* buf_ring = nullptr;
   char* buffers = nullptr;

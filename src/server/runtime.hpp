@@ -118,7 +118,8 @@ struct Conn : Handle {
   // send completes, so appends go to `pending` meanwhile), and what the ring holds for c.
   std::string sending;
   std::uint16_t ring_ops = 0;  // Requests and list entries naming c: deleted only at 0.
-  bool ring_recv = false;      // A receive is armed.
+  bool ring_recv = false;      // A receive is armed ...
+  bool ring_capped = false;    // ... a multishot one with a byte limit (Ring::capped_multishot).
   bool ring_cancel = false;    // ... and its cancellation was asked for.
   bool ring_send = false;      // A send is in the ring.
   bool ring_dirty = false;     // On the worker's list of connections to look at before submitting.

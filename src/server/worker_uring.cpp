@@ -3,15 +3,17 @@
 //
 // A round: publish the buffers given back, look at the connections that changed (their output
 // goes into one send each, receives that ended are armed again), then one io_uring_enter submits
-// all of it and waits for completions. Each connection has at most one receive (into one of the
-// worker's provided buffers) and one send in the ring. The receive is single-shot, armed again
-// after each completion: a multishot receive goes on reading within one io_uring_enter, and a
+// all of it and waits for completions. Each connection has at most one receive (into the
+// worker's provided buffers) and one send in the ring. The receive is multishot with a byte limit
+// (kStashBound, then it ends and is armed again) where the kernel has that (Ring::
+// capped_multishot), else single-shot, armed poll-first (after an answer there is usually nothing
+// to read yet): an unlimited multishot receive went on reading within one io_uring_enter, and a
 // fast client whose output was stuck filled hundreds of KiB of stash before the cancellation got
-// in (epoll stops reading it at once). It is armed poll-first: after an answer there is usually
-// nothing to read yet. Backpressure as on epoll: while a send is in the ring and more output has
-// queued behind it, the connection's receive is cancelled; input that completed before the
-// cancellation waits in a stash. Custom_io connections (a forwarder's sides) are polled instead
-// (ring_arm_poll). The Conn stays allocated until no request names it any more (ring_ops).
+// in (epoll stops reading it at once). Backpressure as on epoll: while a send is in the ring and
+// more output has queued behind it, the connection's receive is cancelled; input that completed
+// before the cancellation waits in a stash. Custom_io connections (a forwarder's sides) are
+// polled instead (ring_arm_poll). The Conn stays allocated until no request names it any more
+// (ring_ops).
 
 #include <netinet/in.h>
 #include <poll.h>
@@ -207,8 +209,14 @@ void Worker::ring_prepare() {
           close(*c, "io_uring submission queue full");
           continue;
         }
-        io_uring_prep_recv(s, c->fd, nullptr, 0, 0);  // One provided buffer (see the top).
-        s->ioprio |= IORING_RECVSEND_POLL_FIRST;
+        c->ring_capped = ring_->capped_multishot;
+        if (c->ring_capped) {
+          io_uring_prep_recv_multishot(s, c->fd, nullptr, Ring::kBufferSize, 0);
+          s->file_index = kStashBound;  // optlen: at most this much, then it ends.
+        } else {
+          io_uring_prep_recv(s, c->fd, nullptr, 0, 0);  // One provided buffer (see the top).
+          s->ioprio |= IORING_RECVSEND_POLL_FIRST;
+        }
         s->flags |= IOSQE_BUFFER_SELECT;
         s->buf_group = 0;
         io_uring_sqe_set_data64(s, tag(c, kOpRecv));
@@ -261,6 +269,8 @@ void Worker::ring_on_recv(Conn& c, int res, std::uint32_t flags) {
       ring_interest(c);
       if (!handler_->peer_closed(*this, c)) return;
     }
+  } else if (res == -EINVAL && c.ring_capped) {
+    ring_->capped_multishot = false;  // An older kernel: single-shot receives from now on.
   } else if (res < 0 && res != -ENOBUFS && res != -ECANCELED && res != -EINTR && res != -EAGAIN) {
     return close(c, std::strerror(-res));
   }
