@@ -333,6 +333,9 @@ std::error_code classify_failure(SSL* ssl, int ssl_error, int saved_errno, bool 
   };
   switch (ssl_error) {
     case SSL_ERROR_ZERO_RETURN:
+      if (!in_handshake)  // A write after the peer's session ended (it closed, or sent
+                          // close_notify).
+        return make_error(Errc::protocol_error, fmt::format("TLS: {} closed the connection", peer));
       return closed();
     case SSL_ERROR_SYSCALL:
       ERR_clear_error();

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <regex>
 #include <string>
 #include <thread>
@@ -222,6 +223,33 @@ TEST(TlsSession, CloseNotifyIsAHalfClose) {
   ASSERT_TRUE(r.ok()) << r.error.message();
   EXPECT_EQ(std::string(buf, r.bytes), "reply");
   EXPECT_EQ((*cs)->read(buf, sizeof(buf)).status, IoStatus::closed);
+}
+
+// A client that ends the stream without close_notify (Python's ssl module does) after the
+// handshake: the server reads the end as a FIN, and a write afterwards does not claim the
+// handshake was under way (it said "the client closed the connection during the handshake").
+TEST(TlsSession, EndWithoutCloseNotifyAfterTheHandshake) {
+  auto server = server_ctx();
+  ClientConfig cc;
+  cc.pin = server->fingerprint();
+  Pair p;
+  auto cs = client_ctx(cc)->session(p.a.get(), "localhost");
+  auto ss = server->session(p.b.get());
+  auto [c, s] = handshake_both(**cs, **ss);
+  ASSERT_TRUE(c.ok() && s.ok());
+  ASSERT_EQ((*cs)->write("hello", 5).bytes, 5u);
+  ::shutdown(p.a.get(), SHUT_WR);  // FIN, no close_notify.
+  char buf[64];
+  Io r = (*ss)->read(buf, sizeof(buf));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ((*ss)->read(buf, sizeof(buf)).status, IoStatus::closed);  // As a FIN would be.
+  EXPECT_FALSE((*ss)->clean_close());
+  p.a.reset();                 // And then gone altogether: the server's writes fail, in words.
+  ::signal(SIGPIPE, SIG_IGN);  // As parley's commands do.
+  Io w = (*ss)->write("reply", 5);
+  if (w.ok()) w = (*ss)->write("reply", 5);
+  ASSERT_EQ(w.status, IoStatus::error);
+  EXPECT_EQ(describe(w.error), "TLS: the client closed the connection");
 }
 
 // The peer is not a TLS server: it says something else, echoes our hello, closes, or is silent.
