@@ -212,7 +212,9 @@ void ExecHandler::closing_all(Worker&) {
 // The child owns the stream, so the server never sees the bytes: ask TCP when data last moved.
 Clock::time_point ExecHandler::last_active(const Conn& conn) {
   const auto& c = static_cast<const ExecConn&>(conn);
-  if (c.client != nullptr) return last_active(*c.client);  // A relay end: idle as its client.
+  // A relay's end is never idle by itself: it goes when its client does (relay_closing(), which
+  // tells a child still writing). Swept first, it took the child's stdout away unannounced.
+  if (c.client != nullptr) return w_->now();
   tcp_info info{};
   socklen_t len = sizeof(info);
   if (conn.peer.sin6_family == AF_UNIX ||

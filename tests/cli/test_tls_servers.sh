@@ -146,6 +146,14 @@ listen_exec() {
   start_parley_listen ll -k --tls -c 'sleep 1; wc -c' 127.0.0.1 0 <"$QUIET" || return 1
   assert_eq $((8 << 20)) "$(timeout 20 "$PARLEY" connect --tls --tls-pin "$(pin_from "$WORK/ll.err")" 127.0.0.1 "$LPORT" <"$WORK/eight" | tr -d ' ')" \
     "8 MiB to a program that reads late" || return 1
+  # --idle-timeout ends the client, and the program still running hears of it (SIGHUP), as
+  # without TLS. (Its socket pairs used to be swept first, leaving it unannounced.)
+  start_parley_listen li -k --tls --idle-timeout 1s -c 'cat; sleep 10' 127.0.0.1 0 <"$QUIET" || return 1
+  assert_eq hi "$( (echo hi; sleep 3) | timeout 10 "$PARLEY" connect --tls --tls-pin "$(pin_from "$WORK/li.err")" 127.0.0.1 "$LPORT")" \
+    "answer before the idle timeout" || return 1
+  wait_for_line "$WORK/li.err" 'is gone; sending SIGHUP' || return 1
+  wait_for_line "$WORK/li.err" 'closed: idle timeout' || return 1
+  wait_for_line "$WORK/li.err" 'cat; sleep 10 for 127\.0\.0\.1:[0-9]+: killed by SIGHUP' || return 1
   have ncat || { echo "    (ncat not installed: not tested)"; return 0; }
   start_parley_listen ln -k --tls -c 'read line; echo "got $line"' 127.0.0.1 0 <"$QUIET" || return 1
   assert_eq "got from ncat" "$( (echo 'from ncat'; sleep 2) | timeout 10 ncat --ssl 127.0.0.1 "$LPORT" 2>"$WORK/n.err")" \
@@ -289,7 +297,7 @@ check "echo --tls --tls-verify-client: mutual TLS" mutual_tls
 check "echo --tls: a plain client is refused, the server goes on" plain_client_refused
 check "listen --tls: one client, 1 MiB each way" listen_one_client
 check "listen --tls: from ncat --ssl" listen_from_ncat
-check "listen -e/-c --tls: relayed, end of stream, backpressure, ncat --ssl" listen_exec
+check "listen -e/-c --tls: relayed, end of stream, backpressure, idle timeout, ncat --ssl" listen_exec
 check "listen --broker --tls" broker_over_tls
 check "bench --tls: pingpong, connect, unverified" bench_over_tls
 check "bench http https://" bench_https
