@@ -199,55 +199,66 @@ TEST(TlsSession, AlpnAgreesOrFailsInWords) {
   EXPECT_EQ(describe(c.error), "TLS: no application protocol (ALPN) in common with the server");
 }
 
-// Each side sends close_notify and still reads what the other sends afterwards.
-TEST(TlsSession, CloseNotifyIsAHalfClose) {
+// A client pinning a generated server certificate, both sessions past their handshake, over a
+// socket pair (client on p.a, server on p.b). Check `ok` before using the sessions.
+struct Connected {
+  Pair p;
+  std::unique_ptr<Session> client, server;
+  bool ok = false;
+};
+
+Connected connected() {
+  Connected k;
   auto server = server_ctx();
   ClientConfig cc;
   cc.pin = server->fingerprint();
-  Pair p;
-  auto cs = client_ctx(cc)->session(p.a.get(), "localhost");
-  auto ss = server->session(p.b.get());
+  auto cs = client_ctx(cc)->session(k.p.a.get(), "localhost");
+  auto ss = server->session(k.p.b.get());
+  if (!cs || !ss) return k;
   auto [c, s] = handshake_both(**cs, **ss);
-  ASSERT_TRUE(c.ok() && s.ok());
-  ASSERT_EQ((*cs)->write("hello", 5).bytes, 5u);
-  ASSERT_TRUE((*cs)->shutdown_write().ok());
+  k.client = std::move(*cs);
+  k.server = std::move(*ss);
+  k.ok = c.ok() && s.ok();
+  return k;
+}
+
+// Each side sends close_notify and still reads what the other sends afterwards.
+TEST(TlsSession, CloseNotifyIsAHalfClose) {
+  Connected k = connected();
+  ASSERT_TRUE(k.ok);
+  ASSERT_EQ(k.client->write("hello", 5).bytes, 5u);
+  ASSERT_TRUE(k.client->shutdown_write().ok());
   char buf[64];
-  Io r = (*ss)->read(buf, sizeof(buf));
+  Io r = k.server->read(buf, sizeof(buf));
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(std::string(buf, r.bytes), "hello");
-  EXPECT_EQ((*ss)->read(buf, sizeof(buf)).status, IoStatus::closed);
-  EXPECT_TRUE((*ss)->clean_close());
-  ASSERT_EQ((*ss)->write("reply", 5).bytes, 5u);
-  ASSERT_TRUE((*ss)->shutdown_write().ok());
-  r = (*cs)->read(buf, sizeof(buf));
+  EXPECT_EQ(k.server->read(buf, sizeof(buf)).status, IoStatus::closed);
+  EXPECT_TRUE(k.server->clean_close());
+  ASSERT_EQ(k.server->write("reply", 5).bytes, 5u);
+  ASSERT_TRUE(k.server->shutdown_write().ok());
+  r = k.client->read(buf, sizeof(buf));
   ASSERT_TRUE(r.ok()) << r.error.message();
   EXPECT_EQ(std::string(buf, r.bytes), "reply");
-  EXPECT_EQ((*cs)->read(buf, sizeof(buf)).status, IoStatus::closed);
+  EXPECT_EQ(k.client->read(buf, sizeof(buf)).status, IoStatus::closed);
 }
 
 // A client that ends the stream without close_notify (Python's ssl module does) after the
 // handshake: the server reads the end as a FIN, and a write afterwards does not claim the
 // handshake was under way (it said "the client closed the connection during the handshake").
 TEST(TlsSession, EndWithoutCloseNotifyAfterTheHandshake) {
-  auto server = server_ctx();
-  ClientConfig cc;
-  cc.pin = server->fingerprint();
-  Pair p;
-  auto cs = client_ctx(cc)->session(p.a.get(), "localhost");
-  auto ss = server->session(p.b.get());
-  auto [c, s] = handshake_both(**cs, **ss);
-  ASSERT_TRUE(c.ok() && s.ok());
-  ASSERT_EQ((*cs)->write("hello", 5).bytes, 5u);
-  ::shutdown(p.a.get(), SHUT_WR);  // FIN, no close_notify.
+  Connected k = connected();
+  ASSERT_TRUE(k.ok);
+  ASSERT_EQ(k.client->write("hello", 5).bytes, 5u);
+  ::shutdown(k.p.a.get(), SHUT_WR);  // FIN, no close_notify.
   char buf[64];
-  Io r = (*ss)->read(buf, sizeof(buf));
+  Io r = k.server->read(buf, sizeof(buf));
   ASSERT_TRUE(r.ok());
-  EXPECT_EQ((*ss)->read(buf, sizeof(buf)).status, IoStatus::closed);  // As a FIN would be.
-  EXPECT_FALSE((*ss)->clean_close());
-  p.a.reset();                 // And then gone altogether: the server's writes fail, in words.
+  EXPECT_EQ(k.server->read(buf, sizeof(buf)).status, IoStatus::closed);  // As a FIN would be.
+  EXPECT_FALSE(k.server->clean_close());
+  k.p.a.reset();               // And then gone altogether: the server's writes fail, in words.
   ::signal(SIGPIPE, SIG_IGN);  // As parley's commands do.
-  Io w = (*ss)->write("reply", 5);
-  if (w.ok()) w = (*ss)->write("reply", 5);
+  Io w = k.server->write("reply", 5);
+  if (w.ok()) w = k.server->write("reply", 5);
   ASSERT_EQ(w.status, IoStatus::error);
   EXPECT_EQ(describe(w.error), "TLS: the client closed the connection");
 }

@@ -65,8 +65,8 @@ bool apply_proxy_protocol(const char* command, const ProxyProtocolArgs& p, Serve
 CLI::Option* add_io_option(CLI::App& app, std::string& io) {
   return app
       .add_option("--io", io,
-                  "I/O backend: epoll (default), uring (io_uring, TCP only) or auto (io_uring "
-                  "where the kernel allows it, else epoll; -v says which and why)")
+                  "I/O backend: epoll (default), uring (io_uring; streams, not UDP) or auto "
+                  "(io_uring where the kernel allows it, else epoll; -v says which and why)")
       ->check(CLI::IsMember({"epoll", "uring", "auto"}))
       ->type_name("BACKEND");
 }
