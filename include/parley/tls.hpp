@@ -167,10 +167,25 @@ class Session final : public Transport {
   Io fail(int ret);
   Io status_of(int ret, bool reading);
 
+  // TCP_CORK for the life of one write() call, if wanted and the socket takes it.
+  class Cork {
+   public:
+    Cork(Session& s, bool wanted);
+    ~Cork();
+    Cork(const Cork&) = delete;
+    Cork& operator=(const Cork&) = delete;
+
+   private:
+    bool set(int v) const;
+    Session& s_;
+    bool on_;
+  };
+
   std::shared_ptr<const Context> ctx_;
   void* ssl_;  // SSL*, kept opaque so that users of this header need no OpenSSL headers.
   int fd_;
   bool done_ = false;
+  bool corkable_ = true;  // Until TCP_CORK fails once (not a TCP socket).
   std::unique_ptr<State> state_;
   std::error_code failed_;  // Sticky: once failed, every call reports this.
 };

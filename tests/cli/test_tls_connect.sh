@@ -31,6 +31,21 @@ upload_verified() {
     fail "-v lines: $(cat "$WORK/c.err")"
 }
 
+# TLS over a Unix socket, where TCP_CORK does not exist (multi-record writes are corked on TCP):
+# 1 MiB each way, byte-exact, both ends exiting 0.
+unix_socket() {
+  local sock=$WORK/tls.sock
+  timeout 20 "$PARLEY" listen --tls --tls-cert "$PKI/server.pem" --tls-key "$PKI/server.key" \
+    -U "$sock" <"$WORK/down" >"$WORK/l.out" 2>"$WORK/l.err" &
+  local lpid=$!
+  for _ in $(seq 100); do [[ -S $sock ]] && break; sleep 0.05; done
+  timeout 20 "$PARLEY" connect --tls --tls-ca "$PKI/ca.pem" --tls-servername localhost -U "$sock" \
+    <"$WORK/up" >"$WORK/c.out" 2>"$WORK/c.err" || { fail "connect exit $?: $(cat "$WORK/c.err")"; return 1; }
+  wait "$lpid" || { fail "listen exit $?: $(cat "$WORK/l.err")"; return 1; }
+  assert_eq "$(sha "$WORK/up")" "$(sha "$WORK/l.out")" "sha256 at the listener" &&
+    assert_eq "$(sha "$WORK/down")" "$(sha "$WORK/c.out")" "sha256 at the client"
+}
+
 # s_server reads its stdin and the socket with one select() and a blocking SSL_read: if the file's
 # first block and the ClientHello are ready together, it sends one record and then blocks reading
 # the silent client for good. So the file reaches s_server only once the connection is up.
@@ -132,6 +147,7 @@ not_tls() {
 check "upload 1 MiB, verified, close_notify at EOF" upload_verified
 check "download 1 MiB, verified by IP address" download_verified
 check "TLS 1.2 with AES-GCM" tls12
+check "1 MiB each way over a Unix socket" unix_socket
 check "1 MiB to ncat --ssl -l (ncat's own client fails here)" ncat_server_gets_1mib
 P='parley: connect to localhost:@PORT@: TLS:'
 check "name mismatch lists the certificate's names" refused other "" \

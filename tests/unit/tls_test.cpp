@@ -5,6 +5,9 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -220,6 +223,71 @@ Connected connected() {
   k.server = std::move(*ss);
   k.ok = c.ok() && s.ok();
   return k;
+}
+
+// Many records in one write() go out corked, and the cork is off again whenever write() returns
+// (all sent, or the socket full): a tail left corked would wait up to 200 ms for a later call.
+TEST(TlsSession, CorkedWritesLeaveTheSocketUncorked) {
+  Fd lst(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  ASSERT_EQ(bind(lst.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(listen(lst.get(), 1), 0);
+  ASSERT_EQ(getsockname(lst.get(), reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  Fd a(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  connect(a.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr));  // EINPROGRESS
+  Fd b(accept4(lst.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+  ASSERT_TRUE(a && b);
+  auto server = server_ctx();
+  ClientConfig cc;
+  cc.pin = server->fingerprint();
+  auto cs = client_ctx(cc)->session(a.get(), "localhost");
+  auto ss = server->session(b.get());
+  ASSERT_TRUE(cs && ss);
+  ASSERT_TRUE(handshake_both(**cs, **ss).first.ok());
+  auto corked = [&] {
+    int v = -1;
+    socklen_t n = sizeof(v);
+    EXPECT_EQ(getsockopt(a.get(), IPPROTO_TCP, TCP_CORK, &v, &n), 0);
+    return v;
+  };
+  std::string data(8 << 20, '\0');
+  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 7 + i / 4096);
+  // Unread, the connection fills: every write until want_write must leave the socket uncorked.
+  std::size_t sent = 0;
+  Io w;
+  while (
+      (w = (*cs)->write(data.data() + sent, std::min<std::size_t>(256 << 10, data.size() - sent)))
+          .ok()) {
+    sent += w.bytes;
+    ASSERT_EQ(corked(), 0);
+    ASSERT_LT(sent, data.size())
+        << "8 MiB fit in the socket buffers: the full case was not reached";
+  }
+  ASSERT_EQ(w.status, IoStatus::want_write);
+  EXPECT_EQ(corked(), 0);
+  // Then everything arrives, byte for byte.
+  std::string got;
+  char buf[64 << 10];
+  while (got.size() < data.size()) {
+    Io r = (*ss)->read(buf, sizeof(buf));
+    if (r.ok()) {
+      got.append(buf, r.bytes);
+      continue;
+    }
+    ASSERT_TRUE(r.wants()) << r.error.message();
+    if (sent < data.size()) {
+      Io more =
+          (*cs)->write(data.data() + sent, std::min<std::size_t>(256 << 10, data.size() - sent));
+      if (more.ok()) sent += more.bytes;
+      EXPECT_EQ(corked(), 0);
+    }
+    pollfd p{b.get(), POLLIN, 0};
+    poll(&p, 1, 100);
+  }
+  EXPECT_TRUE(got == data);
 }
 
 // Each side sends close_notify and still reads what the other sends afterwards.
