@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Echo server cost: `parley echo --threads 1` against a bare C epoll echo server (the floor), the
-# seed assignment's Python thread-per-client server and a Node.js net server, all on 127.0.0.1.
+# Echo server cost: `parley echo --threads 1` against a bare C epoll echo server (the floor), a
+# bare C io_uring one (the floor of io_uring's design: parley-uring is compared with it to tell
+# parley's own cost from the design's), the seed assignment's Python thread-per-client server and
+# a Node.js net server, all on 127.0.0.1.
 #
 #   bench/echo.sh [PARLEY_BINARY]     (default: build/release/apps/parley/parley)
 #   env: ROUNDS (5), DURATION (5, whole seconds), IDLE_CONNS (10000), LOADS ("1 50 1000")
@@ -43,6 +45,12 @@ out=$root/bench/out
 mkdir -p "$out"
 cc -O2 -Wall -Wextra -o "$out/epoll_echo" "$root/bench/epoll_echo.c"
 cc -O2 -Wall -Wextra -o "$out/pingpong" "$root/bench/pingpong.c"
+have_uring_echo=0
+if cc -O2 -Wall -Wextra -o "$out/uring_echo" "$root/bench/uring_echo.c" -luring 2>/dev/null; then
+  have_uring_echo=1
+else
+  echo "skipping c-uring: bench/uring_echo.c did not build (liburing-dev)" >&2
+fi
 PP=$out/pingpong
 TCK=$(getconf CLK_TCK)
 
@@ -62,7 +70,9 @@ if timeout 5 "$PARLEY" echo --help >/dev/null 2>&1; then servers+=(parley)
   if timeout 5 "$PARLEY" echo --help 2>/dev/null | grep -q -- '--io'; then servers+=(parley-uring); fi
 else echo "skipping parley: '$PARLEY echo --help' failed (not built yet?)" >&2
 fi
-servers+=(c-epoll python-seed)
+servers+=(c-epoll)
+if ((have_uring_echo)); then servers+=(c-uring); fi
+servers+=(python-seed)
 if command -v node >/dev/null; then servers+=(node); else echo "skipping node: not installed" >&2; fi
 
 free_port() {  # Racy (released before use), but a collision only fails one run.
@@ -74,6 +84,7 @@ server_cmd() {  # $1 server, $2 port -> array S
     parley) S=("$PARLEY" echo -q --threads 1 -p "$2" --bind 127.0.0.1 --max-conns $((IDLE_CONNS + 100))) ;;
     parley-uring) S=("$PARLEY" echo --io uring -q --threads 1 -p "$2" --bind 127.0.0.1 --max-conns $((IDLE_CONNS + 100))) ;;
     c-epoll) S=("$out/epoll_echo" "$2") ;;
+    c-uring) S=("$out/uring_echo" "$2") ;;
     python-seed) S=(python3 "$root/bench/seed_server.py" "$2") ;;
     node) S=(node "$root/bench/node_echo.js" "$2") ;;
   esac
@@ -168,7 +179,7 @@ done
 declare -A sys=()
 if command -v perf >/dev/null; then
   for s in "${servers[@]}"; do
-    [[ $s == parley || $s == parley-uring || $s == c-epoll ]] || continue
+    [[ $s == parley || $s == parley-uring || $s == c-epoll || $s == c-uring ]] || continue
     if ! start_server "$s"; then echo "syscalls $s: FAILED $note"; continue; fi
     for c in "${LOADS[@]}"; do
       timeout $((DURATION + 20)) perf stat -x, -e raw_syscalls:sys_enter -p "$spid" -o "$tmp/perf.out" &
@@ -271,6 +282,11 @@ if [[ " ${servers[*]} " == *" parley "* ]]; then
         "cpu per rt $(ratio "${med[parley-uring,$c,cpu]}" "${med[parley,$c,cpu]}")x;" \
         "vs C epoll: rps $(ratio "${med[parley-uring,$c,rps]}" "${med[c-epoll,$c,rps]-}")x," \
         "cpu $(ratio "${med[parley-uring,$c,cpu]}" "${med[c-epoll,$c,cpu]-}")x"
+      if [[ -n ${med[c-uring,$c,rps]-} ]]; then
+        echo "  vs C io_uring: rps $(ratio "${med[parley-uring,$c,rps]}" "${med[c-uring,$c,rps]}")x," \
+          "cpu $(ratio "${med[parley-uring,$c,cpu]}" "${med[c-uring,$c,cpu]}")x;" \
+          "C io_uring vs C epoll: cpu $(ratio "${med[c-uring,$c,cpu]}" "${med[c-epoll,$c,cpu]-}")x"
+      fi
     done
     echo "parley io_uring RSS per idle conn: ${rss[parley-uring]-FAILED} bytes"
   fi
