@@ -17,6 +17,8 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
 PARLEY=${1:-$root/build/release/apps/parley/parley}
 BYTES=${BULK_BYTES:-$((2 << 30))}
 ROUNDS=${ROUNDS:-5}
@@ -60,9 +62,6 @@ echo "payload: $BYTES bytes, $ROUNDS rounds, tools: ${tools[*]}"
 head -c "$BYTES" /dev/urandom >"$payload"
 cat "$payload" >/dev/null  # into the page cache, so no tool pays for the disk
 
-free_port() {  # Racy (the port is released before use), but a collision only fails one round.
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 recv_cmd() {  # $1 tool, $2 port -> array R
   case $1 in

@@ -24,6 +24,8 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
 PARLEY=${1:-$root/build/release/apps/parley/parley}
 ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-5}
@@ -74,10 +76,6 @@ servers+=(c-epoll)
 if ((have_uring_echo)); then servers+=(c-uring); fi
 servers+=(python-seed)
 if command -v node >/dev/null; then servers+=(node); else echo "skipping node: not installed" >&2; fi
-
-free_port() {  # Racy (released before use), but a collision only fails one run.
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 server_cmd() {  # $1 server, $2 port -> array S
   case $1 in

@@ -14,6 +14,8 @@
 #   bench/http.sh [PARLEY]     env: ROUNDS (10), DURATION (2 s), CONNS (50), PIPELINE (1)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
 PARLEY=${1:-$root/build/release/apps/parley/parley}
 ROUNDS=${ROUNDS:-10}
 DURATION=${DURATION:-2}
@@ -45,8 +47,6 @@ trap 'kill $server 2>/dev/null; rm -rf "$tmp"' EXIT
 for _ in $(seq 100); do ss -Hltn "sport = :$port" | grep -q . && break; sleep 0.05; done
 url="http://127.0.0.1:$port/"
 
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.4f\n", a / b}'; }
 TIMEFORMAT='%U %S'
 # Each run prints "REQUESTS_PER_S CPU_US_PER_REQUEST P50_US P90_US P99_US".
 wrk_run() {
@@ -96,8 +96,8 @@ for r in $(seq "$ROUNDS"); do
   else read -r p_rps p_cpu p50 p90 p99 < <(parley_run); read -r w_rps w_cpu w50 w90 w99 < <(wrk_run); fi
   echo "$w_rps" >>"$tmp/w"; echo "$p_rps" >>"$tmp/p"
   echo "$w_cpu" >>"$tmp/wc"; echo "$p_cpu" >>"$tmp/pc"
-  ratio "$p_rps" "$w_rps" >>"$tmp/r"
-  ratio "$p_cpu" "$w_cpu" >>"$tmp/u"
+  ratio "$p_rps" "$w_rps" 4 >>"$tmp/r"
+  ratio "$p_cpu" "$w_cpu" 4 >>"$tmp/u"
   for q in 50 90 99; do
     eval "echo \$w$q" >>"$tmp/w$q"; eval "echo \$p$q" >>"$tmp/p$q"
   done

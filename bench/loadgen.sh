@@ -18,6 +18,8 @@
 #   bench/loadgen.sh [PARLEY]     env: ROUNDS (20), DURATION (1 s), CONNS ("1 50 1000")
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
 PARLEY=${1:-$root/build/release/apps/parley/parley}
 ROUNDS=${ROUNDS:-20}
 DURATION=${DURATION:-1}
@@ -34,8 +36,6 @@ server=$!
 trap 'kill $server 2>/dev/null; rm -rf "$tmp"' EXIT
 for _ in $(seq 100); do ss -Hltn "sport = :$port" | grep -q . && break; sleep 0.05; done
 
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.4f\n", a / b}'; }
 TIMEFORMAT='%U %S'
 # Each run prints "RATE CPU_US_PER_ROUND_TRIP".
 c_run() {
@@ -58,8 +58,8 @@ for r in $(seq "$ROUNDS"); do
     else read -r p_rps p_cpu < <(p_run "$c"); read -r c_rps c_cpu < <(c_run "$c"); fi
     echo "$c_rps" >>"$tmp/c.$c"
     echo "$p_rps" >>"$tmp/p.$c"
-    ratio "$p_rps" "$c_rps" >>"$tmp/r.$c"
-    ratio "$p_cpu" "$c_cpu" >>"$tmp/u.$c"
+    ratio "$p_rps" "$c_rps" 4 >>"$tmp/r.$c"
+    ratio "$p_cpu" "$c_cpu" 4 >>"$tmp/u.$c"
     echo "round $r  c=$c  C generator $c_rps rt/s ($c_cpu us CPU/rt)  parley bench $p_rps rt/s ($p_cpu us CPU/rt)"
   done
 done
