@@ -269,12 +269,12 @@ for s in "${servers[@]}"; do
 done
 echo
 if [[ " ${servers[*]} " == *" parley "* ]]; then
-  echo "parley/C rps at 1 conn: $(ratio "${med[parley,1,rps]}" "${med[c-epoll,1,rps]}")x"
-  echo "parley/C rps at 50 conns: $(ratio "${med[parley,50,rps]}" "${med[c-epoll,50,rps]}")x"
-  echo "parley/C cpu per rt: $(ratio "${med[parley,1,cpu]}" "${med[c-epoll,1,cpu]}")x at 1 conn," \
-    "$(ratio "${med[parley,50,cpu]}" "${med[c-epoll,50,cpu]}")x at 50 conns"
+  for c in "${LOADS[@]}"; do
+    echo "parley/C at $c conns: rps $(ratio "${med[parley,$c,rps]-}" "${med[c-epoll,$c,rps]-}")x," \
+      "cpu per rt $(ratio "${med[parley,$c,cpu]-}" "${med[c-epoll,$c,cpu]-}")x"
+  done
   echo "parley RSS per idle conn: ${rss[parley]-FAILED} bytes"
-  if [[ -n ${med[parley-uring,1,rps]-} ]]; then
+  if [[ " ${servers[*]} " == *" parley-uring "* ]]; then
     for c in "${LOADS[@]}"; do
       echo "parley io_uring/epoll at $c conns: rps $(ratio "${med[parley-uring,$c,rps]}" "${med[parley,$c,rps]}")x," \
         "cpu per rt $(ratio "${med[parley-uring,$c,cpu]}" "${med[parley,$c,cpu]}")x;" \

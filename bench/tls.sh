@@ -66,7 +66,7 @@ bulk_run() {
         STDOUT </dev/null >/dev/null 2>&1 & ;;
     openssl)
       taskset -c 0 timeout 120 openssl s_server -quiet -naccept 1 -accept "127.0.0.1:$port" \
-        -cert "$tmp/cert.pem" -key "$tmp/key.pem" < <(sleep 120) >/dev/null 2>&1 & ;;
+        -cert "$tmp/cert.pem" -key "$tmp/key.pem" < <(sleep 120 2>/dev/null) >/dev/null 2>&1 & ;;
   esac
   rp=$!
   wait_port "$port"
