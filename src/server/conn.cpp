@@ -159,6 +159,13 @@ bool Worker::wrote(Conn& c, std::size_t n) {
   return handler_->drained(*this, c);
 }
 
+// close() takes a descriptor out of the epoll set by itself when it was the last reference to the
+// open file; with children about, it may not be (spawns_children).
+void Worker::close_descriptor(int fd) {
+  if (spawns_ && !ring_) epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+  ::close(fd);
+}
+
 void Worker::close(Conn& c, const char* reason) {
   if (c.closed) return;
   c.closed = true;
@@ -166,7 +173,7 @@ void Worker::close(Conn& c, const char* reason) {
   if (c.awaiting_header || c.tls_handshaking) {  // Never handed to the service: no closed line.
     if (c.awaiting_header) --awaiting_headers_;
     if (c.tls_handshaking) --handshakes_;
-    ::close(c.fd);
+    close_descriptor(c.fd);
     conns_[c.index] = conns_.back();
     conns_[c.index]->index = c.index;
     conns_.pop_back();
@@ -179,8 +186,7 @@ void Worker::close(Conn& c, const char* reason) {
   if (ring_) ring_closing(c);
   // TLS: a close_notify, so the client knows it got everything (best effort: never waits).
   if (c.tls && !c.tls_write_wants_read) c.tls->shutdown_write();
-  if (c.fd_shared) epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, c.fd, nullptr);
-  ::close(c.fd);  // Also removes it from the epoll set, if it was the last reference.
+  close_descriptor(c.fd);
   conns_[c.index] = conns_.back();
   conns_[c.index]->index = c.index;
   conns_.pop_back();

@@ -81,7 +81,6 @@ bool ExecHandler::opened(Worker& w, Conn& conn) {
   SocketAddress remote(c.peer_address(), c.peer_len);
   if (c.tls) return open_relay(w, c, local, remote);  // The child cannot speak TLS itself.
   w.set_reading(c, false);  // The child reads it; the server only hears about errors.
-  c.fd_shared = true;       // From now on the child holds the socket too.
   c.child = start_child(c.fd, c.fd, local, remote, c.peer_name());
   if (c.child == nullptr) {
     w.close(c, "program did not start");

@@ -74,7 +74,10 @@ class ExecHandler : public Handler {
  public:
   explicit ExecHandler(const ExecOptions& options) : options_(options) {}
 
-  void start(Worker& w) override { w_ = &w; }
+  void start(Worker& w) override {
+    w_ = &w;
+    w.spawns_children();
+  }
   Conn* make_conn(int fd) override { return new ExecConn(fd); }
   bool opened(Worker& w, Conn& c) override;
   // Discarded (the child reads the client), except with --tls: relayed.

@@ -92,10 +92,7 @@ struct Conn : Handle {
   // The handler moves the bytes itself (Handler::io), through `tls` when it is set: the handler
   // then drains what the session holds, since epoll cannot see it.
   bool custom_io = false;
-  bool outgoing = false;  // Opened by the handler (a forwarder's target), not accepted.
-  // Another process holds the socket too (an exec child): closing our descriptor does not take
-  // it out of the epoll set then, which watches the open file, so close() removes it first.
-  bool fd_shared = false;
+  bool outgoing = false;         // Opened by the handler (a forwarder's target), not accepted.
   bool awaiting_header = false;  // --proxy-protocol: the PROXY header has not come yet.
   // Echo-style backpressure: read nothing more while output is pending (the output comes from
   // the input). Broadcast services turn it off and bound the queue instead.
@@ -217,6 +214,12 @@ class Worker {
   // Accepting stops while the handler is at a limit of its own (exec's -m): clients wait in the
   // kernel's backlog.
   void hold_accepting(bool hold);
+  // The handler starts programs (exec). A child holds a copy of every descriptor of the process
+  // from its clone until its close-on-exec, and the kernel does that after posix_spawn has
+  // already returned here: a descriptor closed in that moment stays in the epoll set (which
+  // watches the open file), and its next event names a connection already deleted. close() then
+  // takes each descriptor out of the set first. Call from Handler::start.
+  void spawns_children() { spawns_ = true; }
   // The service is done (listen without -k after its one client, output gone): drain and end.
   void finish();
   // Close every connection now.
@@ -235,6 +238,7 @@ class Worker {
   void log(const std::string& line) const { shared_.log(line); }
 
  private:
+  void close_descriptor(int fd);
   void on_listener(Slot& slot);
   void accepted(int fd, const sockaddr_in6& peer, socklen_t len);
   void poll_epoll(int timeout_ms);
@@ -314,6 +318,7 @@ class Worker {
   bool accepting_ = true;       // Listeners are in the epoll set.
   bool draining_ = false;
   bool finishing_ = false;
+  bool spawns_ = false;               // spawns_children()
   Clock::time_point drain_deadline_;  // The server's, or this worker's own when it finished.
   std::atomic<bool> done_{false};
   // The live view's request for a copy of the client list, answered at the top of the loop.

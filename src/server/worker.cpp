@@ -368,6 +368,7 @@ void Worker::set_accepting(bool on) {
 }
 
 void Worker::update_interest(Conn& c) {
+  if (c.closed) return;  // Its descriptor is gone, and the number may be another's by now.
   if (ring_) return ring_interest(c);
   std::uint32_t want = 0;
   if (reading_wanted(c)) want |= EPOLLIN;
@@ -389,6 +390,7 @@ bool Worker::reading_wanted(const Conn& c) const {
 }
 
 void Worker::set_events(Conn& c, std::uint32_t events) {
+  if (c.closed) return;               // As in update_interest.
   if (events == 0) events = EPOLLET;  // Errors and hang-ups once, not on every wakeup.
   if (c.events == events) return;
   c.events = events;
