@@ -55,7 +55,7 @@ struct ServerEvent {
   enum class Kind {
     connected,  // peer
     closed,     // peer, detail = why, bytes and seconds
-    refused,    // peer, detail = the limit ("server full (100 connections)")
+    refused,    // peer, detail = why: the limit (full), or a failed TLS/PROXY handshake
     denied,     // peer, detail = the access rule that refused it
   };
   Kind kind;
@@ -63,6 +63,7 @@ struct ServerEvent {
   std::string_view detail;
   std::uint64_t bytes_in = 0, bytes_out = 0;
   double seconds = 0;
+  bool full = false;  // refused: by the connection limit (max_conns), not by a handshake.
 };
 
 // How workers wait for and move bytes. epoll: readiness, then recv()/send() per connection.

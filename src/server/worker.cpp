@@ -323,7 +323,9 @@ bool Worker::admit(int fd, const sockaddr_in6& peer, socklen_t len) {
     if (shared_.config.log_connections) {
       std::string name = SocketAddress(address, len).to_string();
       std::string why = fmt::format("server full ({} connections)", shared_.config.max_conns);
-      shared_.event({ServerEvent::Kind::refused, name, why});
+      ServerEvent e{ServerEvent::Kind::refused, name, why};
+      e.full = true;
+      shared_.event(e);
     }
     return false;
   }

@@ -160,6 +160,21 @@ listen_exec() {
     "ncat --ssl: $(cat "$WORK/n.err")"
 }
 
+# listen -v says why a TLS client was refused (every failed handshake read "already 100 clients
+# (-m)"), and goes on serving.
+listen_refusal_cause() {
+  start_parley_listen lr -k --tls -e /bin/cat 127.0.0.1 0 <"$QUIET" || return 1
+  local rc=0
+  echo hi | timeout 10 "$PARLEY" connect --tls 127.0.0.1 "$LPORT" >/dev/null 2>&1 || rc=$?
+  assert_eq 1 "$rc" "a client that does not trust the certificate: exit" || return 1
+  wait_for_line "$WORK/lr.err" \
+    "^parley: Connection from 127\.0\.0\.1:[0-9]+ refused: TLS: the client does not accept this server's certificate \(unknown CA\)\.\$" ||
+    return 1
+  assert_eq hi "$(echo hi | timeout 10 "$PARLEY" connect --tls --tls-pin "$(pin_from "$WORK/lr.err")" 127.0.0.1 "$LPORT")" \
+    "then a pinned client" || return 1
+  ! grep -qF -- '(-m)' "$WORK/lr.err" || fail "a refusal by -m: $(cat "$WORK/lr.err")"
+}
+
 # listen --broker --tls: what one client sends reaches the other.
 broker_over_tls() {
   "$PARLEY" listen --broker --tls 127.0.0.1 0 -v <"$QUIET" >/dev/null 2>"$WORK/b.err" &
@@ -298,6 +313,7 @@ check "echo --tls: a plain client is refused, the server goes on" plain_client_r
 check "listen --tls: one client, 1 MiB each way" listen_one_client
 check "listen --tls: from ncat --ssl" listen_from_ncat
 check "listen -e/-c --tls: relayed, end of stream, backpressure, idle timeout, ncat --ssl" listen_exec
+check "listen -v --tls: a failed handshake is logged with its cause" listen_refusal_cause
 check "listen --broker --tls" broker_over_tls
 check "bench --tls: pingpong, connect, unverified" bench_over_tls
 check "bench http https://" bench_https

@@ -51,7 +51,9 @@ void say_event(const ServerEvent& e, std::size_t max_clients) {
         return say("Connection from {} closed.", e.peer);
       return say("Connection from {} closed: {}.", e.peer, e.detail);
     case ServerEvent::Kind::refused:
-      return say("Connection from {} refused: already {} clients (-m).", e.peer, max_clients);
+      if (!e.full) return say("Connection from {} refused: {}.", e.peer, e.detail);  // TLS, PROXY
+      return say("Connection from {} refused: already {} client{} (-m).", e.peer, max_clients,
+                 max_clients == 1 ? "" : "s");
     case ServerEvent::Kind::denied:
       return say("Connection from {} refused by {}.", e.peer, e.detail);
   }
