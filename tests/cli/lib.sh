@@ -108,6 +108,10 @@ port_from() { grep -m1 -Eo 'Listening on .*:[0-9]+' "$1" | grep -Eo '[0-9]+$'; }
 start_parley_listen() {
   local name=$1
   shift
+  # A file left by an earlier run under this name could match the wait below before the new
+  # process has truncated it (the redirection happens in the background job), and LPORT would
+  # then be read from the emptied file.
+  rm -f "$WORK/$name.out" "$WORK/$name.err"
   # <&0: a background job would otherwise get /dev/null as stdin instead of the caller's.
   "$PARLEY" listen -v "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" <&0 &
   LPID=$!
@@ -121,6 +125,7 @@ start_parley_listen() {
 start_echo() {
   local name=$1
   shift
+  rm -f "$WORK/$name.out" "$WORK/$name.err"  # As in start_parley_listen.
   "$PARLEY" echo -p 0 --bind 127.0.0.1 "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" </dev/null &
   EPID=$!
   BG_PIDS+=("$EPID")
