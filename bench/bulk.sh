@@ -140,11 +140,6 @@ print(int(e["bytes"]), "(iperf3 own receiver figure: %.2f GB/s)" % (e["bits_per_
   status=OK secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }')
 }
 
-median() {  # of the arguments; empty if none
-  (($#)) || return 0
-  printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
-    printf "%.4f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
 
 gbps() { awk -v n="$BYTES" -v s="$1" 'BEGIN { printf "%.2f", n / s / 1e9 }'; }
 
@@ -167,25 +162,22 @@ done
 declare -A med=()
 for t in "${tools[@]}"; do
   # shellcheck disable=SC2086  # word-splitting the space-separated list is intended
-  med[$t]=$(median ${times[$t]-})
+  med[$t]=$(median_of 4 ${times[$t]-})
 done
-ratio() {  # how many times faster tool $1 is than tool $2 (ratio of median times)
-  local a=${med[$1]-} b=${med[$2]-}
-  if [[ -n $a && -n $b ]]; then awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", b / a }'; else echo -; fi
-}
+speedup() { ratio "${med[$2]-}" "${med[$1]-}"; }  # how many times faster tool $1 is than $2
 
 echo
 printf '%-12s %9s %7s %9s %7s\n' tool median_s GB/s x_iperf3 x_ncat
 for t in "${tools[@]}"; do
   if [[ -z ${med[$t]} ]]; then printf '%-12s %9s\n' "$t" FAILED; continue; fi
   printf '%-12s %9.3f %7s %9s %7s\n' "$t" "${med[$t]}" "$(gbps "${med[$t]}")" \
-    "$(ratio "$t" iperf3)" "$(ratio "$t" ncat)"
+    "$(speedup "$t" iperf3)" "$(speedup "$t" ncat)"
 done
 if [[ -n ${med[parley-o]-} && -n ${med[parley]-} ]]; then
-  echo "parley -o: $(gbps "${med[parley-o]}") GB/s = $(ratio parley-o parley) x plain parley (target >= 0.5)"
+  echo "parley -o: $(gbps "${med[parley-o]}") GB/s = $(speedup parley-o parley) x plain parley (target >= 0.5)"
 fi
 if [[ -n ${med[parley]-} ]]; then
-  echo "parley: $(gbps "${med[parley]}") GB/s = $(ratio parley iperf3) x iperf3, $(ratio parley ncat) x ncat"
+  echo "parley: $(gbps "${med[parley]}") GB/s = $(speedup parley iperf3) x iperf3, $(speedup parley ncat) x ncat"
 else
   echo "parley: FAILED (no successful run)"
 fi

@@ -147,11 +147,6 @@ load() {
   cpu=$(awk -v t=$((c1 - c0)) -v hz="$TCK" -v n="$rtts" 'BEGIN { printf "%.2f", t * 1e6 / hz / n }')
 }
 
-median() {  # of the arguments; empty if none
-  (($#)) || return 0
-  printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
-    printf "%.2f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
 
 echo "servers: ${servers[*]}; $ROUNDS rounds of ${DURATION}s, $SIZE-byte ping-pong, conns: ${LOADS[*]}"
 declare -A vals=()
@@ -237,13 +232,10 @@ for s in "${servers[@]}"; do
   for c in "${LOADS[@]}"; do
     for key in rps p50_us p99_us cpu; do
       # shellcheck disable=SC2086  # word-splitting the space-separated list is intended
-      med[$s,$c,$key]=$(median ${vals[$s,$c,$key]-})
+      med[$s,$c,$key]=$(median_of 2 ${vals[$s,$c,$key]-})
     done
   done
 done
-ratio() {  # $1 / $2, or - if either is missing
-  if [[ -n $1 && -n $2 ]]; then awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; else echo -; fi
-}
 
 echo
 echo "medians of $ROUNDS rounds:"
