@@ -7,7 +7,10 @@
 # seconds): ROUNDS short pairs, the two clients back to back in each pair, the order alternating;
 # HAProxy pinned to core 0, the client to core 1; the figures are medians of the per-pair ratios.
 # Per client: requests/s, its own CPU time per request (user + system, whole process), and the
-# latency percentiles each reports (wrk --latency: p50 p90 p99; parley --json the same).
+# latency percentiles each reports (wrk --latency: p50 p90 p99; parley --json the same) and the
+# mean latency, beside what Little's law says it must be (requests in flight / rate): the two
+# clients' distributions differ in shape (wrk serves its connections less evenly: a lower p50, a
+# longer tail), so the mean is where they can be checked against each other and the law.
 # HAProxy's single core is the bottleneck for both at 50 connections, so requests/s can only tie;
 # the client CPU per request is what shows which client would give out first.
 #
@@ -48,7 +51,7 @@ for _ in $(seq 100); do ss -Hltn "sport = :$port" | grep -q . && break; sleep 0.
 url="http://127.0.0.1:$port/"
 
 TIMEFORMAT='%U %S'
-# Each run prints "REQUESTS_PER_S CPU_US_PER_REQUEST P50_US P90_US P99_US".
+# Each run prints "REQUESTS_PER_S CPU_US_PER_REQUEST P50_US P90_US P99_US MEAN_US".
 wrk_run() {
   local script=()
   if [ "$PIPELINE" -gt 1 ]; then
@@ -74,8 +77,9 @@ def us(v):
 reqs = int(re.search(r"(\d+) requests in", text).group(1))
 rps = float(re.search(r"Requests/sec:\s+([0-9.]+)", text).group(1))
 pct = {p: us(v) for p, v in re.findall(r"^\s+(50|90|99)%\s+(\S+)", text, re.M)}
+mean = us(re.search(r"^\s+Latency\s+(\S+)", text, re.M).group(1))
 cpu = (float(sys.argv[2]) + float(sys.argv[3])) * 1e6 / reqs
-print(f"{rps:.0f} {cpu:.3f} {pct['50']:.1f} {pct['90']:.1f} {pct['99']:.1f}")
+print(f"{rps:.0f} {cpu:.3f} {pct['50']:.1f} {pct['90']:.1f} {pct['99']:.1f} {mean:.1f}")
 PY
 }
 parley_run() {
@@ -88,26 +92,31 @@ r = json.load(open(sys.argv[1]))
 assert r["errors_total"] == 0, r["errors"]
 l = r["latency"]
 cpu = (float(sys.argv[2]) + float(sys.argv[3])) * 1e6 / r["round_trips"]
-print(f'{r["round_trips_per_s"]:.0f} {cpu:.3f} {l["p50_us"]:.1f} {l["p90_us"]:.1f} {l["p99_us"]:.1f}')
+print(f'{r["round_trips_per_s"]:.0f} {cpu:.3f} {l["p50_us"]:.1f} {l["p90_us"]:.1f} {l["p99_us"]:.1f} {l["mean_us"]:.1f}')
 PY
 }
 for r in $(seq "$ROUNDS"); do
-  if ((r % 2)); then read -r w_rps w_cpu w50 w90 w99 < <(wrk_run); read -r p_rps p_cpu p50 p90 p99 < <(parley_run)
-  else read -r p_rps p_cpu p50 p90 p99 < <(parley_run); read -r w_rps w_cpu w50 w90 w99 < <(wrk_run); fi
+  if ((r % 2)); then read -r w_rps w_cpu w50 w90 w99 wmean < <(wrk_run); read -r p_rps p_cpu p50 p90 p99 pmean < <(parley_run)
+  else read -r p_rps p_cpu p50 p90 p99 pmean < <(parley_run); read -r w_rps w_cpu w50 w90 w99 wmean < <(wrk_run); fi
   echo "$w_rps" >>"$tmp/w"; echo "$p_rps" >>"$tmp/p"
   echo "$w_cpu" >>"$tmp/wc"; echo "$p_cpu" >>"$tmp/pc"
   ratio "$p_rps" "$w_rps" 4 >>"$tmp/r"
   ratio "$p_cpu" "$w_cpu" 4 >>"$tmp/u"
-  for q in 50 90 99; do
+  for q in 50 90 99 mean; do
     eval "echo \$w$q" >>"$tmp/w$q"; eval "echo \$p$q" >>"$tmp/p$q"
   done
-  echo "round $r  wrk $w_rps req/s ($w_cpu us CPU/req, p50 $w50 p90 $w90 p99 $w99 us)" \
-    " parley $p_rps req/s ($p_cpu us CPU/req, p50 $p50 p90 $p90 p99 $p99 us)"
+  echo "round $r  wrk $w_rps req/s ($w_cpu us CPU/req, p50 $w50 p90 $w90 p99 $w99 mean $wmean us)" \
+    " parley $p_rps req/s ($p_cpu us CPU/req, p50 $p50 p90 $p90 p99 $p99 mean $pmean us)"
 done
 echo
 echo "HAProxy (1 thread), $CONNS connections, pipeline $PIPELINE, $ROUNDS rounds of ${DURATION}s, medians:"
-printf '  %-8s %10s req/s  %7s us CPU/req  p50 %7s  p90 %7s  p99 %7s us\n' \
+# Little's law: with CONNS x PIPELINE requests always in flight, the mean latency is that many
+# over the rate. A client whose mean is off it measures latency from the wrong moments.
+little() { awk -v n=$((CONNS * PIPELINE)) -v r="$1" 'BEGIN { printf "%.1f", (r > 0 ? n * 1e6 / r : 0) }'; }
+printf '  %-8s %10s req/s  %7s us CPU/req  p50 %7s  p90 %7s  p99 %7s  mean %7s us (in flight/rate %s)\n' \
   wrk "$(median <"$tmp/w")" "$(median <"$tmp/wc")" "$(median <"$tmp/w50")" "$(median <"$tmp/w90")" "$(median <"$tmp/w99")" \
-  parley "$(median <"$tmp/p")" "$(median <"$tmp/pc")" "$(median <"$tmp/p50")" "$(median <"$tmp/p90")" "$(median <"$tmp/p99")"
+  "$(median <"$tmp/wmean")" "$(little "$(median <"$tmp/w")")" \
+  parley "$(median <"$tmp/p")" "$(median <"$tmp/pc")" "$(median <"$tmp/p50")" "$(median <"$tmp/p90")" "$(median <"$tmp/p99")" \
+  "$(median <"$tmp/pmean")" "$(little "$(median <"$tmp/p")")"
 echo "  parley/wrk: requests/s $(median <"$tmp/r" | awk '{printf "%.2f", $1}')x," \
   "client CPU per request $(median <"$tmp/u" | awk '{printf "%.2f", $1}')x (median of pairs)"

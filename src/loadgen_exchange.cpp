@@ -345,6 +345,7 @@ void Worker::on_unasked(Conn& c, const char* data, std::size_t n) {
 
 void Worker::count_round_trip(std::uint64_t latency) {
   latency_.record(latency);
+  if (coalesce_) coalescer_.observe(latency);
   if (next_interval_ != INT64_MAX) interval_latency_.record(latency);
   counters_.round_trips.add(1);
   if (steady_start_ != 0) ++steady_round_trips_;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "counter.hpp"
+#include "parley/coalesce.hpp"
 #include "parley/fd.hpp"
 #include "parley/loadgen.hpp"
 #include "parley/transport.hpp"
@@ -203,10 +204,13 @@ class Worker {
   // One connection in a closed loop: instead of epoll_wait + recv, one blocking recv per answer
   // (a system call fewer on the round trip's critical path, ~3% at one connection).
   bool solo_ = false;
+  // Collect each answer's bytes (--expect, message echo --verify).
   bool keep_answer_ = false;
+  // A closed loop of exchanges naps before waiting while the server queues (coalesce.hpp).
+  bool coalesce_ = false;
+  AnswerCoalescer coalescer_;
   std::vector<std::uint64_t> latencies_;  // Of the answers one read completed.
-  std::vector<std::uint32_t> owed_;  // Connections with requests owed (Conn::owed).  // Collect
-                                     // each answer's bytes (--expect, message echo --verify).
+  std::vector<std::uint32_t> owed_;       // Connections with requests owed (Conn::owed).
   std::atomic<bool> done_{false};
   std::atomic<bool> measuring_{false};
   std::error_code other_error_;

@@ -67,6 +67,7 @@ Worker::Worker(Shared& shared, std::vector<unsigned> ids, const char* pattern)
   // Quiet timers need the epoll loop; a TLS session on a blocking socket would block in writes.
   solo_ = conns_.size() == 1 && exchange && interval_ns_ == 0 && config_.pipeline == 1 &&
           config_.until.kind != UntilSpec::Kind::idle && !config_.tls;
+  coalesce_ = exchange && interval_ns_ == 0 && !solo_;
   keep_answer_ = config_.expect.has_value() || config_.greeting_expect.has_value() ||
                  (config_.verify && config_.message.has_value());
 }
@@ -148,10 +149,24 @@ void Worker::run(int stop_fd, const std::function<void()>* tick) {
 void Worker::wait_for_events(std::int64_t until) {
   std::int64_t wake = std::min(shared_.end_ns, until);
   if (!timers_.empty()) wake = std::min(wake, timers_.top().at);
-  const std::int64_t wait = std::max<std::int64_t>(0, wake - now_);
-  timespec ts{static_cast<time_t>(wait / 1'000'000'000), static_cast<long>(wait % 1'000'000'000)};
-  int n =
-      epoll_pwait2(epoll_.get(), events_.data(), static_cast<int>(events_.size()), &ts, nullptr);
+  const int max = static_cast<int>(events_.size());
+  int n = 0;
+  // While the server queues, nap first (coalesce.hpp), unless answers are in already.
+  if (const std::int64_t nap = coalesce_ ? coalescer_.nap_ns(open_now_) : 0;
+      nap > 0 && wake - now_ > nap) {
+    timespec zero{};
+    n = epoll_pwait2(epoll_.get(), events_.data(), max, &zero, nullptr);
+    if (n == 0) {
+      timespec t{0, static_cast<long>(nap)};
+      nanosleep(&t, nullptr);
+      now_ = now_ns();
+    }
+  }
+  if (n <= 0) {
+    const std::int64_t wait = std::max<std::int64_t>(0, wake - now_);
+    timespec ts{static_cast<time_t>(wait / 1'000'000'000), static_cast<long>(wait % 1'000'000'000)};
+    n = epoll_pwait2(epoll_.get(), events_.data(), max, &ts, nullptr);
+  }
   now_ = now_ns();
   handle_events(n);
   flush_owed();
