@@ -119,142 +119,182 @@ bool is_interactive(int fd) {
 
 }  // namespace
 
-RelayResult relay_stream(int in_fd, int out_fd, int sock_fd, const RelayOptions& options) {
-  set_blocking(sock_fd);
-  Session session;
-  std::atomic<std::uint64_t> sent{0}, received{0};
-  DirectionEnd up, down;
-  // A person at a terminal expects the session to end when the peer closes (ncat #894); a file or
-  // pipe is drained first so that no data is lost.
-  const bool end_with_peer = options.receive && options.send && is_interactive(in_fd);
+namespace {
 
-  detail::PumpOptions up_options;
-  up_options.crlf = options.crlf;
-  up_options.log = options.log.get();
-  up_options.direction = TrafficDirection::sent;
-  up_options.line_delay = options.line_delay;
-  up_options.wake_fd = session.wake_fd();
-  detail::PumpOptions down_options;
-  down_options.log = options.log.get();
-  down_options.direction = TrafficDirection::received;
-  down_options.telnet = options.telnet;
-  // Input EOF: when it came, and whether the half-close is still owed (hold_half_close).
-  std::atomic<Clock::rep> eof_at{0};
-  bool half_close_owed = false;
+// relay_stream's coordinator. Two direction threads move the bytes (up: input -> socket, down:
+// socket -> output); this thread decides when the relay ends (a direction failed, the peer
+// closed, -q after input EOF, the drain after the peer's end went quiet, the idle timeout), owes
+// the held half-close, and says why it ended. The direction threads touch only session_, their
+// DirectionEnd (through Session::finish, under its mutex), their counter and eof_at_.
+class StreamRelay {
+ public:
+  StreamRelay(int in_fd, int out_fd, int sock_fd, const RelayOptions& options)
+      : in_fd_(in_fd),
+        out_fd_(out_fd),
+        sock_fd_(sock_fd),
+        o_(options),
+        // A person at a terminal expects the session to end when the peer closes (ncat #894); a
+        // file or pipe is drained first so that no data is lost.
+        end_with_peer_(options.receive && options.send && is_interactive(in_fd)) {}
 
-  std::jthread up_thread, down_thread;
-  if (options.send) {
-    up_thread = std::jthread([&] {
-      auto half_close = [&] {
-        eof_at.store(Clock::now().time_since_epoch().count());
-        if (options.shutdown_on_eof && !options.hold_half_close) ::shutdown(sock_fd, SHUT_WR);
+  RelayResult run() {
+    set_blocking(sock_fd_);
+    start();
+    RelayResult result;
+    while (!round(result)) {
+    }
+    if (up_thread_.joinable()) up_thread_.join();
+    if (down_thread_.joinable()) down_thread_.join();
+    return outcome(result);
+  }
+
+ private:
+  void start();
+  bool round(RelayResult& result);
+  Clock::time_point deadline(bool draining) const;
+  RelayResult outcome(RelayResult result) const;
+  Clock::time_point eof_time() const { return Clock::time_point(Clock::duration(eof_at_.load())); }
+  void stop_all() {
+    session_.stop();
+    ::shutdown(sock_fd_,
+               SHUT_RDWR);  // Unblocks a direction stuck sending to a peer that stopped reading.
+  }
+
+  const int in_fd_, out_fd_, sock_fd_;
+  const RelayOptions& o_;
+  const bool end_with_peer_;
+  Session session_;
+  std::atomic<std::uint64_t> sent_{0}, received_{0};
+  DirectionEnd up_, down_;
+  std::atomic<Clock::rep> eof_at_{0};  // When the input ended.
+  bool half_close_owed_ = false;       // At input EOF, with hold_half_close: not yet done.
+  bool watch_eof_ = false;             // This thread acts at input EOF (-q, a held half-close).
+  bool eof_seen_ = false;              // ... and has seen it.
+  // Last: destroyed (joined) before what they use.
+  std::jthread up_thread_, down_thread_;
+};
+
+void StreamRelay::start() {
+  if (o_.send) {
+    detail::PumpOptions up;
+    up.crlf = o_.crlf;
+    up.log = o_.log.get();
+    up.direction = TrafficDirection::sent;
+    up.line_delay = o_.line_delay;
+    up.wake_fd = session_.wake_fd();
+    up_thread_ = std::jthread([this, up] {
+      auto half_close = [this] {
+        eof_at_.store(Clock::now().time_since_epoch().count());
+        if (o_.shutdown_on_eof && !o_.hold_half_close) ::shutdown(sock_fd_, SHUT_WR);
       };
-      session.finish(&up, run_direction(session, in_fd, sock_fd, up_options, &sent, half_close));
+      session_.finish(&up_, run_direction(session_, in_fd_, sock_fd_, up, &sent_, half_close));
     });
   } else {
-    up.done = up.eof = true;
-    eof_at.store(Clock::now().time_since_epoch().count());
+    up_.done = up_.eof = true;
+    eof_at_.store(Clock::now().time_since_epoch().count());
   }
-  half_close_owed = options.shutdown_on_eof && options.hold_half_close.has_value();
-  if (options.receive) {
-    down_thread = std::jthread([&] {
-      session.finish(&down,
-                     run_direction(session, sock_fd, out_fd, down_options, &received, nullptr));
+  half_close_owed_ = o_.shutdown_on_eof && o_.hold_half_close.has_value();
+  if (o_.receive) {
+    detail::PumpOptions down;
+    down.log = o_.log.get();
+    down.direction = TrafficDirection::received;
+    down.telnet = o_.telnet;
+    down_thread_ = std::jthread([this, down] {
+      session_.finish(&down_,
+                      run_direction(session_, sock_fd_, out_fd_, down, &received_, nullptr));
     });
   } else {
-    down.done = down.eof = true;
+    down_.done = down_.eof = true;
   }
-  // Whether the coordinator has to act at input EOF (-q, a held half-close), and has done so.
-  const bool watch_eof = options.quit_after_eof.has_value() || half_close_owed;
-  bool eof_seen = false;
-  auto eof_time = [&] { return Clock::time_point(Clock::duration(eof_at.load())); };
+  watch_eof_ = o_.quit_after_eof.has_value() || half_close_owed_;
+}
 
-  RelayResult result;
-  auto stop_all = [&] {
-    session.stop();
-    // Unblocks a direction stuck in a send to a peer that stopped reading.
-    ::shutdown(sock_fd, SHUT_RDWR);
-  };
-  for (;;) {
-    // Without an idle timeout, wake up hourly anyway: waiting until time_point::max overflows.
-    auto deadline = Clock::now() + std::chrono::hours(1);
-    if (options.idle_timeout.count() > 0) deadline = session.last_activity() + options.idle_timeout;
-    bool up_done, down_done;
-    bool draining;  // The peer closed; the upload goes on while the input keeps coming.
-    {
-      std::lock_guard lock(session.mutex());
-      draining = down.done && down.eof && options.receive && !up.done;
-    }
-    if (draining) deadline = std::min(deadline, session.last_upload() + options.drain_quiet);
-    if (eof_seen && options.quit_after_eof)
-      deadline = std::min(deadline, eof_time() + *options.quit_after_eof);
-    if (eof_seen && half_close_owed)
-      deadline = std::min(deadline,
-                          std::max(eof_time(), session.last_download()) + *options.hold_half_close);
-    {
-      session.wait_until(
-          [&] {
-            return (up.done && down.done) || (down.done && !down.eof) || (up.done && !up.eof) ||
-                   (down.done && !up.done && end_with_peer) ||
-                   (options.receive && down.done && !draining) ||
-                   (watch_eof && up.done && !eof_seen);
-          },
-          deadline);
-      std::lock_guard lock(session.mutex());
-      up_done = up.done;
-      down_done = down.done;
-      if (up_done && up.eof) eof_seen = true;
-    }
-    if (up_done && down_done) break;
-    const auto now = Clock::now();
-    if (eof_seen && options.quit_after_eof && now >= eof_time() + *options.quit_after_eof) {
-      stop_all();  // -q: time is up, whatever the peer is doing.
-      break;
-    }
-    if (eof_seen && half_close_owed &&
-        now >= std::max(eof_time(), session.last_download()) + *options.hold_half_close) {
-      ::shutdown(sock_fd, SHUT_WR);  // The reply has ended (or never began): half-close now.
-      half_close_owed = false;
-    }
-    if ((up_done && !up.eof) || (down_done && !down.eof) || (down_done && end_with_peer)) {
-      stop_all();
-      break;
-    }
-    if (draining && Clock::now() - session.last_upload() >= options.drain_quiet) {
-      stop_all();
-      break;
-    }
-    if (options.idle_timeout.count() > 0 &&
-        Clock::now() - session.last_activity() >= options.idle_timeout) {
-      result.end = RelayEnd::idle_timeout;
-      result.error = make_error_code(Errc::timed_out);
-      stop_all();
-      break;
-    }
+// The next moment this thread has to look, whatever the directions do.
+Clock::time_point StreamRelay::deadline(bool draining) const {
+  // Without an idle timeout, wake up hourly anyway: waiting until time_point::max overflows.
+  auto at = Clock::now() + std::chrono::hours(1);
+  if (o_.idle_timeout.count() > 0) at = session_.last_activity() + o_.idle_timeout;
+  if (draining) at = std::min(at, session_.last_upload() + o_.drain_quiet);
+  if (eof_seen_ && o_.quit_after_eof) at = std::min(at, eof_time() + *o_.quit_after_eof);
+  if (eof_seen_ && half_close_owed_)
+    at = std::min(at, std::max(eof_time(), session_.last_download()) + *o_.hold_half_close);
+  return at;
+}
+
+// One wait for a direction to end or a deadline; true when the relay is over.
+bool StreamRelay::round(RelayResult& result) {
+  bool up_done, down_done;
+  bool draining;  // The peer closed; the upload goes on while the input keeps coming.
+  {
+    std::lock_guard lock(session_.mutex());
+    draining = down_.done && down_.eof && o_.receive && !up_.done;
   }
-  if (up_thread.joinable()) up_thread.join();
-  if (down_thread.joinable()) down_thread.join();
+  session_.wait_until(
+      [&] {
+        return (up_.done && down_.done) || (down_.done && !down_.eof) || (up_.done && !up_.eof) ||
+               (down_.done && !up_.done && end_with_peer_) ||
+               (o_.receive && down_.done && !draining) || (watch_eof_ && up_.done && !eof_seen_);
+      },
+      deadline(draining));
+  {
+    std::lock_guard lock(session_.mutex());
+    up_done = up_.done;
+    down_done = down_.done;
+    if (up_done && up_.eof) eof_seen_ = true;
+  }
+  if (up_done && down_done) return true;
+  const auto now = Clock::now();
+  if (eof_seen_ && o_.quit_after_eof && now >= eof_time() + *o_.quit_after_eof) {
+    stop_all();  // -q: time is up, whatever the peer is doing.
+    return true;
+  }
+  if (eof_seen_ && half_close_owed_ &&
+      now >= std::max(eof_time(), session_.last_download()) + *o_.hold_half_close) {
+    ::shutdown(sock_fd_, SHUT_WR);  // The reply has ended (or never began): half-close now.
+    half_close_owed_ = false;
+  }
+  if ((up_done && !up_.eof) || (down_done && !down_.eof) || (down_done && end_with_peer_) ||
+      (draining && now - session_.last_upload() >= o_.drain_quiet)) {
+    stop_all();
+    return true;
+  }
+  if (o_.idle_timeout.count() > 0 && now - session_.last_activity() >= o_.idle_timeout) {
+    result.end = RelayEnd::idle_timeout;
+    result.error = make_error_code(Errc::timed_out);
+    stop_all();
+    return true;
+  }
+  return false;
+}
 
-  result.sent = sent.load();
-  result.received = received.load();
-  if (options.log) {
-    result.log_error = options.log->error();
-    result.log_path = options.log->error_path();
+// After both threads ended: the counts, and the first real failure decides the outcome.
+RelayResult StreamRelay::outcome(RelayResult result) const {
+  result.sent = sent_.load();
+  result.received = received_.load();
+  if (o_.log) {
+    result.log_error = o_.log->error();
+    result.log_path = o_.log->error_path();
   }
   if (result.end == RelayEnd::idle_timeout) return result;
-  // The first real failure decides the outcome. A closed output (EPIPE writing stdout, e.g. into
-  // `head`) is a normal end, as is a send failing after the peer already closed its side.
-  for (const DirectionEnd* d : {&down, &up}) {
+  // A closed output (EPIPE writing stdout, e.g. into `head`) is a normal end, as is a send
+  // failing after the peer already closed its side.
+  for (const DirectionEnd* d : {&down_, &up_}) {
     if (!d->failure.error) continue;
-    const bool to_socket = (d == &up) == d->failure.write_failed;
-    if (d == &down && d->failure.write_failed && d->failure.error.value() == EPIPE) continue;
-    if (d == &up && down.eof && down.done) continue;
+    const bool to_socket = (d == &up_) == d->failure.write_failed;
+    if (d == &down_ && d->failure.write_failed && d->failure.error.value() == EPIPE) continue;
+    if (d == &up_ && down_.eof && down_.done) continue;
     result.end = to_socket ? RelayEnd::network_error : RelayEnd::local_error;
     result.error = d->failure.error;
-    result.output_failed = d == &down && d->failure.write_failed;
+    result.output_failed = d == &down_ && d->failure.write_failed;
     break;
   }
   return result;
+}
+
+}  // namespace
+
+RelayResult relay_stream(int in_fd, int out_fd, int sock_fd, const RelayOptions& options) {
+  return StreamRelay(in_fd, out_fd, sock_fd, options).run();
 }
 
 std::size_t lf_to_crlf(const char* in, std::size_t n, char* out, bool* prev_cr) {
