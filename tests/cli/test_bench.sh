@@ -46,6 +46,48 @@ PY
   SPORT=$PY_PORT
 }
 
+# Answer coalescing (coalesce.hpp) seen from outside, with strace counting the loop's naps. A
+# server that queues (one request at a time, 1 ms each, 30 connections: answers take ~30 ms, the
+# first took 1 ms) gets naps before the waits, and the report still adds up: every byte checked,
+# and the mean latency is what Little's law says it must be (connections / rate). A server whose
+# latency is its own work (2 ms each, all in parallel) gets none.
+naps_only_for_a_queue() {
+  start_py_server "delay.$1" "$1" <<'PY' || return 1
+import sys, threading, time
+from pyserve import serve_tcp
+serial = sys.argv[1] == "serial"
+lock = threading.Lock()
+def serve(c):
+    while True:
+        d = c.recv(64)
+        if not d: return
+        if serial:
+            with lock:
+                time.sleep(0.001)
+                c.sendall(d)
+        else:
+            time.sleep(0.002)
+            c.sendall(d)
+serve_tcp(serve)
+PY
+  # --seccomp-bpf: only the traced calls stop parley (each stop would otherwise add to the time
+  # between an answer and the next request, which Little's law counts and the latency does not).
+  strace --seccomp-bpf -f -qq -e trace=nanosleep,clock_nanosleep -o "$WORK/naps.$1" \
+    "$PARLEY" bench pingpong -c 30 -d 2s --threads 1 --verify --json 127.0.0.1 "$PY_PORT" >"$WORK/naps.$1.json" || return 1
+  local naps
+  naps=$(grep -c nanosleep "$WORK/naps.$1")
+  if [ "$1" = serial ]; then
+    [ "$naps" -ge 200 ] || fail "$naps naps against a server that queues" || return 1
+  else
+    assert_eq 0 "$naps" "naps against a server whose latency is its work" || return 1
+  fi
+  assert_eq 0 "$(json "$WORK/naps.$1.json" 'r["errors_total"]')" "errors" || return 1
+  assert_eq True "$(json "$WORK/naps.$1.json" 'r["round_trips"] > 100 and r["bytes_received"] == 64 * r["round_trips"]')" \
+    "round trips, each answer's 64 bytes" || return 1
+  assert_eq True "$(json "$WORK/naps.$1.json" 'abs(r["latency"]["mean_us"] / (30e6 / r["round_trips_per_s"]) - 1) < 0.1')" \
+    "mean latency within 10% of connections / rate ($(json "$WORK/naps.$1.json" 'r["latency"]["mean_us"], 30e6 / r["round_trips_per_s"]'))"
+}
+
 counts_add_up() {
   start_echo echo -q || return 1
   "$PARLEY" bench pingpong -c 20 -s 100 -d 1s --verify --json 127.0.0.1 "$EPORT" >"$WORK/pp.json" || return 1
@@ -271,6 +313,8 @@ udp_lines() {
 }
 
 check "pingpong: counts add up, no mismatches" counts_add_up
+check "a queueing server: naps, and the counts and Little's law hold" naps_only_for_a_queue serial
+check "a server whose latency is its work: no naps" naps_only_for_a_queue parallel
 check "stream --verify and connect modes" stream_and_connect_modes
 check "-n stops at the count" count_limit
 check "one connection, 4 MB messages: no deadlock" solo_big_messages
