@@ -225,7 +225,10 @@ bad_input() {
   expect_exit 2 "parley: forward: give where to listen and at least one target: LISTEN TARGET... (e.g. 8080 127.0.0.1:80)" \
     "$PARLEY" forward 8080 || return 1
   expect_exit 2 "parley: forward: -u forwards UDP to UDP; 'unix:/tmp/x' is a Unix socket" \
-    "$PARLEY" forward -u 0 unix:/tmp/x
+    "$PARLEY" forward -u 0 unix:/tmp/x || return 1
+  # Said as echo and listen say it (TEST-NET-1: never an address of this machine; nothing is sent).
+  expect_exit 2 "parley: forward: cannot listen on 192.0.2.1:0: Cannot assign requested address (not an address of this machine)" \
+    "$PARLEY" forward 192.0.2.1:0 127.0.0.1:9
 }
 
 # A target that is down at startup is not fatal: it is logged when a client comes, and the

@@ -123,18 +123,15 @@ int run_echo(EchoArgs& o) {
       wildcard ? fmt::format("port {}", o.server.port)
                : fmt::format("{} port {}", fmt::join(o.server.bind, ", "), o.server.port);
   const bool udp = o.server.udp;
+  const Family family = o.server.family;
   auto server = Server::open(std::move(o.server), *service);
   if (!server) {
     if (server.error() == make_error_code(Errc::name_not_resolved)) {
       say("echo: --bind takes a local IP address");
       return kExitUsage;
     }
-    const char* hint = server.error() == std::errc::address_not_available
-                           ? " (not an address of this machine)"
-                       : server.error() == make_error_code(Errc::no_address_of_family)
-                           ? (o.ipv4 ? " (-4: give IPv4 addresses)" : " (-6: give IPv6 addresses)")
-                           : "";
-    say("echo: cannot listen on {}: {}{}", where, describe(server.error()), hint);
+    say("echo: cannot listen on {}: {}{}", where, describe(server.error()),
+        listen_failure_hint(server.error(), family));
     return kExitUsage;
   }
   if (o.verbose) say("I/O: {}", (*server)->io());

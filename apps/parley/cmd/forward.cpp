@@ -233,9 +233,11 @@ int run_forward(ForwardArgs& o) {
   set_log(o);
   const bool wildcard = o.server.bind.empty() && unix_path.empty() && !o.activated;
   const std::string from = o.activated ? "systemd's sockets" : o.sides.front();
+  const Family family = o.server.family;
   auto server = Server::open(std::move(o.server), forward_service(o.forward));
   if (!server) {
-    say("forward: cannot listen on {}: {}", from, describe(server.error()));
+    say("forward: cannot listen on {}: {}{}", from, describe(server.error()),
+        listen_failure_hint(server.error(), family));
     return kExitUsage;
   }
   if (o.verbose) say_line(o, "message", fmt::format("I/O: {}", (*server)->io()));

@@ -251,6 +251,15 @@ void print_addresses(const Server& server, bool wildcard, std::string_view fix, 
     say("Reachable at {} ({})", addresses[i].to_string(), names[i]);
 }
 
+std::string listen_failure_hint(const std::error_code& e, Family family) {
+  if (e == std::errc::address_not_available) return " (not an address of this machine)";
+  if (e == make_error_code(Errc::name_not_resolved))
+    return " (listen on a local IP address, or give the port alone for every address)";
+  if (e == make_error_code(Errc::no_address_of_family) && family != Family::any)
+    return family == Family::v4 ? " (-4: give IPv4 addresses)" : " (-6: give IPv6 addresses)";
+  return "";
+}
+
 std::string handshakes_text(const ServerStats& s) {
   if (s.failed_handshakes == 0) return {};
   return fmt::format(", {} failed handshake{}", s.failed_handshakes,

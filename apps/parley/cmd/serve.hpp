@@ -87,6 +87,10 @@ inline constexpr std::string_view kActivatedLoopback =
 void print_stats(const ServerStats& s, std::string_view prefix, LogFormat format = LogFormat::text);
 // ", 3 failed handshakes" (PROXY header or TLS), or "" when there were none.
 std::string handshakes_text(const ServerStats& s);
+// What to do about Server::open's error, for "COMMAND: cannot listen on WHERE: ERROR{hint}"
+// (echo, forward): " (not an address of this machine)", " (-4: give IPv4 addresses)", ...; ""
+// when the error says it all. family: the one asked for (-4/-6).
+std::string listen_failure_hint(const std::error_code& e, Family family);
 
 // systemd socket activation (sd_listen_fds(3)): the sockets this process was started with
 // (LISTEN_PID is ours; LISTEN_FDS sockets from descriptor 3; LISTEN_FDNAMES their names), ready
