@@ -141,8 +141,7 @@ class StreamRelay {
     set_blocking(sock_fd_);
     start();
     RelayResult result;
-    while (!round(result)) {
-    }
+    for (bool over = false; !over;) over = round(result);
     if (up_thread_.joinable()) up_thread_.join();
     if (down_thread_.joinable()) down_thread_.join();
     return outcome(result);
@@ -156,8 +155,8 @@ class StreamRelay {
   Clock::time_point eof_time() const { return Clock::time_point(Clock::duration(eof_at_.load())); }
   void stop_all() {
     session_.stop();
-    ::shutdown(sock_fd_,
-               SHUT_RDWR);  // Unblocks a direction stuck sending to a peer that stopped reading.
+    // Unblocks a direction stuck sending to a peer that stopped reading.
+    ::shutdown(sock_fd_, SHUT_RDWR);
   }
 
   const int in_fd_, out_fd_, sock_fd_;
