@@ -17,15 +17,20 @@ PY
 }
 
 # 1. --rate added up to a millisecond of its own (a whole-millisecond epoll timeout), charged to
-# the server: p50 at --rate 1000 must be within 100 us of the closed loop's.
+# the server: p50 at --rate 1000 must be within 100 us of the closed loop's. Up to three tries:
+# the defect adds ~500 us every time, while a machine busy with other tests (ctest -j2) can delay
+# the wakeup of one paced run by about 100 us (seen once in CI: 5.6 us closed, 114 us paced).
 rate_adds_no_delay() {
-  "$PARLEY" bench pingpong -c 1 -d 1s --json 127.0.0.1 "$EPORT" >"$WORK/closed.json" || return 1
-  "$PARLEY" bench pingpong -c 1 --rate 1000 -d 2s --json 127.0.0.1 "$EPORT" >"$WORK/paced.json" || return 1
-  local closed paced
-  closed=$(json "$WORK/closed.json" 'r["latency"]["p50_us"]')
-  paced=$(json "$WORK/paced.json" 'r["latency"]["p50_us"]')
-  python3 -c "import sys; sys.exit(0 if $paced - $closed < 100 else 1)" ||
-    fail "p50 closed loop $closed us, at --rate 1000 $paced us"
+  local closed paced try
+  for try in 1 2 3; do
+    "$PARLEY" bench pingpong -c 1 -d 1s --json 127.0.0.1 "$EPORT" >"$WORK/closed.json" || return 1
+    "$PARLEY" bench pingpong -c 1 --rate 1000 -d 2s --json 127.0.0.1 "$EPORT" >"$WORK/paced.json" || return 1
+    closed=$(json "$WORK/closed.json" 'r["latency"]["p50_us"]')
+    paced=$(json "$WORK/paced.json" 'r["latency"]["p50_us"]')
+    python3 -c "import sys; sys.exit(0 if $paced - $closed < 100 else 1)" && return 0
+    echo "    try $try: p50 closed loop $closed us, at --rate 1000 $paced us" >&2
+  done
+  fail "p50 at --rate 1000 more than 100 us over the closed loop's in three tries"
 }
 
 # 2. No probe connection: a server that takes exactly one connection (socat without fork) serves
