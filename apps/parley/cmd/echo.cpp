@@ -78,13 +78,15 @@ void say_started(const EchoArgs& o, const Server& server, bool udp) {
   say("{}", text);
 }
 
-int run_echo(EchoArgs& o) {
-  const auto start = std::chrono::steady_clock::now();
+// Applies the options that need more than CLI11's rules: the port (argument or -p), repeated
+// --bind addresses, systemd's sockets, access lists, PROXY protocol, --io, TLS. False: it said
+// why (exit 2).
+bool prepare(EchoArgs& o, bool* activated) {
   if (!o.positional.empty()) {
     auto port = parse_port(o.positional.front());
     if (!port) {
       say("echo: {}", describe(port.error()));
-      return kExitUsage;
+      return false;
     }
     o.server.port = *port;
   }
@@ -94,22 +96,28 @@ int run_echo(EchoArgs& o) {
   for (std::size_t i = 0; i < bind.size(); ++i)
     bind.erase(std::remove(bind.begin() + i + 1, bind.end(), bind[i]), bind.end());
   o.server.family = o.ipv4 ? Family::v4 : o.ipv6 ? Family::v6 : Family::any;
-  bool activated = false;
-  if (!take_activated_sockets(o, &activated)) return kExitUsage;
-  if (activated && (o.ipv4 || o.ipv6)) {
+  if (!take_activated_sockets(o, activated)) return false;
+  if (*activated && (o.ipv4 || o.ipv6)) {
     say("echo: -4/-6: the listening sockets come from systemd (LISTEN_FDS); choose the family "
         "in the .socket unit");
-    return kExitUsage;
+    return false;
   }
-  if (!build_access("echo", o.access, &o.server.access)) return kExitUsage;
-  if (!apply_proxy_protocol("echo", o.proxy_protocol, &o.server)) return kExitUsage;
+  if (!build_access("echo", o.access, &o.server.access)) return false;
+  if (!apply_proxy_protocol("echo", o.proxy_protocol, &o.server)) return false;
   if (o.proxy_protocol.on && o.server.udp) {
     say("echo: --proxy-protocol is for TCP connections, not UDP");
-    return kExitUsage;
+    return false;
   }
   if (!apply_io("echo", o.io, o.tls.enabled, "TCP; UDP echo runs on epoll", &o.server))
-    return kExitUsage;
-  if (o.tls.enabled && !(o.server.tls = tls_server_or_say("echo", o.tls, true))) return kExitUsage;
+    return false;
+  if (o.tls.enabled && !(o.server.tls = tls_server_or_say("echo", o.tls, true))) return false;
+  return true;
+}
+
+int run_echo(EchoArgs& o) {
+  const auto start = std::chrono::steady_clock::now();
+  bool activated = false;
+  if (!prepare(o, &activated)) return kExitUsage;
   set_log(o);
   const bool json = o.log_format == LogFormat::json;
   auto service = echo_service(o.echo);
