@@ -301,8 +301,9 @@ sandbox_tolerated() {
   kill -USR1 "$pid" && sleep 0.2 && kill -TERM "$pid"
   wait_exit "$tracer" 10 || rc=$?
   assert_eq 0 "$rc" "traced echo's exit" || return 1
-  # What parley did: everything from the execve that turned socket-activate into parley.
-  awk '/execve\(".*parley"/ {on = 1} on' "$WORK/trace" >"$WORK/parley.trace"
+  # What parley did: everything from the execve that turned socket-activate into parley (the
+  # program path, not an argument: socket-activate's own execve names parley among its arguments).
+  awk '/execve\("[^"]*parley"/ {on = 1} on' "$WORK/trace" >"$WORK/parley.trace"
   sed -nE 's/^[0-9]+ +([a-z0-9_]+)\(.*/\1/p' "$WORK/parley.trace" | sort -u >"$WORK/used"
   expand_filter @system-service | sort -u >"$WORK/allowed"
   expand_filter @privileged @resources | sort -u >"$WORK/denied"
