@@ -81,7 +81,7 @@ void say_started(const EchoArgs& o, const Server& server, bool udp) {
 // Applies the options that need more than CLI11's rules: the port (argument or -p), repeated
 // --bind addresses, systemd's sockets, access lists, PROXY protocol, --io, TLS. False: it said
 // why (exit 2).
-bool prepare(EchoArgs& o, bool* activated) {
+bool prepare_echo(EchoArgs& o, bool* activated) {
   if (!o.positional.empty()) {
     auto port = parse_port(o.positional.front());
     if (!port) {
@@ -117,7 +117,7 @@ bool prepare(EchoArgs& o, bool* activated) {
 int run_echo(EchoArgs& o) {
   const auto start = std::chrono::steady_clock::now();
   bool activated = false;
-  if (!prepare(o, &activated)) return kExitUsage;
+  if (!prepare_echo(o, &activated)) return kExitUsage;
   set_log(o);
   const bool json = o.log_format == LogFormat::json;
   auto service = echo_service(o.echo);

@@ -193,36 +193,43 @@ void say_line(const ForwardArgs& o, std::string_view event, const std::string& t
   say("{}", text);
 }
 
-int run_forward(ForwardArgs& o) {
-  const auto start = std::chrono::steady_clock::now();
-  if (!take_activated_sockets(o)) return kExitUsage;
+// Applies the options that need more than CLI11's rules: systemd's sockets or the listening
+// side, the targets (resolved), access lists, PROXY protocol both ways, --io, TLS on either
+// side. False: it said why (exit 2).
+bool prepare_forward(ForwardArgs& o) {
+  if (!take_activated_sockets(o)) return false;
   if (o.activated && o.sides.empty()) {
     say("forward: the listening sockets come from systemd (LISTEN_FDS): give the targets "
         "(e.g. 127.0.0.1:80)");
-    return kExitUsage;
+    return false;
   }
   if (!o.activated && o.sides.size() < 2) {
     say("forward: give where to listen and at least one target: LISTEN TARGET... "
         "(e.g. 8080 127.0.0.1:80)");
-    return kExitUsage;
+    return false;
   }
   if (!o.proxy_protocol.empty())
     o.forward.proxy_protocol =
         o.proxy_protocol == "v1" ? ProxyProtocolVersion::v1 : ProxyProtocolVersion::v2;
-  if (!build_access("forward", o.access, &o.server.access)) return kExitUsage;
-  if (!apply_proxy_protocol("forward", o.proxy_protocol_in, &o.server)) return kExitUsage;
+  if (!build_access("forward", o.access, &o.server.access)) return false;
+  if (!apply_proxy_protocol("forward", o.proxy_protocol_in, &o.server)) return false;
   if (o.proxy_protocol_in.on && o.udp) {
     say("forward: --proxy-protocol is for TCP connections, not UDP");
-    return kExitUsage;
+    return false;
   }
   o.server.udp = o.udp;
   if (!apply_io("forward", o.io, o.tls.enabled,
                 "TCP and Unix streams; UDP forwarding runs on epoll", &o.server))
-    return kExitUsage;
-  if (!resolve_targets(o)) return kExitUsage;
-  if (!target_tls_or_say(o)) return kExitUsage;
-  if (o.tls.enabled && !(o.server.tls = tls_server_or_say("forward", o.tls, true)))
-    return kExitUsage;
+    return false;
+  if (!resolve_targets(o)) return false;
+  if (!target_tls_or_say(o)) return false;
+  if (o.tls.enabled && !(o.server.tls = tls_server_or_say("forward", o.tls, true))) return false;
+  return true;
+}
+
+int run_forward(ForwardArgs& o) {
+  const auto start = std::chrono::steady_clock::now();
+  if (!prepare_forward(o)) return kExitUsage;
   std::string unix_path;
   auto held = std::make_unique<ExitSignalsHeld>();  // Until the socket file's cleanup is armed.
   if (!o.activated && !listening_side(o, &unix_path)) return kExitUsage;
