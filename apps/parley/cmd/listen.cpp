@@ -235,6 +235,59 @@ bool server_mode_options_ok(const ListenArgs& o, bool exec) {
   return true;
 }
 
+// The addresses listened on (-v, or every one in JSON), after a warning when only this machine
+// can connect.
+void say_listening(const ListenArgs& o, const std::vector<Listener>& listeners, bool from_systemd) {
+  std::vector<SocketAddress> bound;
+  for (const auto& l : listeners) bound.push_back(l.local);
+  const bool json = o.log_format == LogFormat::json;
+  if (loopback_only(bound)) {
+    const char* text = from_systemd ? "loopback only: other machines cannot connect (the "
+                                      "socket unit listens on a loopback address)"
+                                    : "loopback only: other machines cannot connect (leave out "
+                                      "the address to listen on every address)";
+    if (json)
+      log_json("warning", text);
+    else
+      say("Warning: {}", text);
+  }
+  for (const auto& l : listeners) {
+    if (json)
+      log_json("listening", l.local.to_string());
+    else if (o.verbose > 0)
+      say("Listening on {}", l.local.to_string());
+  }
+}
+
+// Without -k, --broker, --chat or -e: the first client (UDP: the first sender), its conversation
+// relayed to stdin/stdout, over TLS with --tls (tls_ctx, else null).
+int serve_one_client(const ListenArgs& o, std::vector<Listener>& listeners,
+                     const AccessList& access, const RelayOptions& relay,
+                     const tls::Context* tls_ctx) {
+  // The -v summary times the conversation, not the wait for a client (as ncat does).
+  auto start = std::chrono::steady_clock::now();
+  if (o.udp) return run_datagram(o, listeners.front(), access, relay, start);
+  auto conn = accept_first(listeners, access, o.verbose);
+  if (!conn) {
+    say("accept: {}", describe(conn.error()));
+    return kExitNetwork;
+  }
+  listeners.clear();  // One client only: stop accepting, as ncat does without -k.
+  if (o.verbose > 0) say("Connection from {}.", peer_name(*conn));
+  start = std::chrono::steady_clock::now();
+  if (tls_ctx == nullptr)
+    return finish_relay(o, relay_stream(STDIN_FILENO, STDOUT_FILENO, conn->fd.get(), relay), start);
+  auto session = tls_ctx->session(conn->fd.get());
+  std::error_code ec =
+      session ? (*session)->complete_handshake(tls_handshake_timeout(o.wait)) : session.error();
+  if (ec) {
+    say("TLS with {}: {}", peer_name(*conn), describe_tls_failure(ec));
+    return exit_code_for(ec);
+  }
+  if (o.verbose > 0) say_tls_info((*session)->info());
+  return finish_relay(o, relay_stream(STDIN_FILENO, STDOUT_FILENO, **session, relay), start);
+}
+
 int run_listen(const ListenArgs& o) {
   AccessList access;
   if (!build_access("listen", o.access, &access)) return kExitUsage;
@@ -275,50 +328,10 @@ int run_listen(const ListenArgs& o) {
   if (!listeners) return report_open_failure(o, listeners.error());
   UnlinkOnExit cleanup(o.unix_path);
   held.reset();  // A signal that came meanwhile is delivered now, and the file goes with it.
-  std::vector<SocketAddress> bound;
-  for (const auto& l : *listeners) bound.push_back(l.local);
-  const bool json = o.log_format == LogFormat::json;
-  if (loopback_only(bound)) {
-    const char* text = from_systemd ? "loopback only: other machines cannot connect (the "
-                                      "socket unit listens on a loopback address)"
-                                    : "loopback only: other machines cannot connect (leave out "
-                                      "the address to listen on every address)";
-    if (json)
-      log_json("warning", text);
-    else
-      say("Warning: {}", text);
-  }
-  for (const auto& l : *listeners) {
-    if (json)
-      log_json("listening", l.local.to_string());
-    else if (o.verbose > 0)
-      say("Listening on {}", l.local.to_string());
-  }
+  say_listening(o, *listeners, from_systemd);
   if (server_mode)
     return run_listen_server(o, std::move(*listeners), std::move(access), relay->log, tls_ctx);
-  // The -v summary times the conversation, not the wait for a client (as ncat does).
-  auto start = std::chrono::steady_clock::now();
-  if (o.udp) return run_datagram(o, listeners->front(), access, *relay, start);
-  auto conn = accept_first(*listeners, access, o.verbose);
-  if (!conn) {
-    say("accept: {}", describe(conn.error()));
-    return kExitNetwork;
-  }
-  listeners->clear();  // One client only: stop accepting, as ncat does without -k.
-  if (o.verbose > 0) say("Connection from {}.", peer_name(*conn));
-  start = std::chrono::steady_clock::now();
-  if (!tls_ctx)
-    return finish_relay(o, relay_stream(STDIN_FILENO, STDOUT_FILENO, conn->fd.get(), *relay),
-                        start);
-  auto session = tls_ctx->session(conn->fd.get());
-  std::error_code ec =
-      session ? (*session)->complete_handshake(tls_handshake_timeout(o.wait)) : session.error();
-  if (ec) {
-    say("TLS with {}: {}", peer_name(*conn), describe_tls_failure(ec));
-    return exit_code_for(ec);
-  }
-  if (o.verbose > 0) say_tls_info((*session)->info());
-  return finish_relay(o, relay_stream(STDIN_FILENO, STDOUT_FILENO, **session, *relay), start);
+  return serve_one_client(o, *listeners, access, *relay, tls_ctx.get());
 }
 
 }  // namespace
