@@ -127,6 +127,56 @@ int run_zero_io(const ConnectArgs& o, const std::optional<ProxySpec>& proxy) {
   return run_scan("connect", a, proxy);
 }
 
+// Why no connection was made, in words; the exit code. A source (-s/-p) that is not this
+// machine's or is taken is the user's to fix (exit 2), and must not read as if the target were
+// wrong.
+int report_failure(const ConnectArgs& o, const std::optional<ProxySpec>& proxy,
+                   const std::error_code& e, const std::string& target) {
+  const bool has_source = !o.source.empty() || o.port_option >= 0;
+  if (has_source && (e == std::errc::address_not_available || e == std::errc::address_in_use)) {
+    const std::string source_text =
+        o.source.empty()
+            ? fmt::format("port {}", o.port_option)
+            : (o.port_option >= 0 ? fmt::format("{} port {}", o.source, o.port_option) : o.source);
+    say("connect: cannot use source {}: {}{}", source_text, describe(e),
+        e == std::errc::address_not_available ? " (not an address of this machine)" : "");
+    return kExitUsage;
+  }
+  if (target.empty())
+    say("connect: {}", describe(e));
+  else if (proxy && e.category() == proxy_category())
+    say("connect to {} through proxy {}: {}", target, proxy_text(*proxy), describe(e));
+  else
+    say("connect to {}: {}", target, describe(e));
+  return exit_code_for(e);
+}
+
+// The conversation: stdin/stdout relayed over the connection, through a TLS session with --tls
+// (tls_ctx, else null; host is the name to verify), as datagrams with -u.
+int converse(const ConnectArgs& o, const Connection& conn, RelayOptions& relay,
+             const tls::Context* tls_ctx, const std::string& target, const std::string& host,
+             std::chrono::steady_clock::time_point start) {
+  RelayResult r;
+  if (tls_ctx != nullptr) {
+    auto session = tls_ctx->session(conn.fd.get(), host);
+    std::error_code ec =
+        session ? (*session)->complete_handshake(tls_handshake_timeout(o.wait)) : session.error();
+    if (ec) {
+      say("connect to {}: {}", target, describe_tls_failure(ec));
+      return exit_code_for(ec);
+    }
+    if (o.verbose > 0) say_tls_info((*session)->info());
+    r = relay_stream(STDIN_FILENO, STDOUT_FILENO, **session, relay);
+  } else if (o.udp) {
+    // UDP has no end-of-stream: once stdin ends, wait for the answers until the peer is quiet.
+    relay.linger_after_eof = o.idle.count() > 0 ? o.idle : std::chrono::milliseconds(1000);
+    r = relay_datagram(STDIN_FILENO, STDOUT_FILENO, conn.fd.get(), relay);
+  } else {
+    r = relay_stream(STDIN_FILENO, STDOUT_FILENO, conn.fd.get(), relay);
+  }
+  return finish_relay(o, r, start);
+}
+
 int run_connect(const ConnectArgs& o) {
   const auto start = std::chrono::steady_clock::now();
   bool bad = false;
@@ -148,13 +198,7 @@ int run_connect(const ConnectArgs& o) {
   auto relay = relay_options_or_say("connect", o, hex_path);
   if (!relay) return kExitUsage;
 
-  // -s/-p are checked apart from the target: a bad source is the user's to fix (exit 2), and
-  // must not read as if the target were wrong.
-  const bool has_source = !o.source.empty() || o.port_option >= 0;
-  const std::string source_text =
-      o.source.empty()
-          ? fmt::format("port {}", o.port_option)
-          : (o.port_option >= 0 ? fmt::format("{} port {}", o.source, o.port_option) : o.source);
+  // -s/-p are checked apart from the target (see report_failure).
   auto sources = sources_of(o, o.udp ? SOCK_DGRAM : SOCK_STREAM);
   if (!sources) {
     say("connect: source address {}: {}", o.source, describe(sources.error()));
@@ -165,21 +209,7 @@ int run_connect(const ConnectArgs& o) {
   if (o.tls.enabled && !(tls_ctx = tls_client_or_say("connect", o.tls))) return kExitUsage;
   std::string target, host;
   auto conn = open_connection(o, proxy, std::move(*sources), &target, &host);
-  if (!conn) {
-    const auto e = conn.error();
-    if (has_source && (e == std::errc::address_not_available || e == std::errc::address_in_use)) {
-      say("connect: cannot use source {}: {}{}", source_text, describe(e),
-          e == std::errc::address_not_available ? " (not an address of this machine)" : "");
-      return kExitUsage;
-    }
-    if (target.empty())
-      say("connect: {}", describe(conn.error()));
-    else if (proxy && conn.error().category() == proxy_category())
-      say("connect to {} through proxy {}: {}", target, proxy_text(*proxy), describe(conn.error()));
-    else
-      say("connect to {}: {}", target, describe(conn.error()));
-    return exit_code_for(conn.error());
-  }
+  if (!conn) return report_failure(o, proxy, conn.error(), target);
   if (o.verbose > 0) {
     if (proxy)
       say("Connected to {} through proxy {}.", target, conn->peer.to_string());
@@ -188,25 +218,7 @@ int run_connect(const ConnectArgs& o) {
   }
   if (!command.argv.empty()) return run_program(command, *conn, o.udp);
   if (proxy) relay->hold_half_close = kProxyHalfCloseHold;
-  RelayResult r;
-  if (tls_ctx) {
-    auto session = tls_ctx->session(conn->fd.get(), host);
-    std::error_code ec =
-        session ? (*session)->complete_handshake(tls_handshake_timeout(o.wait)) : session.error();
-    if (ec) {
-      say("connect to {}: {}", target, describe_tls_failure(ec));
-      return exit_code_for(ec);
-    }
-    if (o.verbose > 0) say_tls_info((*session)->info());
-    r = relay_stream(STDIN_FILENO, STDOUT_FILENO, **session, *relay);
-  } else if (o.udp) {
-    // UDP has no end-of-stream: once stdin ends, wait for the answers until the peer is quiet.
-    relay->linger_after_eof = o.idle.count() > 0 ? o.idle : std::chrono::milliseconds(1000);
-    r = relay_datagram(STDIN_FILENO, STDOUT_FILENO, conn->fd.get(), *relay);
-  } else {
-    r = relay_stream(STDIN_FILENO, STDOUT_FILENO, conn->fd.get(), *relay);
-  }
-  return finish_relay(o, r, start);
+  return converse(o, *conn, *relay, tls_ctx.get(), target, host, start);
 }
 
 }  // namespace
