@@ -78,6 +78,58 @@ void add_version_flags(CLI::App& app) {
   }
 }
 
+// An option the named command does not have is named as such, with a guess, before CLI11 would
+// report it as an extra argument ("At Most 2 required but received 3"). False: it said so.
+bool options_known(const std::vector<parley::cmd::Subcommand>& commands,
+                   const std::vector<std::string>& args) {
+  for (const auto& c : commands) {
+    if (args.empty() || args.front() != c.app->get_name()) continue;
+    std::string bad =
+        parley::find_unknown_option(*c.app, std::vector<std::string>(args.begin() + 1, args.end()));
+    if (bad.empty()) return true;
+    std::string guess =
+        bad.rfind("--", 0) == 0 ? parley::closest(bad, parley::option_names(*c.app)) : "";
+    parley::cmd::say("{}: unknown option '{}'{}\nRun 'parley {} --help' for usage.", args.front(),
+                     bad, guess.empty() ? "" : "; did you mean '" + guess + "'?", args.front());
+    return false;
+  }
+  return true;
+}
+
+// CLI11 parses; --help and --version are results (written through out(), so that a full disk is
+// reported), a usage error is said in plain words (exit 2), else the parsed command runs.
+int parse_and_run(CLI::App& app, std::vector<std::string> args,
+                  const std::vector<parley::cmd::Subcommand>& commands) {
+  try {
+    std::reverse(args.begin(), args.end());  // CLI11 takes a reversed vector.
+    app.parse(args);
+  } catch (const CLI::CallForHelp&) {
+    parley::cmd::out_text(app.help());  // The help of the command asked about.
+    return parley::cmd::finish_output(0);
+  } catch (const CLI::CallForVersion& e) {
+    parley::cmd::out_text(std::string(e.what()) + "\n");
+    return parley::cmd::finish_output(0);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) {
+      // --help and --version are results: through out(), so that a full disk is reported.
+      std::ostringstream text, errors;
+      app.exit(e, text, errors);
+      parley::cmd::out_text(text.str());
+      return parley::cmd::finish_output(0);
+    }
+    std::string where;
+    for (const auto& c : commands)
+      if (c.app->parsed()) where = c.app->get_name() + ": ";
+    parley::cmd::say("{}{}\nRun 'parley {}--help' for usage.", where, plain_words(e.what()),
+                     where.empty() ? "" : where.substr(0, where.size() - 2) + " ");
+    return 2;
+  }
+  // A result that could not be written (a full disk) is a failure whatever the command thought.
+  for (const auto& c : commands)
+    if (c.app->parsed()) return parley::cmd::finish_output(c.run());
+  return 2;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -127,47 +179,10 @@ int main(int argc, char** argv) {
                      fmt::join(names, ", "));
     return 2;
   }
-  for (const auto& c : commands) {
-    if (args.empty() || args.front() != c.app->get_name()) continue;
-    std::string bad =
-        parley::find_unknown_option(*c.app, std::vector<std::string>(args.begin() + 1, args.end()));
-    if (bad.empty()) break;
-    std::string guess =
-        bad.rfind("--", 0) == 0 ? parley::closest(bad, parley::option_names(*c.app)) : "";
-    parley::cmd::say("{}: unknown option '{}'{}\nRun 'parley {} --help' for usage.", args.front(),
-                     bad, guess.empty() ? "" : "; did you mean '" + guess + "'?", args.front());
-    return 2;
-  }
+  if (!options_known(commands, args)) return 2;
   if (args.empty()) {
     parley::cmd::write_all(STDERR_FILENO, app.help());
     return 2;
   }
-  try {
-    std::reverse(args.begin(), args.end());  // CLI11 takes a reversed vector.
-    app.parse(args);
-  } catch (const CLI::CallForHelp&) {
-    parley::cmd::out_text(app.help());  // The help of the command asked about.
-    return parley::cmd::finish_output(0);
-  } catch (const CLI::CallForVersion& e) {
-    parley::cmd::out_text(std::string(e.what()) + "\n");
-    return parley::cmd::finish_output(0);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) {
-      // --help and --version are results: through out(), so that a full disk is reported.
-      std::ostringstream text, errors;
-      app.exit(e, text, errors);
-      parley::cmd::out_text(text.str());
-      return parley::cmd::finish_output(0);
-    }
-    std::string where;
-    for (const auto& c : commands)
-      if (c.app->parsed()) where = c.app->get_name() + ": ";
-    parley::cmd::say("{}{}\nRun 'parley {}--help' for usage.", where, plain_words(e.what()),
-                     where.empty() ? "" : where.substr(0, where.size() - 2) + " ");
-    return 2;
-  }
-  // A result that could not be written (a full disk) is a failure whatever the command thought.
-  for (const auto& c : commands)
-    if (c.app->parsed()) return parley::cmd::finish_output(c.run());
-  return 2;
+  return parse_and_run(app, std::move(args), commands);
 }
