@@ -322,7 +322,8 @@ bool Worker::admit(int fd, const sockaddr_in6& peer, socklen_t len) {
     stats_.refused.add(1);
     if (shared_.config.log_connections) {
       std::string name = SocketAddress(address, len).to_string();
-      std::string why = fmt::format("server full ({} connections)", shared_.config.max_conns);
+      std::string why = fmt::format("server full ({} connection{})", shared_.config.max_conns,
+                                    shared_.config.max_conns == 1 ? "" : "s");
       ServerEvent e{ServerEvent::Kind::refused, name, why};
       e.full = true;
       shared_.event(e);

@@ -143,7 +143,7 @@ sigterm_summary() {
   local rc=0
   wait_exit "$EPID" 5 || rc=$?
   assert_eq 0 "$rc" "exit status" || return 1
-  grep -Eq '^parley: 1 connections served \(0 refused, 0 denied\), 3 bytes in, 3 bytes out, 1 messages in [0-9.]+ s\.$' "$WORK/st.err" ||
+  grep -Eq '^parley: 1 connection served \(0 refused, 0 denied\), 3 bytes in, 3 bytes out, 1 message in [0-9.]+ s\.$' "$WORK/st.err" ||
     fail "summary: $(cat "$WORK/st.err")"
 }
 

@@ -265,7 +265,7 @@ except ConnectionResetError:
   # with unread input is a reset (as with ncat), which would race with the clean close.
   out=$(timeout 5 "$PARLEY" connect 127.0.0.1 "$FPORT" </dev/null) || return 1
   assert_eq "" "$out" "the client over -m gets a clean close" || return 1
-  wait_for_line "$WORK/fa.err" 'refused: server full \(1 connections\)$'
+  wait_for_line "$WORK/fa.err" 'refused: server full \(1 connection\)$'
 }
 
 check "32 MiB byte-exact both ways" both_ways_32mib

@@ -52,7 +52,7 @@ same_on_both() {
     assert_eq "$(sha "$WORK/data")" "$(sha "$WORK/back_$io")" "echo on $io" || return 1
     wait_for_line "$WORK/s_$io.err" 'closed \(closed by peer\): 300000 bytes in, 300000 out' || return 1
     kill -TERM "$EPID"
-    wait_for_line "$WORK/s_$io.err" '1 connections served \(0 refused, 0 denied\), 300000 bytes in, 300000 bytes out' || return 1
+    wait_for_line "$WORK/s_$io.err" '1 connection served \(0 refused, 0 denied\), 300000 bytes in, 300000 bytes out' || return 1
   done
 }
 

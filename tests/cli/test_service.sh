@@ -173,7 +173,7 @@ echo_json_log() {
   kill -TERM "$EPID"
   wait_exit "$EPID" 10 || return 1
   json_lines "$WORK/js.err" >"$WORK/js.events" || { fail "$(cat "$WORK/js.err")"; return 1; }
-  grep -qE "^refused	127\.0\.0\.1:[0-9]+	server full \(1 connections\)" "$WORK/js.events" &&
+  grep -qE "^refused	127\.0\.0\.1:[0-9]+	server full \(1 connection\)" "$WORK/js.events" &&
     grep -qE "^denied	127\.0\.0\.2:[0-9]+	deny 127\.0\.0\.2	" "$WORK/js.events" &&
     grep -qE "^message		127\.0\.0\.1:[0-9]+ sent 5 bytes: Hallo" "$WORK/js.events" &&
     grep -qE "^closed	127\.0\.0\.1:[0-9]+	closed by peer	5	5	$" "$WORK/js.events" &&

@@ -163,10 +163,10 @@ int run_echo(EchoArgs& o) {
     log_json_stats("summary", s, std::chrono::duration<double>(elapsed).count());
     return kExitOk;
   }
-  say("{} connections served ({} refused, {} denied{}), {} bytes in, {} bytes out, {} messages "
+  say("{} connection{} served ({} refused, {} denied{}), {} bytes in, {} bytes out, {} message{} "
       "in {} s.",
-      s.total, s.refused, s.denied, handshakes_text(s), s.bytes_in, s.bytes_out, s.messages,
-      format_seconds(elapsed));
+      s.total, s.total == 1 ? "" : "s", s.refused, s.denied, handshakes_text(s), s.bytes_in,
+      s.bytes_out, s.messages, s.messages == 1 ? "" : "s", format_seconds(elapsed));
   return kExitOk;
 }
 

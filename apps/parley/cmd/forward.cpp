@@ -277,9 +277,9 @@ int run_forward(ForwardArgs& o) {
     log_json_stats("summary", s, std::chrono::duration<double>(elapsed).count());
     return kExitOk;
   }
-  say("{} connections forwarded ({} refused, {} denied{}), {} bytes up, {} bytes down in {} s.",
-      s.total, s.refused, s.denied, handshakes_text(s), s.bytes_in, s.bytes_out,
-      format_seconds(elapsed));
+  say("{} connection{} forwarded ({} refused, {} denied{}), {} bytes up, {} bytes down in {} s.",
+      s.total, s.total == 1 ? "" : "s", s.refused, s.denied, handshakes_text(s), s.bytes_in,
+      s.bytes_out, format_seconds(elapsed));
   return kExitOk;
 }
 
