@@ -50,7 +50,8 @@ PY
 # server that queues (one request at a time, 1 ms each, 30 connections: answers take ~30 ms, the
 # first took 1 ms) gets naps before the waits, and the report still adds up: every byte checked,
 # and the mean latency is what Little's law says it must be (connections / rate). A server whose
-# latency is its own work (2 ms each, all in parallel) gets none.
+# latency is its own work (5 ms each, all in parallel) gets a handful at most: none on an idle
+# machine, 7 once in CI's ASan stage with another test beside it (the load then does queue).
 naps_only_for_a_queue() {
   start_py_server "delay.$1" "$1" <<'PY' || return 1
 import sys, threading, time
@@ -66,7 +67,7 @@ def serve(c):
                 time.sleep(0.001)
                 c.sendall(d)
         else:
-            time.sleep(0.002)
+            time.sleep(0.005)
             c.sendall(d)
 serve_tcp(serve)
 PY
@@ -82,7 +83,7 @@ PY
   if [ "$1" = serial ]; then
     [ "$naps" -ge 200 ] || fail "$naps naps against a server that queues" || return 1
   else
-    assert_eq 0 "$naps" "naps against a server whose latency is its work" || return 1
+    [ "$naps" -le 20 ] || fail "$naps naps against a server whose latency is its work" || return 1
   fi
   assert_eq 0 "$(json "$WORK/naps.$1.json" 'r["errors_total"]')" "errors" || return 1
   assert_eq True "$(json "$WORK/naps.$1.json" 'r["round_trips"] > 100 and r["bytes_received"] == 64 * r["round_trips"]')" \
@@ -317,7 +318,7 @@ udp_lines() {
 
 check "pingpong: counts add up, no mismatches" counts_add_up
 check "a queueing server: naps, and the counts and Little's law hold" naps_only_for_a_queue serial
-check "a server whose latency is its work: no naps" naps_only_for_a_queue parallel
+check "a server whose latency is its work: a handful of naps at most" naps_only_for_a_queue parallel
 check "stream --verify and connect modes" stream_and_connect_modes
 check "-n stops at the count" count_limit
 check "one connection, 4 MB messages: no deadlock" solo_big_messages
