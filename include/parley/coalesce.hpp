@@ -19,7 +19,7 @@
 //
 // With few connections the latency is mostly wakeups on both sides, not a queue: against HAProxy
 // on one core (bench/http.sh) naps cost 13% of the rate at 8 connections and 4% at 16, and gained
-// 5-7% from 24 to 50.
+// 2-7% from 24 to 50 (2-5% at 24).
 //
 // Not thread-safe: one per load generator worker.
 
