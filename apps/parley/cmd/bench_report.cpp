@@ -117,6 +117,52 @@ std::string histogram_bars(const Histogram& h) {
   return out;
 }
 
+nlohmann::json json_datagrams(const DatagramStats& d, std::size_t size) {
+  const auto lost = d.sent > d.received ? d.sent - d.received : 0;
+  return {
+      {"sent", d.sent},
+      {"received", d.received},
+      {"lost", lost},
+      {"loss_pct", d.sent ? 100.0 * static_cast<double>(lost) / static_cast<double>(d.sent) : 0.0},
+      {"reordered", d.reordered},
+      {"jitter_us", size >= 16 ? nlohmann::json(d.jitter_ns / 1e3) : nlohmann::json()}};
+}
+
+nlohmann::json json_latency(const Histogram& h) {
+  nlohmann::json lat;
+  lat["count"] = h.count();
+  lat["min_us"] = h.min() / 1e3;
+  lat["mean_us"] = h.mean() / 1e3;
+  lat["max_us"] = h.max() / 1e3;
+  for (std::size_t i = 0; i < std::size(kPercentiles); ++i)
+    lat[kPercentileKeys[i]] = h.percentile(kPercentiles[i].p) / 1e3;
+  nlohmann::json buckets = nlohmann::json::array();
+  for (int i = 0; i < Histogram::kBuckets; ++i)
+    if (h.at(i)) buckets.push_back({Histogram::upper_edge(i) / 1e3, h.at(i)});
+  lat["buckets"] = buckets;
+  return lat;
+}
+
+nlohmann::json json_series(const std::vector<IntervalStats>& all) {
+  nlohmann::json series = nlohmann::json::array();
+  for (const auto& s : all) {
+    const double len = std::max(1e-9, s.end_s - s.start_s);
+    series.push_back({{"start_s", s.start_s},
+                      {"end_s", s.end_s},
+                      {"round_trips", s.round_trips},
+                      {"round_trips_per_s", static_cast<double>(s.round_trips) / len},
+                      {"bytes_sent", s.bytes_sent},
+                      {"bytes_received", s.bytes_received},
+                      {"errors", s.errors},
+                      {"p50_us", s.p50_ns / 1e3},
+                      {"p90_us", s.p90_ns / 1e3},
+                      {"p99_us", s.p99_ns / 1e3},
+                      {"max_us", s.max_ns / 1e3},
+                      {"mean_us", s.mean_ns / 1e3}});
+  }
+  return series;
+}
+
 }  // namespace
 
 std::string format_latency(std::uint64_t ns) {
@@ -138,9 +184,11 @@ std::string progress_line(const LoadProgress& now, const LoadProgress& before, d
                      now.warming_up ? "  (warmup)" : "");
 }
 
-std::string summary(const BenchHeader& h, const LoadResult& r) {
+namespace {
+
+// The first lines: what ran, and the settings that shape the figures below.
+std::string summary_head(const BenchHeader& h, double secs) {
   const auto& c = h.config;
-  double secs = std::max(1e-9, std::chrono::duration<double>(r.elapsed).count());
   std::string out = fmt::format(
       "parley bench {} {}{}: {} connection{}, {}{} thread{}, {:.2f} s{}\n", h.mode, h.target,
       c.udp   ? " (UDP)"
@@ -157,7 +205,12 @@ std::string summary(const BenchHeader& h, const LoadResult& r) {
     out += fmt::format("  target rate     {:g} {}/s{}\n", c.rate,
                        c.mode == BenchMode::stream ? "messages" : "requests",
                        has_latency(c) ? " (latency from intended send time)" : "");
-  out +=
+  return out;
+}
+
+// Round trips, bytes each way and, for a UDP stream, what happened to the datagrams.
+std::string traffic_text(const LoadConfig& c, const LoadResult& r, double secs) {
+  std::string out =
       fmt::format("  round trips     {}  ({:.0f}/s overall", r.round_trips, r.round_trips / secs);
   if (r.steady_rate > 0)
     out += fmt::format(", {:.0f}/s once all connections were up after {}", r.steady_rate,
@@ -186,10 +239,10 @@ std::string summary(const BenchHeader& h, const LoadResult& r) {
       out += fmt::format(", jitter {}", format_latency(static_cast<std::uint64_t>(d.jitter_ns)));
     out += "\n";
   }
-  out += fmt::format("  connections     {} opened, {} open at the end, {} at most\n", r.opened,
-                     r.open_at_end, r.peak_open);
-  if (c.mode == BenchMode::http)
-    out += fmt::format("  status          {}\n", status_text(r).empty() ? "none" : status_text(r));
+  return out;
+}
+
+std::string errors_text(const LoadResult& r) {
   std::string errors;
   for (int k = 0; k < static_cast<int>(ErrorKind::count); ++k) {
     auto n = r.errors[static_cast<std::size_t>(k)];
@@ -197,19 +250,35 @@ std::string summary(const BenchHeader& h, const LoadResult& r) {
       errors += fmt::format("{}{} {}", errors.empty() ? "" : ", ",
                             error_kind_name(static_cast<ErrorKind>(k)), n);
   }
-  out += fmt::format("  errors          {}\n", errors.empty() ? "none" : errors);
+  return errors.empty() ? "none" : errors;
+}
+
+std::string latency_text(const Histogram& h) {
+  std::string out =
+      fmt::format("latency           min {}  mean {}  max {}\n", format_latency(h.min()),
+                  format_latency(static_cast<std::uint64_t>(h.mean())), format_latency(h.max()));
+  std::string line = "                 ";
+  for (const auto& p : kPercentiles)
+    line += fmt::format(" {} {} ", p.name, format_latency(h.percentile(p.p)));
+  while (line.back() == ' ') line.pop_back();
+  return out + line + "\n" + histogram_bars(h);
+}
+
+}  // namespace
+
+std::string summary(const BenchHeader& h, const LoadResult& r) {
+  const auto& c = h.config;
+  double secs = std::max(1e-9, std::chrono::duration<double>(r.elapsed).count());
+  std::string out = summary_head(h, secs) + traffic_text(c, r, secs);
+  out += fmt::format("  connections     {} opened, {} open at the end, {} at most\n", r.opened,
+                     r.open_at_end, r.peak_open);
+  if (c.mode == BenchMode::http)
+    out += fmt::format("  status          {}\n", status_text(r).empty() ? "none" : status_text(r));
+  out += fmt::format("  errors          {}\n", errors_text(r));
   // The usual reasons a big run falls short, and the user can fix them: say so in words.
   out += notes(r, c.mode == BenchMode::hold);
   if (r.latency.count() == 0 || !has_latency(c)) return out;
-  out += fmt::format("latency           min {}  mean {}  max {}\n", format_latency(r.latency.min()),
-                     format_latency(static_cast<std::uint64_t>(r.latency.mean())),
-                     format_latency(r.latency.max()));
-  std::string line = "                 ";
-  for (const auto& p : kPercentiles)
-    line += fmt::format(" {} {} ", p.name, format_latency(r.latency.percentile(p.p)));
-  while (line.back() == ' ') line.pop_back();
-  out += line + "\n" + histogram_bars(r.latency);
-  return out;
+  return out + latency_text(r.latency);
 }
 
 std::string json_result(const BenchHeader& h, const LoadResult& r) {
@@ -251,51 +320,10 @@ std::string json_result(const BenchHeader& h, const LoadResult& r) {
       if (r.status[i]) status[std::to_string(i)] = r.status[i];
     j["status"] = status;
   }
-  if (c.udp && c.mode == BenchMode::stream) {
-    const auto& d = r.datagrams;
-    const auto lost = d.sent > d.received ? d.sent - d.received : 0;
-    j["datagrams"] = {
-        {"sent", d.sent},
-        {"received", d.received},
-        {"lost", lost},
-        {"loss_pct",
-         d.sent ? 100.0 * static_cast<double>(lost) / static_cast<double>(d.sent) : 0.0},
-        {"reordered", d.reordered},
-        {"jitter_us", c.size >= 16 ? nlohmann::json(d.jitter_ns / 1e3) : nlohmann::json()}};
-  }
-  if (has_latency(c)) {
-    nlohmann::json lat;
-    lat["count"] = r.latency.count();
-    lat["min_us"] = r.latency.min() / 1e3;
-    lat["mean_us"] = r.latency.mean() / 1e3;
-    lat["max_us"] = r.latency.max() / 1e3;
-    for (std::size_t i = 0; i < std::size(kPercentiles); ++i)
-      lat[kPercentileKeys[i]] = r.latency.percentile(kPercentiles[i].p) / 1e3;
-    nlohmann::json buckets = nlohmann::json::array();
-    for (int i = 0; i < Histogram::kBuckets; ++i)
-      if (r.latency.at(i)) buckets.push_back({Histogram::upper_edge(i) / 1e3, r.latency.at(i)});
-    lat["buckets"] = buckets;
-    j["latency"] = lat;
-  } else {
-    j["latency"] = nullptr;  // Stream and hold have no round trips to time.
-  }
-  nlohmann::json series = nlohmann::json::array();
-  for (const auto& s : r.series) {
-    const double len = std::max(1e-9, s.end_s - s.start_s);
-    series.push_back({{"start_s", s.start_s},
-                      {"end_s", s.end_s},
-                      {"round_trips", s.round_trips},
-                      {"round_trips_per_s", static_cast<double>(s.round_trips) / len},
-                      {"bytes_sent", s.bytes_sent},
-                      {"bytes_received", s.bytes_received},
-                      {"errors", s.errors},
-                      {"p50_us", s.p50_ns / 1e3},
-                      {"p90_us", s.p90_ns / 1e3},
-                      {"p99_us", s.p99_ns / 1e3},
-                      {"max_us", s.max_ns / 1e3},
-                      {"mean_us", s.mean_ns / 1e3}});
-  }
-  if (c.interval.count() > 0) j["series"] = series;
+  if (c.udp && c.mode == BenchMode::stream) j["datagrams"] = json_datagrams(r.datagrams, c.size);
+  // Stream and hold have no round trips to time.
+  j["latency"] = has_latency(c) ? json_latency(r.latency) : nlohmann::json();
+  if (c.interval.count() > 0) j["series"] = json_series(r.series);
   return j.dump(2) + "\n";
 }
 
