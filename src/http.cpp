@@ -10,6 +10,20 @@ constexpr char lower(char c) {
   return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c;
 }
 
+// 0-15, or -1 if c is not a hex digit.
+constexpr int hex_digit(char c) {
+  return c >= '0' && c <= '9'   ? c - '0'
+         : c >= 'a' && c <= 'f' ? c - 'a' + 10
+         : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                : -1;
+}
+
+// Just past the next LF at or after i, or npos if data has none yet.
+std::size_t past_line_end(std::string_view data, std::size_t i) {
+  const auto nl = data.find('\n', i);
+  return nl == std::string_view::npos ? nl : nl + 1;
+}
+
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i)
@@ -119,40 +133,39 @@ HeadParse parse_response_head(std::string_view data, bool head_request, HttpHead
   return HeadParse::complete;
 }
 
+// One character of a chunk-size line; false (and failed) if it cannot be there.
+bool ChunkedBody::size_char(char c) {
+  if (const int v = hex_digit(c); v >= 0) {
+    if (++digits_ > 15) return state_ = State::failed, false;  // Keeps remaining_ < 2^60.
+    remaining_ = remaining_ * 16 + static_cast<std::uint64_t>(v);
+  } else if (digits_ == 0) {
+    return state_ = State::failed, false;
+  } else if (c == ';' || c == ' ' || c == '\t') {
+    state_ = State::extension;
+  } else if (c == '\r') {
+    state_ = State::size_lf;
+  } else if (c == '\n') {
+    state_ = remaining_ ? State::data : State::trailer;
+  } else {
+    return state_ = State::failed, false;
+  }
+  return true;
+}
+
 std::size_t ChunkedBody::feed(std::string_view data) {
   std::size_t i = 0;
   while (i < data.size()) {
     const char c = data[i];
     switch (state_) {
-      case State::size: {
-        int v = c >= '0' && c <= '9'   ? c - '0'
-                : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                       : -1;
-        if (v >= 0) {
-          if (++digits_ > 15) return state_ = State::failed, i;  // Keeps remaining_ < 2^60.
-          remaining_ = remaining_ * 16 + static_cast<std::uint64_t>(v);
-        } else if (digits_ == 0) {
-          return state_ = State::failed, i;
-        } else if (c == ';' || c == ' ' || c == '\t') {
-          state_ = State::extension;
-        } else if (c == '\r') {
-          state_ = State::size_lf;
-        } else if (c == '\n') {
-          state_ = remaining_ ? State::data : State::trailer;
-        } else {
-          return state_ = State::failed, i;
-        }
+      case State::size:
+        if (!size_char(c)) return i;
         ++i;
         break;
-      }
-      case State::extension: {
-        const void* nl = std::memchr(data.data() + i, '\n', data.size() - i);
-        if (nl == nullptr) return data.size();
-        i = static_cast<std::size_t>(static_cast<const char*>(nl) - data.data()) + 1;
+      case State::extension:
+        i = past_line_end(data, i);
+        if (i == std::string_view::npos) return data.size();
         state_ = remaining_ ? State::data : State::trailer;
         break;
-      }
       case State::size_lf:
         if (c != '\n') return state_ = State::failed, i;
         state_ = remaining_ ? State::data : State::trailer;
@@ -185,13 +198,11 @@ std::size_t ChunkedBody::feed(std::string_view data) {
         ++i;
         if (state_ == State::done) return i;
         break;
-      case State::trailer_line: {
-        const void* nl = std::memchr(data.data() + i, '\n', data.size() - i);
-        if (nl == nullptr) return data.size();
-        i = static_cast<std::size_t>(static_cast<const char*>(nl) - data.data()) + 1;
+      case State::trailer_line:
+        i = past_line_end(data, i);
+        if (i == std::string_view::npos) return data.size();
         state_ = State::trailer;
         break;
-      }
       case State::trailer_lf:
         if (c != '\n') return state_ = State::failed, i;
         state_ = State::done;
@@ -212,10 +223,7 @@ std::string dechunk(std::string_view body) {
     std::uint64_t size = 0;
     std::size_t digits = 0;
     for (char c : body.substr(0, nl)) {
-      int v = c >= '0' && c <= '9'   ? c - '0'
-              : c >= 'a' && c <= 'f' ? c - 'a' + 10
-              : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                     : -1;
+      const int v = hex_digit(c);
       if (v < 0 || ++digits > 15) break;
       size = size * 16 + static_cast<std::uint64_t>(v);
     }

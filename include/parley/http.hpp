@@ -43,6 +43,7 @@ class ChunkedBody {
   bool failed() const { return state_ == State::failed; }
 
  private:
+  bool size_char(char c);
   enum class State : std::uint8_t {
     size,       // Hex digits of a chunk size.
     extension,  // ";name=value" up to the line end.
