@@ -104,6 +104,53 @@ struct Printer {
   }
 };
 
+// The -s/-p source of every probe; an exit code if it cannot be used.
+std::optional<int> set_source(const char* command, const ScanArgs& a, Family family,
+                              ScanOptions& so) {
+  if (a.source.empty() && a.source_port < 0) return std::nullopt;
+  auto src = resolve(a.source, static_cast<std::uint16_t>(std::max(a.source_port, 0)),
+                     {family, a.numeric, so.socktype, true});
+  if (!src) {
+    say("{}: source {}: {}", command, a.source, describe(src.error()));
+    return exit_code_for(src.error());
+  }
+  so.source = src->front();
+  return std::nullopt;
+}
+
+// Where the probes go: the host's address, or the proxy that asks for the host (so.proxy); an
+// exit code if neither can be found.
+std::optional<int> set_target(const char* command, const ScanArgs& a, const std::string& host,
+                              const std::optional<ProxySpec>& proxy, Family family, ScanOptions& so,
+                              SocketAddress& address) {
+  if (proxy) {
+    auto request = proxy_request_target({host, 0}, *proxy, family, a.numeric);
+    auto server = request ? resolve(proxy->server.host, proxy->server.port,
+                                    {family, a.numeric, SOCK_STREAM, false})
+                          : Result<std::vector<SocketAddress>>(request.error());
+    if (!server) {
+      say("{}: {} through proxy {}: {}", command, host, proxy_text(*proxy),
+          describe(server.error()));
+      return exit_code_for(server.error());
+    }
+    if (so.source && so.source->family() != server->front().family()) so.source.reset();
+    so.proxy = ScanProxy{server->front(), proxy->type, request->host, proxy->auth};
+    return std::nullopt;
+  }
+  auto resolved = resolve(host, 0, {family, a.numeric, so.socktype, false});
+  if (!resolved) {
+    say("{}: {}: {}", command, host, describe(resolved.error()));
+    return exit_code_for(resolved.error());
+  }
+  address = resolved->front();
+  // A source of the other family cannot reach this address.
+  if (so.source && so.source->family() != address.family()) {
+    say("{}: the source address is not of {}'s family", command, host);
+    return kExitUsage;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 int run_scan(const char* command, const ScanArgs& a, const std::optional<ProxySpec>& proxy) {
@@ -130,41 +177,9 @@ int run_scan(const char* command, const ScanArgs& a, const std::optional<ProxySp
   const std::size_t fit = probes_that_fit();
   so.parallel = std::min(a.parallel > 0 ? a.parallel : kDefaultParallel, fit);
   if (a.source_port > 0) so.parallel = 1;  // One local port can make one connection at a time.
-  if (!a.source.empty() || a.source_port >= 0) {
-    auto src = resolve(a.source, static_cast<std::uint16_t>(std::max(a.source_port, 0)),
-                       {family, a.numeric, socktype, true});
-    if (!src) {
-      say("{}: source {}: {}", command, a.source, describe(src.error()));
-      return exit_code_for(src.error());
-    }
-    so.source = src->front();
-  }
+  if (auto rc = set_source(command, a, family, so)) return *rc;
   SocketAddress address;
-  if (proxy) {
-    auto request = proxy_request_target({host, 0}, *proxy, family, a.numeric);
-    auto server = request ? resolve(proxy->server.host, proxy->server.port,
-                                    {family, a.numeric, SOCK_STREAM, false})
-                          : Result<std::vector<SocketAddress>>(request.error());
-    if (!server) {
-      say("{}: {} through proxy {}: {}", command, host, proxy_text(*proxy),
-          describe(server.error()));
-      return exit_code_for(server.error());
-    }
-    if (so.source && so.source->family() != server->front().family()) so.source.reset();
-    so.proxy = ScanProxy{server->front(), proxy->type, request->host, proxy->auth};
-  } else {
-    auto resolved = resolve(host, 0, {family, a.numeric, socktype, false});
-    if (!resolved) {
-      say("{}: {}: {}", command, host, describe(resolved.error()));
-      return exit_code_for(resolved.error());
-    }
-    address = resolved->front();
-    // A source of the other family cannot reach this address: pick the matching one.
-    if (so.source && so.source->family() != address.family()) {
-      say("{}: the source address is not of {}'s family", command, host);
-      return kExitUsage;
-    }
-  }
+  if (auto rc = set_target(command, a, host, proxy, family, so, address)) return *rc;
   Printer print{host, proto, a.json, a.verbose, a.quiet};
   auto ec = scan_ports(address, *ports, so, [&](const PortResult& r) { return print(r); });
   if (ec) {
