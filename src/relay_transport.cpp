@@ -48,6 +48,10 @@ class TransportRelay {
   }
   bool up_done() const { return !input_open_ && pend_len_ == 0 && !shutdown_pending_; }
   bool draining() const { return down_done_ && o_.receive && !up_done(); }
+  enum class Next : std::uint8_t { wait, again, stop };
+  void start();
+  Next check(Clock::time_point now);
+  void wait_and_move(Clock::time_point now);
   Clock::time_point deadline() const;
   void receive();
   bool flush(const char* data, std::size_t n);
@@ -62,6 +66,7 @@ class TransportRelay {
   TrafficLog* log_;
   RelayResult result_;
   bool stop_ = false;
+  bool end_with_peer_ = false;  // Input from a terminal: the session ends with the peer's close.
   bool input_open_ = false;
   bool down_done_ = false;
   bool shutdown_pending_ = false;  // At input EOF: shutdown_write() still to do.
@@ -212,7 +217,7 @@ void TransportRelay::final_close() {
   }
 }
 
-RelayResult TransportRelay::run() {
+void TransportRelay::start() {
   const int flags = fcntl(t_.fd(), F_GETFL);
   if (flags >= 0 && !(flags & O_NONBLOCK)) fcntl(t_.fd(), F_SETFL, flags | O_NONBLOCK);
   in_buf_ = std::make_unique<char[]>(kChunk);
@@ -223,58 +228,70 @@ RelayResult TransportRelay::run() {
   if (!o_.send) eof_at_ = Clock::now();  // As relay_stream: --recv-only never half-closes.
   down_done_ = !o_.receive;              // --send-only: nothing is read.
   // A person at a terminal expects the session to end when the peer closes (ncat #894).
-  const bool end_with_peer = o_.receive && o_.send && isatty(in_) == 1;
+  end_with_peer_ = o_.receive && o_.send && isatty(in_) == 1;
+}
 
+// What the clocks and the two directions say before waiting again.
+TransportRelay::Next TransportRelay::check(Clock::time_point now) {
+  if (stop_ || (up_done() && down_done_)) return Next::stop;
+  if (down_done_ && end_with_peer_) return Next::stop;
+  if (draining() && now - last_upload_ >= o_.drain_quiet) return Next::stop;
+  if (eof_seen_ && o_.quit_after_eof && now >= eof_at_ + *o_.quit_after_eof) return Next::stop;
+  if (eof_seen_ && half_close_owed_ &&
+      now >= std::max(eof_at_, last_download_) + *o_.hold_half_close) {
+    half_close_owed_ = false;  // The reply has ended (or never began): half-close now.
+    shutdown_pending_ = true;
+    return Next::again;
+  }
+  if (o_.idle_timeout.count() > 0 && now - last_activity_ >= o_.idle_timeout) {
+    end(RelayEnd::idle_timeout, make_error_code(Errc::timed_out));
+    return Next::stop;
+  }
+  return Next::wait;
+}
+
+// One wait for the socket (in whichever direction TLS needs) and the input, and what it allows.
+void TransportRelay::wait_and_move(Clock::time_point now) {
+  short sock_events = 0;
+  if (!down_done_) sock_events |= read_wait_ == IoStatus::want_write ? POLLOUT : POLLIN;
+  if (write_wait_ != IoStatus::ok)
+    sock_events |= write_wait_ == IoStatus::want_read ? POLLIN : POLLOUT;
+  const bool want_input = input_open_ && pend_len_ == 0 && !shutdown_pending_;
+  pollfd fds[2] = {{sock_events != 0 ? t_.fd() : -1, sock_events, 0},
+                   {want_input ? in_ : -1, POLLIN, 0}};
+  int timeout = -1;
+  if (!down_done_ && t_.buffered()) {
+    timeout = 0;
+  } else if (auto d = deadline(); d != Clock::time_point::max()) {
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(d - now).count();
+    timeout = static_cast<int>(std::clamp<long long>(left, 0, 3'600'000));
+  }
+  if (::poll(fds, 2, timeout) < 0) {
+    if (errno != EINTR) end(RelayEnd::local_error, last_error());
+    return;
+  }
+  const short got = fds[0].revents;
+  if (got != 0) write_wait_ = IoStatus::ok;  // Whatever it waited for may be there: retry.
+  const bool readable = (got & (POLLIN | POLLERR | POLLHUP)) != 0 ||
+                        (read_wait_ == IoStatus::want_write && (got & POLLOUT) != 0);
+  if (!down_done_ && (readable || t_.buffered())) {
+    read_wait_ = IoStatus::want_read;
+    receive();
+  }
+  if (!stop_ && fds[1].revents != 0) read_input();
+}
+
+RelayResult TransportRelay::run() {
+  start();
   while (!stop_) {
     if (write_wait_ == IoStatus::ok) {
       send_pending();
       if (shutdown_pending_ && pend_len_ == 0 && write_wait_ == IoStatus::ok) try_shutdown();
     }
-    if (stop_ || (up_done() && down_done_)) break;
     const auto now = Clock::now();
-    if (down_done_ && end_with_peer) break;
-    if (draining() && now - last_upload_ >= o_.drain_quiet) break;
-    if (eof_seen_ && o_.quit_after_eof && now >= eof_at_ + *o_.quit_after_eof) break;
-    if (eof_seen_ && half_close_owed_ &&
-        now >= std::max(eof_at_, last_download_) + *o_.hold_half_close) {
-      half_close_owed_ = false;  // The reply has ended (or never began): half-close now.
-      shutdown_pending_ = true;
-      continue;
-    }
-    if (o_.idle_timeout.count() > 0 && now - last_activity_ >= o_.idle_timeout) {
-      end(RelayEnd::idle_timeout, make_error_code(Errc::timed_out));
-      break;
-    }
-
-    short sock_events = 0;
-    if (!down_done_) sock_events |= read_wait_ == IoStatus::want_write ? POLLOUT : POLLIN;
-    if (write_wait_ != IoStatus::ok)
-      sock_events |= write_wait_ == IoStatus::want_read ? POLLIN : POLLOUT;
-    const bool want_input = input_open_ && pend_len_ == 0 && !shutdown_pending_;
-    pollfd fds[2] = {{sock_events != 0 ? t_.fd() : -1, sock_events, 0},
-                     {want_input ? in_ : -1, POLLIN, 0}};
-    int timeout = -1;
-    if (!down_done_ && t_.buffered()) {
-      timeout = 0;
-    } else if (auto d = deadline(); d != Clock::time_point::max()) {
-      auto left = std::chrono::ceil<std::chrono::milliseconds>(d - now).count();
-      timeout = static_cast<int>(std::clamp<long long>(left, 0, 3'600'000));
-    }
-    int n = ::poll(fds, 2, timeout);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      end(RelayEnd::local_error, last_error());
-      break;
-    }
-    const short got = fds[0].revents;
-    if (got != 0) write_wait_ = IoStatus::ok;  // Whatever it waited for may be there: retry.
-    const bool readable = (got & (POLLIN | POLLERR | POLLHUP)) != 0 ||
-                          (read_wait_ == IoStatus::want_write && (got & POLLOUT) != 0);
-    if (!down_done_ && (readable || t_.buffered())) {
-      read_wait_ = IoStatus::want_read;
-      receive();
-    }
-    if (!stop_ && fds[1].revents != 0) read_input();
+    const Next next = check(now);
+    if (next == Next::stop) break;
+    if (next == Next::wait) wait_and_move(now);
   }
   final_close();
   if (log_ != nullptr) {
