@@ -86,6 +86,8 @@ class Worker {
   std::size_t intervals_done() const;
 
  private:
+  void prepare(int stop_fd);
+  void finish();
   struct Conn {
     int fd = -1;
     unsigned id = 0;

@@ -78,7 +78,9 @@ bool Worker::solo_ready() const {
   return solo_ && c.fd >= 0 && c.inflight > 0 && !c.connecting && !(c.events & EPOLLOUT);
 }
 
-void Worker::run(int stop_fd, const std::function<void()>* tick) {
+// On the worker's thread, before the loop: the thread's settings, every connection's opening
+// time (spread by --connect-rate) and the stop descriptor.
+void Worker::prepare(int stop_fd) {
   // A private descriptor table for this thread: the kernel then skips taking a reference on the
   // socket for every read and write (fdget's single-owner fast path), which in a multi-threaded
   // process costs about 2% of the round-trip rate. The sockets are only ever used here.
@@ -107,6 +109,20 @@ void Worker::run(int stop_fd, const std::function<void()>* tick) {
     ev.data.u32 = kStopTag;
     epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, stop_fd, &ev);
   }
+}
+
+// After the loop: what was open at the end, the last interval, and every socket closed.
+void Worker::finish() {
+  open_at_end_ = open_now_;
+  for (const auto& c : conns_) not_open_at_end_ += c.fd < 0 || c.connecting ? 1 : 0;
+  steady_end_ = std::min(now_, shared_.end_ns);
+  if (measuring_.load() && next_interval_ != INT64_MAX) close_interval(steady_end_);
+  for (auto& c : conns_)
+    if (c.fd >= 0) close(c);
+}
+
+void Worker::run(int stop_fd, const std::function<void()>* tick) {
+  prepare(stop_fd);
   if (shared_.measure_ns <= now_) start_measuring();
   std::int64_t next_sweep = now_ + 100 * kMs;
   std::int64_t next_tick = tick ? now_ + kTick : INT64_MAX;
@@ -134,12 +150,7 @@ void Worker::run(int stop_fd, const std::function<void()>* tick) {
       if (solo_ && stop_fd >= 0 && ::poll(&p, 1, 0) > 0) shared_.stop.store(true);
     }
   }
-  open_at_end_ = open_now_;
-  for (const auto& c : conns_) not_open_at_end_ += c.fd < 0 || c.connecting ? 1 : 0;
-  steady_end_ = std::min(now_, shared_.end_ns);
-  if (measuring_.load() && next_interval_ != INT64_MAX) close_interval(steady_end_);
-  for (auto& c : conns_)
-    if (c.fd >= 0) close(c);
+  finish();
   done_.store(true);
 }
 
