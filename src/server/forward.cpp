@@ -72,17 +72,7 @@ bool ForwardHandler::connect_next(Side& client, std::error_code last) {
   while (client.attempts < total) {
     std::uint32_t t = client.target, a = client.address;
     if (client.attempts == 0 || a + 1 >= targets[t].addresses.size()) {
-      // A new target: the next one in turn that is not resting after a failure.
-      std::size_t pick = next_target_ % targets.size();
-      for (std::size_t k = 0; k < targets.size(); ++k) {
-        std::size_t i = (next_target_ + k) % targets.size();
-        if (down_until_[i] <= w_->now()) {
-          pick = i;
-          break;
-        }
-      }
-      next_target_ = pick + 1;
-      t = static_cast<std::uint32_t>(pick);
+      t = pick_target();
       a = 0;
     } else {
       ++a;
@@ -118,6 +108,29 @@ bool ForwardHandler::connect_next(Side& client, std::error_code last) {
     next_scan_ = std::min(next_scan_, target->deadline);
     return true;
   }
+  give_up(client, last);
+  return false;
+}
+
+// A new target: the next one in turn that is not resting after a failure (the next in turn if
+// all are).
+std::uint32_t ForwardHandler::pick_target() {
+  const auto n = options_.targets.size();
+  std::size_t pick = next_target_ % n;
+  for (std::size_t k = 0; k < n; ++k) {
+    std::size_t i = (next_target_ + k) % n;
+    if (down_until_[i] <= w_->now()) {
+      pick = i;
+      break;
+    }
+  }
+  next_target_ = pick + 1;
+  return static_cast<std::uint32_t>(pick);
+}
+
+// No target could be reached: the client gets a half-close, and is closed once it closes too
+// or after kLinger.
+void ForwardHandler::give_up(Side& client, std::error_code last) {
   client.target_name =
       fmt::format("no target reachable ({})", last ? last.message() : "none given");
   client.lingering = true;
@@ -126,7 +139,6 @@ bool ForwardHandler::connect_next(Side& client, std::error_code last) {
   w_->set_events(client, EPOLLIN);
   ++lingering_;
   next_scan_ = std::min(next_scan_, client.deadline);
-  return false;
 }
 
 void ForwardHandler::connected(Side& target) {

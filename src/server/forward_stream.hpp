@@ -67,6 +67,8 @@ class ForwardHandler : public Handler {
 
  private:
   bool connect_next(Side& client, std::error_code last);
+  std::uint32_t pick_target();
+  void give_up(Side& client, std::error_code last);
   void connected(Side& target);
   void handshake(Side& target);
   void ready(Side& target);
