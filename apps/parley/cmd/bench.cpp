@@ -93,6 +93,63 @@ bool valid_combination(const BenchArgs& o) {
   return true;
 }
 
+// How much load: connections, message size, how long, how fast. Returns -s (a request text
+// excludes it).
+CLI::Option* add_load_options(CLI::App& app, const std::shared_ptr<BenchArgs>& o) {
+  app.add_option("-c,--connections", o->config.connections, "Connections (default 1)")
+      ->check(CLI::Range(1u, 1'000'000u));
+  auto* size = app.add_option_function<std::size_t>(
+                      "-s,--size", [o](std::size_t s) { o->config.size = s, o->size_given = true; },
+                      "Message bytes (default 64; stream: 65536)")
+                   ->check(CLI::Range(std::size_t{1}, std::size_t{64} << 20));
+  add_duration_option(app, "-d,--duration", o->config.duration, "How long to run (default 10s)")
+      ->check(positive_time())
+      ->each([o](const std::string&) { o->duration_given = true; });
+  add_duration_option(app, "--warmup", o->config.warmup,
+                      "Run this long first without counting (before -d)");
+  add_duration_option(app, "--interval", o->config.interval,
+                      "Print a line per interval (and a JSON series), e.g. 1s");
+  app.add_option("-n,--count", o->config.count,
+                 "Stop once this many round trips are done (answers in flight then still count)");
+  app.add_option("-t,--threads", o->config.threads, "Event loops, one per thread (default: cores)")
+      ->check(CLI::Range(1, 256));
+  app.add_option("--connect-rate", o->config.connect_rate,
+                 "Open at most this many connections per second")
+      ->check(rate_check());
+  app.add_option("--rate", o->config.rate,
+                 "Requests per second in all (default: unpaced; stream: messages)")
+      ->check(rate_check());
+  return size;
+}
+
+// What a request is and what counts as its answer.
+void add_answer_options(CLI::App& app, const std::shared_ptr<BenchArgs>& o, CLI::Option* size) {
+  auto* message =
+      app.add_option("-m,--message", o->message_text,
+                     "Request text: escapes \\r \\n \\t \\xNN, fields {n} {conn} {rand:N}")
+          ->excludes(size);
+  auto* message_file =
+      app.add_option("--message-file", o->message_file, "Request bytes from a file, as they are")
+          ->excludes(size)
+          ->excludes(message)
+          ->check(CLI::ExistingFile);
+  auto* until = app.add_option("--until", o->until,
+                               "What ends an answer: newline, crlf, bytes=N, idle=TIME, regex=RE");
+  auto* expect = app.add_option("--expect", o->expect_text,
+                                "The answer must be TEXT (escapes as -m), or match regex=RE");
+  app.add_flag("--verify", o->config.verify, "Check every byte that comes back")->excludes(expect);
+  app.add_flag("--lines", o->config.lines,
+               "Line server: messages end with LF, an answer is one line")
+      ->excludes(until)
+      ->excludes(message)
+      ->excludes(message_file);
+  app.add_option("--greeting", o->greeting,
+                 "The server speaks first: skip, or expect=TEXT (checked)")
+      ->each([o](const std::string&) { o->greeting_given = true; });
+  app.add_option("--pipeline", o->config.pipeline, "Requests in flight per connection (default 1)")
+      ->check(CLI::Range(1u, 1024u));
+}
+
 }  // namespace
 
 Subcommand bench_command(CLI::App& root) {
@@ -107,59 +164,12 @@ Subcommand bench_command(CLI::App& root) {
   app->add_option("target", o->target, "HOST PORT or HOST:PORT (http: a URL)")
       ->required()
       ->expected(1, 2);
-  app->add_option("-c,--connections", o->config.connections, "Connections (default 1)")
-      ->check(CLI::Range(1u, 1'000'000u));
-  auto* size = app->add_option_function<std::size_t>(
-                      "-s,--size", [o](std::size_t s) { o->config.size = s, o->size_given = true; },
-                      "Message bytes (default 64; stream: 65536)")
-                   ->check(CLI::Range(std::size_t{1}, std::size_t{64} << 20));
-  add_duration_option(*app, "-d,--duration", o->config.duration, "How long to run (default 10s)")
-      ->check(positive_time())
-      ->each([o](const std::string&) { o->duration_given = true; });
-  add_duration_option(*app, "--warmup", o->config.warmup,
-                      "Run this long first without counting (before -d)");
-  add_duration_option(*app, "--interval", o->config.interval,
-                      "Print a line per interval (and a JSON series), e.g. 1s");
-  app->add_option("-n,--count", o->config.count,
-                  "Stop once this many round trips are done (answers in flight then still count)");
-  app->add_option("-t,--threads", o->config.threads, "Event loops, one per thread (default: cores)")
-      ->check(CLI::Range(1, 256));
-  app->add_option("--connect-rate", o->config.connect_rate,
-                  "Open at most this many connections per second")
-      ->check(rate_check());
-  app->add_option("--rate", o->config.rate,
-                  "Requests per second in all (default: unpaced; stream: messages)")
-      ->check(rate_check());
-  auto* message =
-      app->add_option("-m,--message", o->message_text,
-                      "Request text: escapes \\r \\n \\t \\xNN, fields {n} {conn} {rand:N}")
-          ->excludes(size);
-  auto* message_file =
-      app->add_option("--message-file", o->message_file, "Request bytes from a file, as they are")
-          ->excludes(size)
-          ->excludes(message)
-          ->check(CLI::ExistingFile);
-  auto* until = app->add_option("--until", o->until,
-                                "What ends an answer: newline, crlf, bytes=N, idle=TIME, regex=RE");
-  auto* expect = app->add_option("--expect", o->expect_text,
-                                 "The answer must be TEXT (escapes as -m), or match regex=RE");
-  auto* verify = app->add_flag("--verify", o->config.verify, "Check every byte that comes back")
-                     ->excludes(expect);
-  auto* lines = app->add_flag("--lines", o->config.lines,
-                              "Line server: messages end with LF, an answer is one line")
-                    ->excludes(until)
-                    ->excludes(message)
-                    ->excludes(message_file);
-  (void)verify, (void)lines;
-  app->add_option("--greeting", o->greeting,
-                  "The server speaks first: skip, or expect=TEXT (checked)")
-      ->each([o](const std::string&) { o->greeting_given = true; });
-  app->add_option("--pipeline", o->config.pipeline, "Requests in flight per connection (default 1)")
-      ->check(CLI::Range(1u, 1024u));
+  auto* size = add_load_options(*app, o);
+  add_answer_options(*app, o, size);
   app->add_flag("--linger0", o->config.linger0, "Close with a reset: no TIME-WAIT left behind");
   add_duration_option(*app, "--timeout", o->config.timeout,
                       "Connect and answer timeout (default 5s)");
-  auto* udp = app->add_flag("-u,--udp", o->config.udp, "UDP: datagrams instead of a TCP stream");
+  app->add_flag("-u,--udp", o->config.udp, "UDP: datagrams instead of a TCP stream");
   app->add_option("--method", o->method, "http: request method (default GET)");
   app->add_option("-H,--header", o->headers, "http: extra header 'Name: value' (repeatable)");
   app->add_option_function<std::string>(
@@ -178,7 +188,6 @@ Subcommand bench_command(CLI::App& root) {
   tls_excludes(*app, {"-u"});
   auto* v4 = app->add_flag("-4", o->ipv4, "IPv4 only");
   app->add_flag("-6", o->ipv6, "IPv6 only")->excludes(v4);
-  (void)udp;
   return {app, [o] {
             o->config.mode = kModes.at(o->mode);
             bool bad = false;
