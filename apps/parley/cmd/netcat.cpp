@@ -25,6 +25,48 @@ CLI::Option* one_value_each(CLI::Option* option) {
       CLI::MultiOptionPolicy::TakeAll);
 }
 
+namespace {
+
+// nc's -q: a time, or a negative number (-q -1) for never.
+void add_quit_after_option(CLI::App& app, NetcatOptions& o) {
+  app.add_option_function<std::string>(
+         "-q",
+         [&o](const std::string& text) {
+           if (text.front() == '-') return o.quit_after.reset();  // nc's -q -1: never.
+           o.quit_after = *parse_duration(text);
+         },
+         "Quit this long after stdin EOF, whatever the peer does (-q 0: at once)")
+      ->type_name("TIME")
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            if (!text.empty() && text.front() == '-' && text.size() > 1 &&
+                text.find_first_not_of("0123456789", 1) == std::string::npos)
+              return {};
+            if (!parse_duration(text)) return "'" + text + "' is not a time (use 2, 500ms, 1m)";
+            return {};
+          },
+          ""));
+}
+
+// -o, -x/--hex-dump and --append-output, under their own heading in --help.
+void add_traffic_log_options(CLI::App& app, NetcatOptions& o, bool listening) {
+  app.add_option("-o,--output", o.output_file, "Log the data both ways into FILE")
+      ->type_name("FILE")
+      ->group("Traffic log");
+  app.add_option("-x", o.x_arg,
+                 listening ? "Hex dump of the data both ways into FILE (> sent, < received)"
+                           : "Hex dump into FILE (> sent, < received); with -X: the proxy")
+      ->type_name("FILE")
+      ->group("Traffic log");
+  app.add_option("--hex-dump", o.hex_dump, "Same as -x FILE")
+      ->type_name("FILE")
+      ->group("Traffic log");
+  app.add_flag("--append-output", o.append_output, "Append to -o/-x files instead of truncating")
+      ->group("Traffic log");
+}
+
+}  // namespace
+
 void add_common_options(CLI::App& app, NetcatOptions& o, bool listening) {
   auto* v4 = app.add_flag("-4", o.ipv4, "Use IPv4 only");
   auto* v6 = app.add_flag("-6", o.ipv6, "Use IPv6 only");
@@ -62,36 +104,8 @@ void add_common_options(CLI::App& app, NetcatOptions& o, bool listening) {
                                    "Keep the sending side open at stdin EOF (no half-close)");
   app.add_flag("-N", o.shutdown_flag, "Half-close at stdin EOF (OpenBSD nc; parley does so anyway)")
       ->excludes(no_shutdown);
-  app.add_option_function<std::string>(
-         "-q",
-         [&o](const std::string& text) {
-           if (text.front() == '-') return o.quit_after.reset();  // nc's -q -1: never.
-           o.quit_after = *parse_duration(text);
-         },
-         "Quit this long after stdin EOF, whatever the peer does (-q 0: at once)")
-      ->type_name("TIME")
-      ->check(CLI::Validator(
-          [](std::string& text) -> std::string {
-            if (!text.empty() && text.front() == '-' && text.size() > 1 &&
-                text.find_first_not_of("0123456789", 1) == std::string::npos)
-              return {};
-            if (!parse_duration(text)) return "'" + text + "' is not a time (use 2, 500ms, 1m)";
-            return {};
-          },
-          ""));
-  app.add_option("-o,--output", o.output_file, "Log the data both ways into FILE")
-      ->type_name("FILE")
-      ->group("Traffic log");
-  app.add_option("-x", o.x_arg,
-                 listening ? "Hex dump of the data both ways into FILE (> sent, < received)"
-                           : "Hex dump into FILE (> sent, < received); with -X: the proxy")
-      ->type_name("FILE")
-      ->group("Traffic log");
-  app.add_option("--hex-dump", o.hex_dump, "Same as -x FILE")
-      ->type_name("FILE")
-      ->group("Traffic log");
-  app.add_flag("--append-output", o.append_output, "Append to -o/-x files instead of truncating")
-      ->group("Traffic log");
+  add_quit_after_option(app, o);
+  add_traffic_log_options(app, o, listening);
   auto* delay =
       add_duration_option(app, "-d,--delay", o.delay, "Wait this long between lines sent");
   auto* telnet =
