@@ -170,6 +170,24 @@ int run_echo(EchoArgs& o) {
   return kExitOk;
 }
 
+// The examples and the rules that do not fit an option's line, under `echo --help`.
+constexpr const char* kEchoFooter =
+    "Examples:\n"
+    "  parley echo                              TCP echo on port 12345, every core\n"
+    "  parley echo 7000 --log-data              also log what each client sent\n"
+    "  parley echo --reply 'You told me: {line}'          the seed's server: a reply per recv\n"
+    "  parley echo --lines --reply 'server got: {line}'  a reply per line\n"
+    "  parley echo -u 12345                     UDP: one datagram back per datagram\n"
+    "  parley echo -4 7000                      IPv4 only (0.0.0.0)\n"
+    "  parley echo --allow 192.168.0.0/16 --deny 192.168.0.13\n"
+    "  parley echo --tls 4433                   TLS (a generated certificate: its fingerprint\n"
+    "                                           is printed for connect --tls --tls-pin)\n"
+    "Reply fields: {line} {peer} {n} (message number) {len}. Without --lines every chunk the\n"
+    "server reads is one message, as recv() gives it; with --lines each line is (LF or CRLF;\n"
+    "the answer uses the same ending). SIGINT/SIGTERM finish the echoes in flight, then exit 0.\n"
+    "Under systemd socket activation (LISTEN_FDS, see parley-echo.socket) echo serves the\n"
+    "sockets it is given, on one event loop, instead of opening its own.";
+
 }  // namespace
 
 Subcommand echo_command(CLI::App& root) {
@@ -177,22 +195,7 @@ Subcommand echo_command(CLI::App& root) {
   o->server.threads = std::max(1u, std::thread::hardware_concurrency());
   auto* app =
       root.add_subcommand("echo", "Echo server for many clients (RFC 862), or a line server");
-  app->footer(
-      "Examples:\n"
-      "  parley echo                              TCP echo on port 12345, every core\n"
-      "  parley echo 7000 --log-data              also log what each client sent\n"
-      "  parley echo --reply 'You told me: {line}'          the seed's server: a reply per recv\n"
-      "  parley echo --lines --reply 'server got: {line}'  a reply per line\n"
-      "  parley echo -u 12345                     UDP: one datagram back per datagram\n"
-      "  parley echo -4 7000                      IPv4 only (0.0.0.0)\n"
-      "  parley echo --allow 192.168.0.0/16 --deny 192.168.0.13\n"
-      "  parley echo --tls 4433                   TLS (a generated certificate: its fingerprint\n"
-      "                                           is printed for connect --tls --tls-pin)\n"
-      "Reply fields: {line} {peer} {n} (message number) {len}. Without --lines every chunk the\n"
-      "server reads is one message, as recv() gives it; with --lines each line is (LF or CRLF;\n"
-      "the answer uses the same ending). SIGINT/SIGTERM finish the echoes in flight, then exit 0.\n"
-      "Under systemd socket activation (LISTEN_FDS, see parley-echo.socket) echo serves the\n"
-      "sockets it is given, on one event loop, instead of opening its own.");
+  app->footer(kEchoFooter);
   auto* pos =
       app->add_option("port", o->positional, "Port to listen on (default 12345)")->expected(0, 1);
   app->add_option("-p,--port", o->port, "Port to listen on")

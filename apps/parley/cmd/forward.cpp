@@ -283,6 +283,29 @@ int run_forward(ForwardArgs& o) {
   return kExitOk;
 }
 
+// The examples and the rules that do not fit an option's line, under `forward --help`.
+constexpr const char* kForwardFooter =
+    "Sides: [HOST:]PORT, [IPv6]:PORT, unix:PATH, unix:@NAME (abstract). A bare PORT listens on\n"
+    "every address; as a target it means this machine.\n"
+    "Examples:\n"
+    "  parley forward 8080 10.0.0.5:80                a port to a backend\n"
+    "  parley forward 8080 10.0.0.5:80 10.0.0.6:80    round robin; a refusing target is skipped\n"
+    "  parley forward 127.0.0.1:5432 unix:/run/postgresql/.s.PGSQL.5432\n"
+    "  parley forward unix:/tmp/web.sock 127.0.0.1:80 a Unix socket in front of a TCP service\n"
+    "  parley forward -u 5353 10.0.0.1:53             UDP, a session per client\n"
+    "  parley forward --proxy-protocol-send v2 443 10.0.0.5:443\n"
+    "  parley forward --tls --tls-cert c.pem --tls-key k.pem 443 127.0.0.1:80   terminate TLS\n"
+    "  parley forward 8080 --target-tls example.org:443   originate TLS (verified)\n"
+    "Each direction half-closes on its own; a session ends when both are done, or when either\n"
+    "side resets (the reset is passed on). A side that does not read pauses the other (at most\n"
+    "1 MiB in flight per direction). -v logs one line per connection when it ends; SIGUSR1 or\n"
+    "--stats-interval prints counters; SIGTERM finishes the connections in flight (up to\n"
+    "--drain-timeout, 30s), a second signal stops at once. --log-format json writes one\n"
+    "object per event, every connection included.\n"
+    "Under systemd socket activation (LISTEN_FDS) forward serves the sockets it is given and\n"
+    "every side is a target: ExecStart=/usr/bin/parley forward 10.0.0.5:80.\n"
+    "Exit status: 0 ok, 2 usage or local error (a target that does not answer is not fatal).";
+
 }  // namespace
 
 Subcommand forward_command(CLI::App& root) {
@@ -291,27 +314,7 @@ Subcommand forward_command(CLI::App& root) {
   o->server.drain_timeout = std::chrono::seconds(30);
   auto* app = root.add_subcommand(
       "forward", "Forward a port to one or more targets (relay, like socat fork or HAProxy tcp)");
-  app->footer(
-      "Sides: [HOST:]PORT, [IPv6]:PORT, unix:PATH, unix:@NAME (abstract). A bare PORT listens on\n"
-      "every address; as a target it means this machine.\n"
-      "Examples:\n"
-      "  parley forward 8080 10.0.0.5:80                a port to a backend\n"
-      "  parley forward 8080 10.0.0.5:80 10.0.0.6:80    round robin; a refusing target is skipped\n"
-      "  parley forward 127.0.0.1:5432 unix:/run/postgresql/.s.PGSQL.5432\n"
-      "  parley forward unix:/tmp/web.sock 127.0.0.1:80 a Unix socket in front of a TCP service\n"
-      "  parley forward -u 5353 10.0.0.1:53             UDP, a session per client\n"
-      "  parley forward --proxy-protocol-send v2 443 10.0.0.5:443\n"
-      "  parley forward --tls --tls-cert c.pem --tls-key k.pem 443 127.0.0.1:80   terminate TLS\n"
-      "  parley forward 8080 --target-tls example.org:443   originate TLS (verified)\n"
-      "Each direction half-closes on its own; a session ends when both are done, or when either\n"
-      "side resets (the reset is passed on). A side that does not read pauses the other (at most\n"
-      "1 MiB in flight per direction). -v logs one line per connection when it ends; SIGUSR1 or\n"
-      "--stats-interval prints counters; SIGTERM finishes the connections in flight (up to\n"
-      "--drain-timeout, 30s), a second signal stops at once. --log-format json writes one\n"
-      "object per event, every connection included.\n"
-      "Under systemd socket activation (LISTEN_FDS) forward serves the sockets it is given and\n"
-      "every side is a target: ExecStart=/usr/bin/parley forward 10.0.0.5:80.\n"
-      "Exit status: 0 ok, 2 usage or local error (a target that does not answer is not fatal).");
+  app->footer(kForwardFooter);
   app->add_option("sides", o->sides, "LISTEN TARGET...")->expected(0, -1);
   app->add_flag("-u,--udp", o->udp, "Forward UDP (a session per client address)");
   auto* v4 = app->add_flag("-4", o->ipv4, "Targets: IPv4 addresses only");
