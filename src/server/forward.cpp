@@ -227,6 +227,16 @@ void ForwardHandler::end(Side& s, const std::string& why, bool reset) {
   if (!s.closed) w_->close(s, reason.c_str());
 }
 
+// A stop without grace (a second signal, or --drain-timeout over) cuts the sessions still moving:
+// each side gets a reset, not a FIN, so that neither takes a cut transfer for a whole one.
+void ForwardHandler::closing_all(Worker& w) {
+  const linger zero{1, 0};
+  for (Conn* c : w.conns()) {
+    if (!c->closed && !static_cast<Side*>(c)->lingering)
+      setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &zero, sizeof(zero));
+  }
+}
+
 void ForwardHandler::closing(Worker& w, Conn& conn, const char* reason) {
   auto& s = static_cast<Side&>(conn);
   if (s.connecting) --connecting_;

@@ -62,6 +62,7 @@ class ForwardHandler : public Handler {
   void io(Worker& w, Conn& c, std::uint32_t events) override;
   void closing(Worker& w, Conn& c, const char* reason) override;
   bool drain_done(Worker&, const Conn&) override { return false; }  // Sessions end by themselves.
+  void closing_all(Worker& w) override;
   Clock::time_point next_deadline() override;
   void on_time(Worker& w) override;
 

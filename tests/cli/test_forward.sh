@@ -1,6 +1,6 @@
 # parley forward: byte-exact relaying both ways, half-close and resets passed on, a client that
 # never reads, round robin past a dead target, UDP sessions, Unix sides, PROXY headers, SIGTERM
-# with connections in flight, bad input.
+# with connections in flight (a stop without grace resets what it cuts), bad input.
 source "$(dirname "$0")/lib.sh"
 use_quiet_input
 
@@ -268,6 +268,86 @@ except ConnectionResetError:
   wait_for_line "$WORK/fa.err" 'refused: server full \(1 connection\)$'
 }
 
+# trickle_sink PORT: a target that counts what arrives and says how it ended (a reset, or a FIN).
+trickle_sink() {
+  python3 - "$1" <<'PY'
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1); s.settimeout(10)
+c, _ = s.accept(); c.settimeout(10); n = 0
+try:
+    while True:
+        d = c.recv(65536)
+        if not d:
+            print("clean EOF after", n); break
+        n += len(d)
+except ConnectionResetError:
+    print("reset after", n)
+PY
+}
+
+# trickle_client PORT COUNT: sends COUNT x 1000 bytes, one every 20 ms, then half-closes and reads
+# to the end; says how that went.
+trickle_client() {
+  python3 - "$1" "$2" <<'PY'
+import socket, sys, time
+c = socket.create_connection(("127.0.0.1", int(sys.argv[1]))); n = 0
+try:
+    for _ in range(int(sys.argv[2])):
+        c.sendall(b"x" * 1000); n += 1000; time.sleep(0.02)
+    c.shutdown(socket.SHUT_WR)
+    while c.recv(65536): pass
+    print("sent", n, "and closed")
+except OSError as e:
+    print("cut after", n, type(e).__name__)
+PY
+}
+
+# A stop without grace (here --drain-timeout running out) cuts a transfer still moving: both sides
+# get a reset. They got a FIN, and the target took the cut upload for a whole one.
+cut_transfer_is_reset() {
+  local port sink client
+  port=$(free_port)
+  trickle_sink "$port" >"$WORK/cut.sink" &
+  sink=$!
+  BG_PIDS+=("$sink")
+  wait_port "$port" || return 1
+  start_forward fcut --drain-timeout 300ms 127.0.0.1:0 "127.0.0.1:$port" || return 1
+  trickle_client "$FPORT" 200 >"$WORK/cut.client" &
+  client=$!
+  BG_PIDS+=("$client")
+  sleep 0.5
+  kill -TERM "$FPID"
+  wait_exit "$FPID" 5 || return 1
+  wait "$sink" "$client"
+  grep -q '^reset after [0-9]*$' "$WORK/cut.sink" || fail "target: $(cat "$WORK/cut.sink")" || return 1
+  grep -Eq '^cut after [0-9]+ (BrokenPipeError|ConnectionResetError)$' "$WORK/cut.client" ||
+    fail "client: $(cat "$WORK/cut.client")" || return 1
+  wait_for_line "$WORK/fcut.err" 'server stopped'
+}
+
+# GNU timeout sends its SIGTERM to parley and then to its process group: that is one stop, and
+# the transfer in flight still finishes whole (it was cut at once, as by a second signal).
+timeout_signal_is_one_stop() {
+  local port sink rc=0
+  port=$(free_port)
+  trickle_sink "$port" >"$WORK/ts.sink" &
+  sink=$!
+  BG_PIDS+=("$sink")
+  wait_port "$port" || return 1
+  timeout 1 "$PARLEY" forward -v 127.0.0.1:0 "127.0.0.1:$port" </dev/null 2>"$WORK/ts.err" &
+  local fwd=$!
+  BG_PIDS+=("$fwd")
+  wait_for_line "$WORK/ts.err" '^parley: Forwarding' || return 1
+  trickle_client "$(port_from "$WORK/ts.err")" 60 >"$WORK/ts.client"  # 1.2 s: past the timeout.
+  wait "$fwd" || rc=$?
+  wait "$sink"
+  assert_eq "sent 60000 and closed" "$(cat "$WORK/ts.client")" "client" || return 1
+  assert_eq "clean EOF after 60000" "$(cat "$WORK/ts.sink")" "target" || return 1
+  assert_eq 124 "$rc" "timeout's exit status" || return 1
+  grep -q '^parley: 1 connection forwarded' "$WORK/ts.err" || fail "$(cat "$WORK/ts.err")"
+}
+
 check "32 MiB byte-exact both ways" both_ways_32mib
 check "a FIN passes through (answer after the client's EOF)" half_close_passed_on
 check "a reset passes through" reset_passed_on
@@ -277,6 +357,8 @@ check "UDP: sessions kept apart, expired" udp_sessions
 check "Unix front and Unix target" unix_sides
 check "PROXY protocol v1 and v2 headers" proxy_headers
 check "SIGTERM with 100 connections in flight loses nothing" sigterm_loses_nothing
+check "a transfer cut by a stop without grace is reset on both sides" cut_transfer_is_reset
+check "GNU timeout's doubled SIGTERM is one stop: the transfer finishes" timeout_signal_is_one_stop
 check "bad input: exit 2 with one line" bad_input
 check "a target down at startup is not fatal" target_down_at_start
 check "--deny and -m" access_and_limits

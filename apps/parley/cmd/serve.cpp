@@ -306,14 +306,23 @@ sigset_t block_server_signals() {
 
 int serve(Server& server, const sigset_t& signals, std::chrono::milliseconds stats_interval,
           const std::function<void()>& on_stop, LogFormat format) {
+  // GNU timeout sends its signal to the server and then to its whole process group, and `kill
+  // -- -PGID` after a job's own kill does the same: a second stop signal this soon after the
+  // first is that same stop, not a person asking to stop now.
+  constexpr auto kSameStop = std::chrono::milliseconds(250);
   auto next_stats = std::chrono::steady_clock::now() + stats_interval;
+  std::chrono::steady_clock::time_point first_stop;
   int stops = 0;
   while (!server.finished()) {
     timespec tick{0, 100'000'000};
     int sig = sigtimedwait(&signals, nullptr, &tick);
     if (sig == SIGINT || sig == SIGTERM) {
-      ++stops;
-      if (stops == 1 && on_stop) on_stop();
+      const auto now = std::chrono::steady_clock::now();
+      if (stops == 1 && now - first_stop < kSameStop) continue;
+      if (++stops == 1) {
+        first_stop = now;
+        if (on_stop) on_stop();
+      }
       server.stop(stops == 1);
     } else if (sig == SIGUSR1) {
       print_stats(server.stats(), "stats: ", format);
