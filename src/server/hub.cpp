@@ -41,7 +41,10 @@ struct StdioWatch : Watch {
 class HubHandler : public Handler, public ChatRoom {
  public:
   explicit HubHandler(const HubOptions& options)
-      : options_(options), in_watch_(*this, false), out_watch_(*this, true), stdin_lines_(4096) {}
+      : options_(options),
+        in_watch_(*this, false),
+        out_watch_(*this, true),
+        stdin_lines_(options.max_line, true) {}  // The operator's long lines: pieces, as clients'.
 
   void start(Worker& w) override;
   Conn* make_conn(int fd) override { return new HubConn(fd, options_.max_line); }

@@ -58,7 +58,8 @@ PY
   wait_for_line "$WORK/bs.err" 'closed: too slow: over 1048576 bytes queued\.$' 5
 }
 
-# The chat room: names, announcements, escaping, /nick, /who, //, the operator, long lines.
+# The chat room: names, announcements, escaping, /nick, /who, //, the operator, long lines (a
+# client's and the operator's).
 chat_rules() {
   mkfifo "$WORK/cin"
   exec 8<>"$WORK/cin"
@@ -104,6 +105,11 @@ lines(a, 2)
 with open(fifo, "w") as f: f.write("from the operator\n")
 assert lines(a, 1) == ["<server> from the operator"]
 assert lines(b, 1) == ["<server> from the operator"]
+# The operator's long lines too, with the short line read along with them (both were dropped).
+with open(fifo, "w") as f: f.write("S" * 10000 + "\nshort\n")
+for s in (a, b):
+    assert lines(s, 4) == ["<server> " + "S" * 4096, "<server> " + "S" * 4096,
+                           "<server> " + "S" * 1808, "<server> short"]
 b.close()
 assert lines(a, 1) == ["<announce> <ada> is disconnected."]
 PY
