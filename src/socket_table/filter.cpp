@@ -70,6 +70,8 @@ class FilterParser {
   }
 
   int add(SocketFilter::Node n) {
+    if (f_->nodes_.size() >= kMaxNodes)
+      return fail(fmt::format("the filter has more than {} terms", kMaxNodes)), -1;
     f_->nodes_.push_back(std::move(n));
     return static_cast<int>(f_->nodes_.size() - 1);
   }
@@ -103,6 +105,15 @@ class FilterParser {
 
   int expr() {
     if (peek() == nullptr) return fail("the filter ends where a condition was expected"), -1;
+    if (depth_ >= kMaxDepth)
+      return fail(fmt::format("the filter nests '(' and 'not' more than {} deep", kMaxDepth)), -1;
+    ++depth_;
+    int e = expr_at_depth();
+    --depth_;
+    return e;
+  }
+
+  int expr_at_depth() {
     std::string w = words_[at_++];
     if (w == "(") {
       int e = exprlist();
@@ -356,6 +367,12 @@ class FilterParser {
 
   std::vector<std::string> words_;
   std::size_t at_ = 0;
+  // The parser, the compiler and the matcher recurse over the tree: bounded, so that no filter
+  // can overflow the stack (ss stops with "memory exhausted" too). ss's own filters are a few
+  // dozen terms.
+  static constexpr int kMaxDepth = 100;
+  static constexpr std::size_t kMaxNodes = 2000;
+  int depth_ = 0;
   FilterContext ctx_;
   SocketFilter* f_;
   std::string* why_;

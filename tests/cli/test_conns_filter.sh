@@ -180,6 +180,9 @@ bad_filter() {
     "$PARLEY" conns -N "$NS" sport = :nosuch || return 1
   expect_exit 2 "parley: conns: filter: '(' without a matching ')'" \
     "$PARLEY" conns -N "$NS" '( sport = :22' || return 1
+  # Nesting that overflowed the stack (a segfault); ss says "memory exhausted".
+  expect_exit 2 "parley: conns: filter: the filter nests '(' and 'not' more than 100 deep" \
+    "$PARLEY" conns -N "$NS" $(printf 'not %.0s' {1..30000}) sport = :22 || return 1
   # -6 and an IPv4 address: ss refuses too.
   ! ss -N "$NS" -6 -tan dst 127.0.0.1 >/dev/null 2>&1 || fail "ss accepted it" || return 1
   expect_exit 2 "parley: conns: filter: '127.0.0.1': 127.0.0.1 is an IPv4 address, but the filter is for IPv6 (-4, -6 or a FAMILY: prefix)" \

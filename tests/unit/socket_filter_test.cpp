@@ -301,6 +301,28 @@ TEST(SocketFilter, Autobound) {
   EXPECT_FALSE(parse({"autobound"}, ctx).matches(inet(AF_INET, "1.2.3.4", 80, "1.2.3.4", 40000)));
 }
 
+// Deep nesting overflowed the stack (a segfault at 30000 'not's); long flat lists are bounded too.
+TEST(SocketFilter, DepthAndSizeAreBounded) {
+  std::string nots;
+  for (int i = 0; i < 30000; ++i) nots += "not ";
+  EXPECT_EQ(parse_error({nots + "sport = :22"}),
+            "the filter nests '(' and 'not' more than 100 deep");
+  std::string parens;
+  for (int i = 0; i < 50000; ++i) parens += "( ";
+  EXPECT_EQ(parse_error({parens + "sport = :22"}),
+            "the filter nests '(' and 'not' more than 100 deep");
+  std::string deepest = "sport = :22";  // 99 'not's and the condition: 100 levels.
+  for (int i = 0; i < 99; ++i) deepest = "not " + deepest;
+  EXPECT_FALSE(parse({deepest}).matches(inet(AF_INET, "1.2.3.4", 22, "1.2.3.4", 80)));
+  EXPECT_EQ(parse_error({"not " + deepest}), "the filter nests '(' and 'not' more than 100 deep");
+  std::string many = "sport = :1";
+  for (int i = 2; i <= 1500; ++i) many += " or sport = :" + std::to_string(i);
+  EXPECT_EQ(parse_error({many}), "the filter has more than 2000 terms");
+  std::string fine = "sport = :1";
+  for (int i = 2; i <= 900; ++i) fine += " or sport = :" + std::to_string(i);
+  EXPECT_TRUE(parse({fine}).matches(inet(AF_INET, "1.2.3.4", 900, "1.2.3.4", 80)));
+}
+
 TEST(SocketFilter, MistakesAreNamed) {
   EXPECT_EQ(parse_error({"(dport = :22 )"}),
             "'(dport': put spaces around parentheses, e.g. '( dport = :22 )'");
