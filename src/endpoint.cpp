@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <sys/un.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 
@@ -42,7 +43,9 @@ Result<HostPort> parse_endpoint(std::string_view text, bool allow_port_only) {
   return HostPort{std::string(text.substr(0, colon)), *port};
 }
 
-Result<HostPort> parse_endpoint_args(const std::vector<std::string>& args, bool allow_port_only) {
+namespace {
+
+Result<HostPort> endpoint_words(const std::vector<std::string>& args, bool allow_port_only) {
   switch (args.size()) {
     case 0:
       if (allow_port_only) return HostPort{};
@@ -55,11 +58,23 @@ Result<HostPort> parse_endpoint_args(const std::vector<std::string>& args, bool 
       std::string host = args[0];
       if (host.size() > 2 && host.front() == '[' && host.back() == ']')
         host = host.substr(1, host.size() - 2);
+      // One colon is HOST:PORT with a PORT after it too (an IPv6 address has two or more).
+      if (std::count(host.begin(), host.end(), ':') == 1) return Errc::bad_endpoint;
       return HostPort{host, *port};
     }
     default:
       return Errc::bad_endpoint;
   }
+}
+
+}  // namespace
+
+Result<HostPort> parse_endpoint_args(const std::vector<std::string>& args, bool allow_port_only) {
+  auto hp = endpoint_words(args, allow_port_only);
+  // Connecting needs a host: getaddrinfo would take an empty one for this machine without a word
+  // (ncat: "You must specify a host").
+  if (hp && !allow_port_only && hp->host.empty()) return Errc::bad_endpoint;
+  return hp;
 }
 
 SocketAddress::SocketAddress(const sockaddr* sa, socklen_t len) {

@@ -154,6 +154,39 @@ combined_short_flags() {
   kill -0 $pid  # Still running after two clients: -k took effect.
 }
 
+
+# An empty host was taken for this machine without a word (ncat: "You must specify a host").
+empty_host() {
+  local cmd
+  for cmd in connect talk doctor; do
+    expect_exit 2 "parley: $cmd: no host given: give the server as HOST PORT or HOST:PORT" \
+      "$PARLEY" $cmd '' 40999 || return 1
+  done
+  expect_exit 2 "parley: connect: no host given: give the server as HOST PORT or HOST:PORT" \
+    "$PARLEY" connect :40999 || return 1
+  expect_exit 2 "parley: bench: no host given: give the server as HOST PORT or HOST:PORT" \
+    "$PARLEY" bench pingpong '' 40999 || return 1
+  expect_exit 2 "parley: scan: no host given: HOST PORTS (e.g. 20-30,80,443,http)" \
+    "$PARLEY" scan '' 80 || return 1
+  # HOST:PORT and a PORT as well: it read "connect to [127.0.0.1:40995]:40996: name not resolved".
+  expect_exit 2 "parley: connect: '127.0.0.1:40995' has a port already: give the server as HOST PORT or HOST:PORT" \
+    "$PARLEY" connect 127.0.0.1:40995 40996
+}
+
+# Values that mean nothing (a zero time, a negative count) are refused, not run.
+meaningless_values() {
+  expect_exit 2 "parley: doctor: --wait: must be longer than 0" "$PARLEY" doctor -w 0 127.0.0.1 1 || return 1
+  expect_exit 2 "parley: forward: --connect-timeout: must be longer than 0" \
+    "$PARLEY" forward --connect-timeout 0 1 2 || return 1
+  expect_exit 2 "parley: forward: --udp-timeout requires --udp" "$PARLEY" forward --udp-timeout 1s 1 2 || return 1
+  expect_exit 2 "parley: echo: --udp excludes --idle-timeout" "$PARLEY" echo -u --idle-timeout 1s || return 1
+  expect_exit 2 "parley: bench: --count: Value -1 not in range 1 to 1000000000000" \
+    "$PARLEY" bench pingpong -n -1 127.0.0.1 1 || return 1
+  expect_exit 2 "parley: bench: --count: Value 18446744073709551616 not in range 1 to 1000000000000" \
+    "$PARLEY" bench pingpong -n 18446744073709551616 127.0.0.1 1 || return 1
+  expect_exit 2 "parley: conns: --pid: Value -1 not in range 1 to 2147483647" "$PARLEY" conns --pid -1
+}
+
 check "--help exits 0 and teaches" help_exits_zero
 check "--version" version
 check "no arguments: usage, exit 2" no_args
@@ -186,4 +219,6 @@ check "port in use" port_in_use
 check "combined short flags -lvk -v" combined_short_flags
 check "local listen errors name the address or path, exit 2" local_errors
 check "--bind A --bind A listens once" bind_twice
+check "an empty host, or HOST:PORT with a PORT too: exit 2" empty_host
+check "a zero time, a negative or huge count: exit 2" meaningless_values
 finish

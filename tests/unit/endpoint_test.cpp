@@ -52,6 +52,20 @@ TEST(ParseEndpointArgs, TwoWords) {
   EXPECT_FALSE(parse_endpoint_args({"a", "b", "c"}, false));
 }
 
+// Connecting needs a host; listening takes an empty one as every address.
+TEST(ParseEndpointArgs, EmptyHostOnlyForListening) {
+  EXPECT_FALSE(parse_endpoint_args({"", "22"}, false));
+  EXPECT_FALSE(parse_endpoint_args({":22"}, false));
+  EXPECT_FALSE(parse_endpoint_args({"[]:22"}, false));
+  auto any = parse_endpoint_args({"", "22"}, true);
+  ASSERT_TRUE(any);
+  EXPECT_EQ(any->host, "");
+  EXPECT_TRUE(parse_endpoint_args({"22"}, true));
+  // HOST:PORT and a PORT too; an IPv6 address (two colons or more) is a host.
+  EXPECT_FALSE(parse_endpoint_args({"127.0.0.1:22", "23"}, false));
+  EXPECT_TRUE(parse_endpoint_args({"::1", "23"}, false));
+}
+
 TEST(Resolve, NumericAndFamilies) {
   auto v4 = resolve("127.0.0.1", 80, {Family::any, true, SOCK_STREAM, false});
   ASSERT_TRUE(v4);

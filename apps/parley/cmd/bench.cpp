@@ -32,17 +32,6 @@ CLI::Validator rate_check() {
       "RATE");
 }
 
-// A time that must not be zero (-d 0 would end the run before it began).
-CLI::Validator positive_time() {
-  return CLI::Validator(
-      [](std::string& text) -> std::string {
-        auto d = parse_duration_us(text);
-        if (d && d->count() == 0) return "must be longer than 0";
-        return {};
-      },
-      "");
-}
-
 // Rules that depend on the mode's value, which CLI11's excludes/needs cannot express.
 bool valid_combination(const BenchArgs& o) {
   const auto& c = o.config;
@@ -109,8 +98,10 @@ CLI::Option* add_load_options(CLI::App& app, const std::shared_ptr<BenchArgs>& o
                       "Run this long first without counting (before -d)");
   add_duration_option(app, "--interval", o->config.interval,
                       "Print a line per interval (and a JSON series), e.g. 1s");
+  // The range also refuses -1 and numbers past 2^64, which CLI11 reads as the largest uint64.
   app.add_option("-n,--count", o->config.count,
-                 "Stop once this many round trips are done (answers in flight then still count)");
+                 "Stop once this many round trips are done (answers in flight then still count)")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1'000'000'000'000}));
   app.add_option("-t,--threads", o->config.threads, "Event loops, one per thread (default: cores)")
       ->check(CLI::Range(1, 256));
   app.add_option("--connect-rate", o->config.connect_rate,

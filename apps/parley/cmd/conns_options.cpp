@@ -2,6 +2,7 @@
 // and the rules that exclude each other, one per line.
 
 #include <chrono>
+#include <limits>
 #include <memory>
 
 #include "commands.hpp"
@@ -52,7 +53,8 @@ void add_selection(CLI::App* app, ConnsArgs& o) {
       ->check(CLI::Range(0, 65535));
   app->add_option("--sport", o.sports, "Local port (repeatable)")->check(CLI::Range(0, 65535));
   app->add_option("--dport", o.dports, "Peer port (repeatable)")->check(CLI::Range(0, 65535));
-  app->add_option("--pid", o.pids, "Owned by this process (repeatable)");
+  app->add_option("--pid", o.pids, "Owned by this process (repeatable)")
+      ->check(CLI::Range(1, std::numeric_limits<int>::max()));
   app->add_option("--process", o.process_names, "Owned by a process of this name (repeatable)");
 }
 

@@ -95,8 +95,9 @@ Subcommand doctor_command(CLI::App& root) {
                 "that decided")
       ->excludes(quiet)
       ->excludes(json);
-  auto* wait = add_duration_option(*app, "-w,--wait", o->wait,
-                                   "How long to wait for an answer (default 3s)");
+  auto* wait =
+      add_duration_option(*app, "-w,--wait", o->wait, "How long to wait for an answer (default 3s)")
+          ->check(positive_time());
   auto* v4 = app->add_flag("-4", o->ipv4, "IPv4 addresses only");
   auto* v6 = app->add_flag("-6", o->ipv6, "IPv6 addresses only");
   auto* numeric = app->add_flag("-n,--nodns", o->numeric, "Numeric address only, never ask DNS");

@@ -227,7 +227,8 @@ Subcommand echo_command(CLI::App& root) {
   app->add_option("-m,--max-conns", o->server.max_conns, "Most clients at once (default 10000)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{10'000'000}));
   add_duration_option(*app, "--idle-timeout", o->server.idle_timeout,
-                      "Close clients silent this long");
+                      "Close clients silent this long")
+      ->excludes("--udp");  // UDP has no connections to close.
   add_duration_option(*app, "--drain-timeout", o->server.drain_timeout,
                       "On SIGTERM, time allowed to finish echoes (default 5s)");
   add_duration_option(*app, "--stats-interval", o->stats_interval, "Print counters this often");

@@ -328,11 +328,14 @@ Subcommand forward_command(CLI::App& root) {
                   "Most clients at once (default 10000); more are closed at once")
       ->check(CLI::Range(std::size_t{1}, std::size_t{10'000'000}));
   add_duration_option(*app, "--connect-timeout", o->forward.connect_timeout,
-                      "A target that does not answer within this is skipped (default 5s)");
+                      "A target that does not answer within this is skipped (default 5s)")
+      ->check(positive_time());
   add_duration_option(*app, "--idle-timeout", o->server.idle_timeout,
                       "Close connections with no data either way for this long");
   add_duration_option(*app, "--udp-timeout", o->forward.udp_timeout,
-                      "-u: a client's session ends after this long without traffic (default 60s)");
+                      "-u: a client's session ends after this long without traffic (default 60s)")
+      ->check(positive_time())
+      ->needs("-u");
   add_duration_option(*app, "--drain-timeout", o->server.drain_timeout,
                       "On SIGTERM, time allowed to finish the connections (default 30s)");
   add_duration_option(*app, "--stats-interval", o->stats_interval, "Print counters this often");

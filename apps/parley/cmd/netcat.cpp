@@ -1,5 +1,7 @@
 #include "netcat.hpp"
 
+#include <algorithm>
+
 #include "parley/duration.hpp"
 #include "parley/errors.hpp"
 
@@ -18,6 +20,16 @@ CLI::Option* add_duration_option(CLI::App& app, const std::string& name,
             return {};
           },
           ""));
+}
+
+CLI::Validator positive_time() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        auto d = parse_duration_us(text);
+        if (d && d->count() == 0) return "must be longer than 0";
+        return {};
+      },
+      "");
 }
 
 CLI::Option* one_value_each(CLI::Option* option) {
@@ -166,6 +178,10 @@ std::optional<HostPort> target_or_say(const char* command, const std::vector<std
   if (hp) return *hp;
   if (hp.error() == make_error_code(Errc::bad_port))
     say("{}: {}", command, describe(hp.error()));
+  else if (auto port_only = parse_endpoint_args(args, true); port_only && port_only->host.empty())
+    say("{}: no host given: give the server as HOST PORT or HOST:PORT", command);
+  else if (args.size() == 2 && std::count(args[0].begin(), args[0].end(), ':') == 1)
+    say("{}: '{}' has a port already: give the server as HOST PORT or HOST:PORT", command, args[0]);
   else if (args.size() == 1)
     say("{}: no port given for '{}': give the server as HOST PORT or HOST:PORT", command,
         args.front());

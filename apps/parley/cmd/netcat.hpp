@@ -43,6 +43,11 @@ struct NetcatOptions {
 CLI::Option* add_duration_option(CLI::App& app, const std::string& name,
                                  std::chrono::milliseconds& out, const std::string& help);
 
+// For a time option where 0 means nothing useful (bench -d 0 would end the run before it began,
+// doctor -w 0 would call every port filtered, forward --connect-timeout 0 would skip every
+// target): refused at parse time.
+CLI::Validator positive_time();
+
 // A repeatable option that takes exactly one value each time it is given. CLI11 lets a vector
 // option swallow every following word, so `--bind 127.0.0.1 12345` took the port as a second
 // address; this makes the next word a positional again.

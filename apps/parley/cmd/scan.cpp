@@ -159,6 +159,10 @@ int run_scan(const char* command, const ScanArgs& a, const std::optional<ProxySp
     say("{}: give the host and the ports: HOST PORTS (e.g. 20-30,80,443,http)", command);
     return kExitUsage;
   }
+  if (host.empty()) {  // getaddrinfo would take it for this machine without a word.
+    say("{}: no host given: HOST PORTS (e.g. 20-30,80,443,http)", command);
+    return kExitUsage;
+  }
   const char* proto = a.udp ? "udp" : "tcp";
   std::string why;
   auto ports = parse_port_list(
