@@ -228,7 +228,18 @@ bad_input() {
     "$PARLEY" forward -u 0 unix:/tmp/x || return 1
   # Said as echo and listen say it (TEST-NET-1: never an address of this machine; nothing is sent).
   expect_exit 2 "parley: forward: cannot listen on 192.0.2.1:0: Cannot assign requested address (not an address of this machine)" \
-    "$PARLEY" forward 192.0.2.1:0 127.0.0.1:9
+    "$PARLEY" forward 192.0.2.1:0 127.0.0.1:9 || return 1
+  # A target that is the forwarder itself: each client opened another connection to it, until
+  # descriptors ran out ('forward 8080 8080' is an easy typo: a bare target port is this machine).
+  local port
+  port=$(free_port)
+  expect_exit 2 "parley: forward: target '$port' is this forwarder's own listening address: each client would be forwarded to itself" \
+    "$PARLEY" forward "$port" "$port" || return 1
+  expect_exit 2 "parley: forward: target '127.0.0.1:$port' is this forwarder's own listening address: each client would be forwarded to itself" \
+    "$PARLEY" forward "127.0.0.1:$port" 127.0.0.1:9 "127.0.0.1:$port" || return 1
+  expect_exit 2 "parley: forward: target 'unix:$WORK/self.sock' is this forwarder's own listening address: each client would be forwarded to itself" \
+    "$PARLEY" forward "unix:$WORK/self.sock" "unix:$WORK/self.sock" || return 1
+  [ ! -e "$WORK/self.sock" ] || fail "the refused forwarder left its socket file"
 }
 
 # A target that is down at startup is not fatal: it is logged when a client comes, and the

@@ -2,6 +2,7 @@
 // Options, target resolution, startup and exit lines live here; the relaying is
 // parley::forward_service().
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <memory>
@@ -12,6 +13,7 @@
 #include "parley/connector.hpp"
 #include "parley/duration.hpp"
 #include "parley/errors.hpp"
+#include "parley/fd.hpp"
 #include "parley/forward.hpp"
 #include "parley/tls.hpp"
 #include "serve.hpp"
@@ -119,6 +121,33 @@ bool resolve_targets(ForwardArgs& o) {
     o.forward.targets.push_back(std::move(t));
   }
   return true;
+}
+
+// Whether ip (the port aside) is an address of this machine: only those can be bound.
+bool local_address(const SocketAddress& ip) {
+  Fd probe(::socket(ip.family(), SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  SocketAddress any_port = ip;
+  any_port.set_port(0);
+  return probe && ::bind(probe.get(), any_port.get(), any_port.size()) == 0;
+}
+
+// A target that is one of the forwarder's own listeners: the same address, or the port of a
+// wildcard listener at an address of this machine. Each client would be forwarded to the
+// forwarder again, opening connections until descriptors ran out ('forward 8080 8080').
+const ForwardTarget* target_to_itself(const std::vector<ForwardTarget>& targets,
+                                      const std::vector<SocketAddress>& listening) {
+  for (const auto& t : targets) {
+    for (const auto& a : t.addresses) {
+      for (const auto& l : listening) {
+        if (l.family() != a.family()) continue;
+        if (l.to_string() == a.to_string()) return &t;
+        const std::string host = l.host_string();
+        if (l.port() == a.port() && (host == "0.0.0.0" || host == "::") && local_address(a))
+          return &t;
+      }
+    }
+  }
+  return nullptr;
 }
 
 // The listening side: a Unix socket is opened here (shared by the workers); an address and port
@@ -245,6 +274,12 @@ int run_forward(ForwardArgs& o) {
   if (!server) {
     say("forward: cannot listen on {}: {}{}", from, describe(server.error()),
         listen_failure_hint(server.error(), family));
+    return kExitUsage;
+  }
+  if (const auto* t = target_to_itself(o.forward.targets, (*server)->local_addresses())) {
+    say("forward: target '{}' is this forwarder's own listening address: each client would be "
+        "forwarded to itself",
+        t->text);
     return kExitUsage;
   }
   if (o.verbose) say_line(o, "message", fmt::format("I/O: {}", (*server)->io()));
