@@ -211,34 +211,45 @@ void MessageTemplate::render(std::string& out, std::uint64_t n, std::uint64_t co
 bool LineBuffer::feed(std::string_view data, OnLine on_line, void* context, std::size_t* used) {
   const std::size_t total = data.size();
   if (used != nullptr) *used = total;
+  auto stop = [&] {
+    if (used != nullptr) *used = total - data.size();
+    return true;
+  };
   while (!data.empty()) {
     const char* nl = static_cast<const char*>(std::memchr(data.data(), '\n', data.size()));
     std::size_t length = nl == nullptr ? data.size() : static_cast<std::size_t>(nl - data.data());
-    if (split_long_ && partial_.size() + length > max_line_) {
+    // What counts against max_line: the line so far without a CR that ends it, the first half
+    // of a CRLF (if more of the line follows, that CR is counted then), so that a line of
+    // max_line bytes is taken with either ending.
+    std::size_t counted = partial_.size() + length;
+    const char last = length > 0 ? data[length - 1] : partial_.empty() ? '\0' : partial_.back();
+    if (last == '\r') --counted;
+    if (split_long_ && counted > max_line_) {
+      if (partial_.size() >= max_line_) {  // A full piece and a CR that turned out not to end it.
+        std::string rest = partial_.substr(max_line_);
+        partial_.resize(max_line_);
+        bool more = on_line(context, partial_, "");
+        partial_ = std::move(rest);
+        if (!more) return stop();
+        continue;
+      }
       std::size_t take = max_line_ - partial_.size();
       partial_.append(data.substr(0, take));
       data.remove_prefix(take);
       bool more = on_line(context, partial_, "");
       partial_.clear();
-      if (!more) {
-        if (used != nullptr) *used = total - data.size();
-        return true;
-      }
+      if (!more) return stop();
       continue;
     }
+    if (counted > max_line_) return false;
     if (nl == nullptr) {
-      if (partial_.size() + data.size() > max_line_) return false;
       partial_.append(data);
       return true;
     }
-    std::size_t take = static_cast<std::size_t>(nl - data.data());
-    std::string_view line = data.substr(0, take);
+    std::string_view line = data.substr(0, length);
     if (!partial_.empty()) {
-      if (partial_.size() + take > max_line_) return false;
       partial_.append(line);
       line = partial_;
-    } else if (take > max_line_) {
-      return false;
     }
     std::string_view eol = "\n";
     if (!line.empty() && line.back() == '\r') {
@@ -250,11 +261,8 @@ bool LineBuffer::feed(std::string_view data, OnLine on_line, void* context, std:
       partial_.clear();
       partial_.shrink_to_fit();  // An idle connection holds no buffer.
     }
-    data.remove_prefix(take + 1);
-    if (!more) {
-      if (used != nullptr) *used = total - data.size();
-      return true;
-    }
+    data.remove_prefix(length + 1);
+    if (!more) return stop();
   }
   return true;
 }

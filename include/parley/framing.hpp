@@ -76,8 +76,9 @@ class LineBuffer {
  public:
   // Returns false to stop feeding after this line (the caller's output is full).
   using OnLine = bool (*)(void* context, std::string_view line, std::string_view eol);
-  // split_long: a line longer than max_line is delivered in pieces of max_line bytes (with an
-  // empty eol) instead of failing the feed.
+  // max_line bounds a line without its ending (so a CRLF line may be one byte longer on the
+  // wire). split_long: a line longer than max_line is delivered in pieces of max_line bytes (with
+  // an empty eol) instead of failing the feed.
   explicit LineBuffer(std::size_t max_line, bool split_long = false)
       : max_line_(max_line), split_long_(max_line > 0 && split_long) {}
 

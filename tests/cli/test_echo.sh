@@ -96,6 +96,15 @@ print(data.decode(), end='')")
   wait_for_line "$WORK/big.err" 'closed \(line too long\)'
 }
 
+# --max-line counts the line, not its ending: 10 bytes with CRLF were "longer than 10 bytes" where
+# the same line with LF was echoed.
+max_line_with_crlf() {
+  start_echo ml --lines --max-line 10 || return 1
+  local out
+  out=$(printf '0123456789\r\n0123456789\n' | timeout 5 "$PARLEY" connect 127.0.0.1 "$EPORT" | od -An -c -w64 | tr -s ' ')
+  assert_eq " 0 1 2 3 4 5 6 7 8 9 \r \n 0 1 2 3 4 5 6 7 8 9 \n" "$out"
+}
+
 bad_template() {
   expect_exit 2 "parley: echo: --reply: unknown field or unmatched brace (fields: {line} {peer} {n} {len})" \
     "$PARLEY" echo -p 0 --lines --reply 'hi {nope}'
@@ -243,6 +252,7 @@ check "UDP echo" udp_echo
 check "line mode: {line} {n} {len} {peer}, CRLF and LF" line_mode_fields
 check "line mode: line split over reads" line_split_across_reads
 check "line mode: oversized line" oversized_line
+check "line mode: --max-line leaves out the CR of a CRLF" max_line_with_crlf
 check "bad reply template: exit 2" bad_template
 check "--reply without --lines: a reply per chunk" reply_per_chunk
 check "--max-conns: one-line refusal" max_conns_refusal

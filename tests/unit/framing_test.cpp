@@ -64,6 +64,26 @@ TEST(LineBuffer, RejectsLongLines) {
   EXPECT_FALSE(c.feed("cde", Lines::on, &l));
 }
 
+// max_line counts the line, not its ending: a CRLF line of max_line bytes was refused where the
+// same line with LF was taken. A CR inside the line still counts.
+TEST(LineBuffer, LimitLeavesOutTheCrOfCrlf) {
+  Lines l;
+  LineBuffer a(4);
+  EXPECT_TRUE(a.feed("abcd\r\n", Lines::on, &l));
+  EXPECT_TRUE(a.feed("abcd\r", Lines::on, &l));  // Maybe a CRLF: wait for the next byte.
+  EXPECT_TRUE(a.feed("\n", Lines::on, &l));
+  EXPECT_EQ(l.got, (std::vector<std::string>{"abcd|CRLF", "abcd|CRLF"}));
+  EXPECT_FALSE(a.feed("abcd\rx\n", Lines::on, &l));
+  LineBuffer b(4);
+  EXPECT_TRUE(b.feed("abcd\r", Lines::on, &l));
+  EXPECT_FALSE(b.feed("x", Lines::on, &l));  // The CR was inside the line: 6 bytes.
+  l.got.clear();
+  LineBuffer c(4, true);  // Split mode: no empty piece after a full one.
+  EXPECT_TRUE(c.feed("abcd\r\nefgh\r", Lines::on, &l));
+  EXPECT_TRUE(c.feed("ij\n", Lines::on, &l));
+  EXPECT_EQ(l.got, (std::vector<std::string>{"abcd|CRLF", "efgh|-", "\rij|LF"}));
+}
+
 TEST(ReplyTemplate, FieldsAndBraces) {
   auto t = ReplyTemplate::parse("You told me: {line} ({len}, #{n}, {peer}) {{x}}");
   ASSERT_TRUE(t);
