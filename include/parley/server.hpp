@@ -156,7 +156,8 @@ class Server {
   bool finished() const;
   void wait();
   ServerStats stats() const;
-  // A local failure that ended the server (writing the output failed), or none.
+  // The first local failure (writing the output failed), or none: it ended listen -k; the broker
+  // and chat rooms went on without their output.
   std::error_code failure() const;
   // The clients connected now (at most `limit`): each worker copies its own list on its own
   // thread when asked; a worker that does not answer within 200 ms is left out. Any thread.

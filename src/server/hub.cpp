@@ -326,6 +326,10 @@ void HubHandler::output_failed(int error) {
       w_->finish();
     else
       w_->fail(error);
+  } else if (error != EPIPE) {  // A reader that left is no failure; a full disk is.
+    w_->note_failure(error);
+    w_->log(
+        fmt::format("cannot write output: {}; the clients go on without it", std::strerror(error)));
   }
 }
 

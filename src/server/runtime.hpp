@@ -44,7 +44,7 @@ struct Shared {
   ServerConfig config;
   std::atomic<std::size_t> connections{0};  // Across all workers, for max_conns.
   std::atomic<Phase> phase{Phase::running};
-  std::atomic<int> failure{0};  // errno of a local failure that ended the server (output).
+  std::atomic<int> failure{0};  // errno of the first local failure (the output), 0 if none.
   Clock::time_point drain_deadline;
   void log(const std::string& line) const {
     if (config.log) config.log(line);
@@ -226,6 +226,8 @@ class Worker {
   void close_all(const char* reason);
   // A local failure (the output cannot be written): remembered for Server::failure(), then finish.
   void fail(int error);
+  // The same failure remembered, the server going on without what failed (the broker's output).
+  void note_failure(int error);
 
   char* buffer() { return buffer_.get(); }
   std::string& scratch() { return out_; }

@@ -480,9 +480,13 @@ void Worker::finish() {
 }
 
 void Worker::fail(int error) {
+  note_failure(error);
+  finish();
+}
+
+void Worker::note_failure(int error) {
   int none = 0;
   shared_.failure.compare_exchange_strong(none, error);
-  finish();
 }
 
 void Worker::close_all(const char* reason) {

@@ -192,6 +192,27 @@ listen_faults() {
   expect_full "$rc" "$WORK/lk.err" "listen -k >/dev/full"
 }
 
+# The broker and chat rooms go on without their output (the clients still talk to each other),
+# but a full disk is said when it happens and in the exit status; it was silent, exit 0.
+hub_full_disk() {
+  local mode port pid rc
+  for mode in --broker --chat; do
+    port=$(free_port)
+    rc=0
+    "$PARLEY" listen "$mode" 127.0.0.1 "$port" </dev/null >/dev/full 2>"$WORK/hf.err" &
+    pid=$!
+    BG_PIDS+=("$pid")
+    wait_port "$port" || return 1
+    printf 'hello\n' | timeout 5 "$PARLEY" connect -q 0.5 127.0.0.1 "$port" >/dev/null 2>&1
+    wait_for_line "$WORK/hf.err" '^parley: cannot write output: No space left on device; the clients go on without it$' || return 1
+    # Still serving: a client is answered (chat's welcome, or the broker's fan-out).
+    printf 'again\n' | timeout 5 "$PARLEY" connect -q 0.5 127.0.0.1 "$port" >/dev/null || return 1
+    kill -TERM "$pid"
+    wait "$pid" || rc=$?
+    expect_full "$rc" "$WORK/hf.err" "listen $mode >/dev/full" || return 1
+  done
+}
+
 # talk: the transcript cannot be written.
 talk_faults() {
   start_echo te --lines || return 1
@@ -271,6 +292,7 @@ check "echo: SIGUSR1 and SIGTERM after the log reader left" echo_log_reader_gone
 check "--help and --version of every command: full disk, closed pipe" help_every_command
 check "connect: full disk, closed pipe, stderr closed or full" connect_faults
 check "listen: full disk, closed pipe, stderr closed; listen -k on a full disk" listen_faults
+check "broker and chat on a full disk: said, exit 1, the room goes on" hub_full_disk
 check "talk: full disk, closed pipe" talk_faults
 check "bench, doctor: full disk, closed pipe" report_faults
 check "echo, forward, scan: stderr full or closed" stderr_faults_servers
