@@ -266,13 +266,14 @@ void AnswerCollector::flush(Clock::time_point now, std::vector<Event>& out) {
   pending_.clear();
 }
 
-void AnswerCollector::spill(Clock::time_point now, std::vector<Event>& out) {
+void AnswerCollector::spill(Clock::time_point now, std::vector<Event>& out, std::size_t most) {
   if (pending_.empty() || (waiting_ && spec_.kind == UntilSpec::Kind::bytes)) return;
-  Event e{waiting_ ? Event::Kind::answer : Event::Kind::unsolicited, std::move(pending_), {}};
+  const std::size_t n = std::min(most, pending_.size());
+  Event e{waiting_ ? Event::Kind::answer : Event::Kind::unsolicited, pending_.substr(0, n), {}};
   if (waiting_) e.rtt = now - sent_;
   e.more = true;
   out.push_back(std::move(e));
-  pending_.clear();
+  pending_.erase(0, n);  // The framer has seen these bytes already: it counts on, unchanged.
 }
 
 void AnswerCollector::cancel(std::vector<Event>& out) {

@@ -7,6 +7,7 @@
 // Not thread-safe; one framer or collector per connection (an UntilSpec may be shared).
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -118,10 +119,11 @@ class AnswerCollector {
 
   // Bytes held for an answer or a line that has not ended yet.
   std::size_t pending_size() const { return pending_.size(); }
-  // Hands out what is pending as a piece of the answer or line in progress (Event::more), so that
-  // a caller can bound the memory a line that never ends costs. Not while a bytes=N answer is
-  // awaited (its count is what is pending): bound N instead.
-  void spill(Clock::time_point now, std::vector<Event>& out);
+  // Hands out what is pending (at most `most` bytes of it, from the start) as a piece of the
+  // answer or line in progress (Event::more), so that a caller can bound the memory a line that
+  // never ends costs. Not while a bytes=N answer is awaited (its count is what is pending): bound
+  // N instead.
+  void spill(Clock::time_point now, std::vector<Event>& out, std::size_t most = SIZE_MAX);
   // Stops waiting for the answer (it is overdue); what arrived of it is handed out as unsolicited.
   void cancel(std::vector<Event>& out);
 

@@ -177,6 +177,39 @@ endless_answer_bounded() {
     fail "peak RSS $(cat "$WORK/flood.rss") kB"
 }
 
+# A line over 1 MiB to an echo server: its echo comes back while its end is still going out. The
+# echo was "unsolicited", JSON kept only the line's last piece, and text mode marked received
+# pieces + as if they continued the sent line. Each direction's pieces now add up, apart.
+long_line_echoed() {
+  start_echo le -q --threads 1 || return 1
+  python3 -c 'import sys; sys.stdout.buffer.write(b"C" * (3 * 1048576 + 5) + b"\nend\n")' >"$WORK/le.in"
+  "$PARLEY" talk --json 127.0.0.1 "$EPORT" <"$WORK/le.in" >"$WORK/le.json" || return 1
+  python3 - "$WORK/le.json" <<'PY' || return 1
+import json, sys
+sent = answer = 0
+for line in open(sys.argv[1]):
+    o = json.loads(line)
+    assert "unsolicited" not in o, "the echo was taken as unsolicited"
+    if o.get("more"):
+        assert len(o.get("sent", o.get("answer"))) == 1048576, o.keys()
+    sent += len(o.get("sent", "")); answer += len(o.get("answer", ""))
+assert (sent, answer) == (3 * 1048576 + 8, 3 * 1048576 + 8), (sent, answer)
+assert o == {"sent": "end", "answer": "end", "rtt_ms": o["rtt_ms"]}, o
+PY
+  "$PARLEY" talk 127.0.0.1 "$EPORT" <"$WORK/le.in" >"$WORK/le.txt" || return 1
+  python3 - "$WORK/le.txt" <<'PY'
+import sys
+size = {">": 0, "<": 0}
+way = None
+for line in open(sys.argv[1]):
+    mark, _, rest = line.rstrip("\n").partition(" ")
+    assert mark in (">", "<", "+", ">+", "<+"), mark
+    way = way if mark == "+" else mark[0]
+    size[way] += len(rest.split("  ")[0])  # Without the round trip time.
+assert size == {">": 3 * 1048576 + 8, "<": 3 * 1048576 + 8}, size
+PY
+}
+
 # Issue 18: input without a line end (/dev/zero) grew to hundreds of MB. It goes out in pieces.
 endless_input_bounded() {
   start_peer sink || return 1
@@ -335,6 +368,7 @@ check "chatty server: socket read all along (defect 5)" chatty_server_read_all_a
 check "--until none shows every answer (defect 6)" until_none_shows_everything
 check "slow server: lock-step, --timeout" slow_server
 check "100 kB lines whole both ways (defect 4)" hundred_kb_lines
+check "a line over 1 MiB echoed: each direction whole, in JSON and text" long_line_echoed
 check "endless answer: pieces, bounded memory (issue 18)" endless_answer_bounded
 check "endless input: pieces, bounded memory (issue 18)" endless_input_bounded
 check "server that never reads: --timeout ends it (issue 18)" server_that_never_reads

@@ -104,6 +104,24 @@ TEST(AnswerCollector, SpillHandsOutPiecesOfALongAnswer) {
   EXPECT_EQ(ev[2].text, "next");
 }
 
+// Pieces of a set size: the rest stays pending, and the answer still ends where it ends.
+TEST(AnswerCollector, SpillAtMostKeepsTheRest) {
+  AnswerCollector a(*parse_until("newline"));
+  std::vector<Event> ev;
+  auto t0 = AnswerCollector::Clock::now();
+  a.expect(t0);
+  a.feed("aaaabb", t0 + 1ms, ev);
+  a.spill(t0 + 2ms, ev, 4);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].text, "aaaa");
+  EXPECT_TRUE(ev[0].more);
+  EXPECT_EQ(a.pending_size(), 2u);
+  a.feed("c\n", t0 + 3ms, ev);
+  ASSERT_EQ(ev.size(), 2u);
+  EXPECT_EQ(ev[1].text, "bbc");
+  EXPECT_FALSE(ev[1].more);
+}
+
 TEST(AnswerCollector, SpillLeavesAByteCountAlone) {
   AnswerCollector a(*parse_until("bytes=10"));
   std::vector<Event> ev;

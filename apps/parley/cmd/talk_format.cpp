@@ -27,7 +27,8 @@ std::vector<std::string> Transcript::received(const AnswerCollector::Event& e) {
     // A CR before a line end is the line end's; at the end of a piece it may be the data's.
     if (!line.empty() && line.back() == '\r' && (nl != std::string_view::npos || !e.more))
       line.remove_suffix(1);
-    const char* mark = first && continuing_ ? "+" : answer ? "<" : "*";
+    const char* mark = answer ? "<" : "*";
+    if (first && received_continuing_) mark = !last_was_sent_ ? "+" : answer ? "<+" : "*+";
     std::string shown = fmt::format("{} {}", mark, escape_bytes(line, SIZE_MAX));
     if (first && answer && !e.more) shown += "  " + rtt_text(e.rtt);
     lines.push_back(std::move(shown));
@@ -36,13 +37,16 @@ std::vector<std::string> Transcript::received(const AnswerCollector::Event& e) {
     text.remove_prefix(nl + 1);
     if (text.empty()) break;
   }
-  continuing_ = e.more;
+  received_continuing_ = e.more;
+  last_was_sent_ = false;
   return lines;
 }
 
 std::string Transcript::sent(std::string_view line, bool more) {
-  std::string shown = fmt::format("{} {}", continuing_ ? "+" : ">", escape_bytes(line, SIZE_MAX));
-  continuing_ = more;
+  const char* mark = !sent_continuing_ ? ">" : last_was_sent_ ? "+" : ">+";
+  std::string shown = fmt::format("{} {}", mark, escape_bytes(line, SIZE_MAX));
+  sent_continuing_ = more;
+  last_was_sent_ = true;
   return shown;
 }
 

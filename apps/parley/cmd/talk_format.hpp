@@ -30,7 +30,11 @@ class Transcript {
   std::string sent(std::string_view line, bool more);
 
  private:
-  bool continuing_ = false;  // The last line shown was a piece: the next one continues it.
+  // The last piece shown of each direction had more to follow: the next one continues it, marked
+  // +, or >+ / <+ (*+) when the other direction was shown in between (an echo comes back while a
+  // long line is still going out).
+  bool sent_continuing_ = false, received_continuing_ = false;
+  bool last_was_sent_ = false;
 };
 
 // "0.21 ms"

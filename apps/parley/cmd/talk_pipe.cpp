@@ -150,15 +150,15 @@ class PipeTalk {
     return !buffered().empty();
   }
 
-  // A line (or piece) about to be sent. In JSON it is shown with its answer; with --until none
-  // there is none, so it is an object of its own.
+  // A line (or piece) about to be sent. In JSON a line is shown with its answer; a piece with
+  // more to follow, or any line with --until none, is an object of its own.
   void show_sent(std::string_view line, bool more) {
     if (!json_) {
       out("{}\n", transcript_.sent(line, more));
       return;
     }
-    sent_.assign(line);
-    if (!none_) return;
+    if (!more) sent_.assign(line);
+    if (!none_ && !more) return;
     nlohmann::ordered_json j;
     put_text(j, "sent", line);
     if (more) j["more"] = true;
@@ -173,7 +173,8 @@ class PipeTalk {
       }
       nlohmann::ordered_json j;
       if (e.kind == AnswerCollector::Event::Kind::answer) {
-        put_text(j, "sent", sent_);
+        // The line goes with the answer's last piece: a long line's end may not be sent yet.
+        if (!e.more) put_text(j, "sent", sent_);
         put_text(j, "answer", e.text);
         j["rtt_ms"] = e.more ? nlohmann::ordered_json() : nlohmann::ordered_json(rtt_ms(e.rtt));
       } else {

@@ -90,11 +90,13 @@ void TalkSession::close() {
   queue_.clear();
   unsent_ = 0;
   awaited_.clear();
+  piece_open_ = false;
   collector_ = AnswerCollector(config_.until);
 }
 
 std::error_code TalkSession::send_line(std::string_view line) {
   if (!connected()) return std::make_error_code(std::errc::not_connected);
+  piece_open_ = false;
   std::string data;
   data.reserve(line.size() + config_.eol.size());
   data.append(line).append(config_.eol);
@@ -120,14 +122,16 @@ void TalkSession::send_piece(std::string_view bytes) {
   if (!connected() || bytes.empty()) return;
   if (queue_.empty()) last_progress_ = Clock::now();
   unsent_ += bytes.size();
-  queue_.push_back({std::string(bytes), 0, false, {}});
+  queue_.push_back({std::string(bytes), 0, false, {}, !piece_open_});
+  piece_open_ = true;
 }
 
 void TalkSession::line_sent(std::string line, Clock::time_point now) {
   ++lines_;
   if (config_.until.kind == UntilSpec::Kind::none) return;
   awaited_.push_back({std::move(line), now});
-  if (awaited_.size() == 1 && !config_.udp) collector_.expect(now);
+  // (Already expected if the line was long: since its first piece went out.)
+  if (awaited_.size() == 1 && !config_.udp && !collector_.waiting()) collector_.expect(now);
 }
 
 short TalkSession::poll_events() const {
@@ -167,6 +171,10 @@ std::error_code TalkSession::write_some() {
     unsent_ -= config_.udp ? c.data.size() - c.done : w;  // A datagram is sent whole.
     c.done = config_.udp ? c.data.size() : c.done + w;
     last_progress_ = now;
+    if (c.opens_line && !config_.udp && config_.until.kind != UntilSpec::Kind::none &&
+        awaited_.empty())
+      collector_.expect(now);
+    c.opens_line = false;
     if (c.done < c.data.size()) continue;
     if (c.ends_line) line_sent(std::move(c.line), now);
     queue_.pop_front();
@@ -217,9 +225,12 @@ void TalkSession::feed(std::string_view data, Clock::time_point now, std::vector
     data.remove_prefix(used);
     take(events, out);
   }
-  if (collector_.pending_size() >= kTalkPiece) {
-    collector_.spill(now, events);
+  // Pieces of exactly kTalkPiece, as the help promises (a read may take the pending bytes past it).
+  while (collector_.pending_size() >= kTalkPiece) {
+    const std::size_t before = collector_.pending_size();
+    collector_.spill(now, events, kTalkPiece);
     take(events, out);
+    if (collector_.pending_size() == before) break;  // A bytes=N answer is bounded by N instead.
   }
 }
 

@@ -95,6 +95,9 @@ class TalkSession {
     std::size_t done = 0;
     bool ends_line = false;
     std::string line;  // The line (without its ending) for messages about its answer.
+    // The first piece of a line over kTalkPiece: once its first bytes are out, what comes back is
+    // that line's answer (an echo starts before the line's end is sent), not unasked data.
+    bool opens_line = false;
   };
   struct Awaited {
     std::string line;
@@ -121,6 +124,7 @@ class TalkSession {
   std::deque<Chunk> queue_;
   std::size_t unsent_ = 0;
   std::deque<Awaited> awaited_;
+  bool piece_open_ = false;  // Pieces of a long line went out; its end has not.
   Clock::time_point last_progress_{}, last_received_{};
   std::unique_ptr<char[]> buf_;
   std::uint64_t lines_ = 0, answers_ = 0, bytes_sent_ = 0, bytes_received_ = 0;
