@@ -184,7 +184,10 @@ meaningless_values() {
     "$PARLEY" bench pingpong -n -1 127.0.0.1 1 || return 1
   expect_exit 2 "parley: bench: --count: Value 18446744073709551616 not in range 1 to 1000000000000" \
     "$PARLEY" bench pingpong -n 18446744073709551616 127.0.0.1 1 || return 1
-  expect_exit 2 "parley: conns: --pid: Value -1 not in range 1 to 2147483647" "$PARLEY" conns --pid -1
+  expect_exit 2 "parley: conns: --pid: Value -1 not in range 1 to 2147483647" "$PARLEY" conns --pid -1 || return 1
+  # A scan moves no data: a traffic log or -q would be accepted and do nothing.
+  expect_exit 2 "parley: connect: --output excludes -z" "$PARLEY" connect -z -o "$WORK/z.log" 127.0.0.1 1 || return 1
+  expect_exit 2 "parley: connect: -q excludes -z" "$PARLEY" -z 127.0.0.1 1 -q 1
 }
 
 check "--help exits 0 and teaches" help_exits_zero

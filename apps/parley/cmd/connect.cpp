@@ -254,6 +254,10 @@ Subcommand connect_command(CLI::App& root) {
   app->get_option("--json")->needs(z);
   add_exec_options(*app, o->exec, o->sh_exec);
   for (const char* name : {"--exec", "--sh-exec"}) app->get_option(name)->excludes(z);
+  // A scan moves no data: the relay's options would be accepted and do nothing.
+  for (const char* name : {"-o", "-x", "--hex-dump", "--append-output", "-q", "--send-only",
+                           "--recv-only", "--no-shutdown", "-N", "-C", "-d", "-t", "-i"})
+    app->get_option(name)->excludes(z);
   app->add_flag("-l,--listen", o->listen_flag, "(not here: use 'parley listen')")->group("");
   add_tls_options(*app, o->tls, TlsRole::client);
   // TLS carries a byte stream between two parties: no datagrams, no scan, no program on the raw
