@@ -10,6 +10,7 @@
 
 #include "commands.hpp"
 #include "netcat.hpp"
+#include "parley/address_scope.hpp"
 #include "parley/connector.hpp"
 #include "parley/duration.hpp"
 #include "parley/errors.hpp"
@@ -141,8 +142,7 @@ const ForwardTarget* target_to_itself(const std::vector<ForwardTarget>& targets,
       for (const auto& l : listening) {
         if (l.family() != a.family()) continue;
         if (l.to_string() == a.to_string()) return &t;
-        const std::string host = l.host_string();
-        if (l.port() == a.port() && (host == "0.0.0.0" || host == "::") && local_address(a))
+        if (l.port() == a.port() && classify(l) == AddressScope::unspecified && local_address(a))
           return &t;
       }
     }

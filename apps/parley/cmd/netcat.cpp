@@ -60,7 +60,8 @@ void add_quit_after_option(CLI::App& app, NetcatOptions& o) {
           ""));
 }
 
-// -o, -x/--hex-dump and --append-output, under their own heading in --help.
+}  // namespace
+
 void add_traffic_log_options(CLI::App& app, NetcatOptions& o, bool listening) {
   app.add_option("-o,--output", o.output_file, "Log the data both ways into FILE")
       ->type_name("FILE")
@@ -76,8 +77,6 @@ void add_traffic_log_options(CLI::App& app, NetcatOptions& o, bool listening) {
   app.add_flag("--append-output", o.append_output, "Append to -o/-x files instead of truncating")
       ->group("Traffic log");
 }
-
-}  // namespace
 
 void add_common_options(CLI::App& app, NetcatOptions& o, bool listening) {
   auto* v4 = app.add_flag("-4", o.ipv4, "Use IPv4 only");

@@ -43,6 +43,10 @@ struct NetcatOptions {
 CLI::Option* add_duration_option(CLI::App& app, const std::string& name,
                                  std::chrono::milliseconds& out, const std::string& help);
 
+// -o, -x/--hex-dump and --append-output, under their own heading in --help (listening: -x has
+// no proxy to dump).
+void add_traffic_log_options(CLI::App& app, NetcatOptions& o, bool listening);
+
 // For a time option where 0 means nothing useful (bench -d 0 would end the run before it began,
 // doctor -w 0 would call every port filtered, forward --connect-timeout 0 would skip every
 // target): refused at parse time.

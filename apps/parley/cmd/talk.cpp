@@ -211,17 +211,7 @@ void add_talk_options(CLI::App& app, TalkArgs& o) {
       ->type_name("PORT")
       ->check(CLI::Range(0, 65535))
       ->excludes(unix_opt);
-  app.add_option("-o,--output", o.output_file, "Log the data both ways into FILE")
-      ->type_name("FILE")
-      ->group("Traffic log");
-  app.add_option("-x", o.x_arg, "Hex dump into FILE (> sent, < received); with -X: the proxy")
-      ->type_name("FILE")
-      ->group("Traffic log");
-  app.add_option("--hex-dump", o.hex_dump, "Same as -x FILE")
-      ->type_name("FILE")
-      ->group("Traffic log");
-  app.add_flag("--append-output", o.append_output, "Append to -o/-x files instead of truncating")
-      ->group("Traffic log");
+  add_traffic_log_options(app, o, false);
   app.add_flag("-v,--verbose", o.verbose, "Say what happens on stderr (repeat for more)");
   add_proxy_options(app, o.proxy);
   add_tls_options(app, o.tls, TlsRole::client);
